@@ -1,0 +1,57 @@
+"""Cache locations and content hashes shared by every stage.
+
+Each stage writes its outputs under a folder named by a hash of its inputs, so
+that a rerun with unchanged inputs finds its earlier result and skips the work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def cache_dir() -> Path:
+    """Root of every cached artefact: ``$SRLLM_CACHE`` or ``~/.cache/srllm``."""
+    root = Path(os.environ.get("SRLLM_CACHE") or Path.home() / ".cache" / "srllm")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def stable_hash(*parts: Any, length: int = 16) -> str:
+    """Hex digest of JSON-serialisable parts (dataclasses allowed), order-stable."""
+    payload = json.dumps([_jsonable(p) for p in parts], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
+
+
+def file_hash(path: str | os.PathLike, length: int = 16) -> str:
+    """Hex digest of a file's bytes (streamed, so large files are fine)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:length]
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a file so that an interrupted run never leaves half of it behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

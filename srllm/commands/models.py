@@ -1,0 +1,28 @@
+"""List the known models, where each comes from and whether it loads here now."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "models"
+HELP = "list known models and whether each is available on this machine"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from srllm.models import DEFAULT_MODEL, list_models
+
+    rows = list_models()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':24} {'source':13} {'available':9}  description")
+    for r in rows:
+        star = "*" if r["name"] == DEFAULT_MODEL else " "
+        print(f"{r['name']:23}{star} {r['source']:13} {'yes' if r['available'] else 'no':9}  {r['description']}")
+    print("* default. Any hub id 'org/name' or local folder also works where the Hub or the folder is reachable.")
+    return 0
