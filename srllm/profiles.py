@@ -175,6 +175,7 @@ class Profile:
     model: str
     device: str = "auto"
     seed: int = 42
+    prompt_format: str = "chat"
     train: TrainSettings = field(default_factory=TrainSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
     quant: QuantSettings = field(default_factory=QuantSettings)
@@ -192,6 +193,9 @@ class Profile:
         _check(bool(self.name), "name", self.name, "must not be empty")
         _check(self.device in DEVICES, "device", self.device, f"must be one of {DEVICES}")
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "must be a non-negative integer")
+        from srllm.prompts import FORMATS
+
+        _check(self.prompt_format in FORMATS, "prompt_format", self.prompt_format, f"must be one of {FORMATS}")
         try:
             check_model_name(self.model)
         except ValueError as exc:
@@ -269,6 +273,7 @@ def _paper() -> Profile:
         name="paper",
         model="llama-3.2-1b-instruct",
         device="cuda",
+        prompt_format="llama2",  # the paper's Fig. 2 layout
         train=TrainSettings(),
         lora=LoraSettings(),
         quant=QuantSettings(compute_dtype="float16", double_quant=True),
