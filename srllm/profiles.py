@@ -215,20 +215,22 @@ class Profile:
         return dataclasses.asdict(self)
 
 
-def _apply_overrides(obj: Any, overrides: dict[str, Any]) -> Any:
+def _apply_overrides(obj: Any, overrides: dict[str, Any], path: str = "") -> Any:
     top: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
     valid = {f.name for f in dataclasses.fields(obj)}
     for key, value in overrides.items():
         head, _, rest = key.partition(".")
         if head not in valid:
-            raise ProfileError(f"profile field '{key}' does not exist; known fields: {sorted(valid)}")
+            raise ProfileError(f"profile field '{path}{key}' does not exist; known fields here: {sorted(valid)}")
         if rest:
             nested.setdefault(head, {})[rest] = value
         else:
             top[head] = value
     for head, sub in nested.items():
-        top[head] = _apply_overrides(getattr(obj, head), sub)
+        if not dataclasses.is_dataclass(getattr(obj, head)):
+            raise ProfileError(f"profile field '{path}{head}' has no sub-fields")
+        top[head] = _apply_overrides(getattr(obj, head), sub, f"{path}{head}.")
     return dataclasses.replace(obj, **top)
 
 
