@@ -1,0 +1,36 @@
+"""The Content Moderation Dataset (CMD) and the project's other data: schema, loaders,
+bundled samples, splits and Hugging Face views (paper Section 2.1, Appendix B).
+
+Typical use::
+
+    from srllm.data import load_sample, load_file, split_records
+    records = load_sample("cmd")
+    items, report = load_file("my.csv", mapping={"sentence": "text"})
+    print(report.summary())
+    splits = split_records(records, seed=42)
+"""
+
+from srllm.data.annotations import ANNOTATION_FIELDS, load_annotations
+from srllm.data.hf import to_hf_dataset, tokenize_records
+from srllm.data.loaders import (
+    AUTHORS_LABEL_TO_BIAS, CMD_COLUMN_ALIASES, FORMATS, detect_format, load_file, load_records, records_from_rows,
+    trainable,
+)
+from srllm.data.report import REASONS, Exclusion, LoadReport
+from srllm.data.samples import SAMPLES, list_samples, load_sample, sample_path, samples_dir
+from srllm.data.schema import (
+    JOB_CATEGORIES, JOB_LEVELS, LABEL_ALIASES, LABEL_FIELDS, LABELS, RECORD_FIELDS, STYLES, TARGET_CATEGORIES,
+    TOXIGEN_GROUPS, FieldError, JobPair, JobPosting, Record, ToxigenRecord, make_record, normalise_label,
+    parse_biased_words, record_id,
+)
+from srllm.data.splits import PAPER_SPLIT, PAPER_SPLIT_COUNTS, SPLITS, limit, split_records, split_sizes
+
+__all__ = [
+    "ANNOTATION_FIELDS", "AUTHORS_LABEL_TO_BIAS", "CMD_COLUMN_ALIASES", "FORMATS", "JOB_CATEGORIES", "JOB_LEVELS",
+    "LABEL_ALIASES", "LABEL_FIELDS", "LABELS", "PAPER_SPLIT", "PAPER_SPLIT_COUNTS", "REASONS", "RECORD_FIELDS",
+    "SAMPLES", "SPLITS", "STYLES", "TARGET_CATEGORIES", "TOXIGEN_GROUPS", "Exclusion", "FieldError", "JobPair",
+    "JobPosting", "LoadReport", "Record", "ToxigenRecord", "detect_format", "limit", "list_samples",
+    "load_annotations", "load_file", "load_records", "load_sample", "make_record", "normalise_label",
+    "parse_biased_words", "record_id", "records_from_rows", "sample_path", "samples_dir", "split_records",
+    "split_sizes", "to_hf_dataset", "tokenize_records", "trainable",
+]

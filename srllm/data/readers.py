@@ -1,0 +1,130 @@
+"""Raw rows from CSV, TSV, JSONL and Parquet files, with row numbers and decode checks.
+
+Each reader returns the column names it saw and a list of ``(row_number, dict)``
+pairs; rows it could not even read (bad bytes, broken JSON) go into the
+:class:`~srllm.data.report.LoadReport` as counted exclusions. Everything that
+could raise from deep inside pandas or pyarrow is turned into one
+:class:`~srllm.errors.SrllmError` line naming the file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from srllm.data.report import LoadReport
+from srllm.errors import SrllmError
+
+EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+              ".pq": "parquet"}
+
+Rows = list[tuple[int, dict[str, Any]]]
+
+
+def file_kind(path: Path) -> str:
+    kind = EXTENSIONS.get(path.suffix.lower())
+    if kind is None:
+        raise SrllmError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
+                         f"use one of {', '.join(sorted(EXTENSIONS))}")
+    return kind
+
+
+def _py(value: Any) -> Any:
+    """numpy scalars (from Parquet) as plain Python values; arrays stay list-like."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    return value
+
+
+def _decode_whole(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SrllmError(f"{path}: line {line} is not valid UTF-8 (byte {exc.start} = 0x{data[exc.start]:02x}); "
+                         f"save the file as UTF-8") from None
+
+
+def read_delimited(path: Path, report: LoadReport, sep: str = ",") -> tuple[list[str], Rows]:
+    import pandas as pd
+
+    text = _decode_whole(path, path.read_bytes())
+    if not text.strip():
+        raise SrllmError(f"{path}: the file is empty")
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
+    except pd.errors.ParserError as exc:
+        first = str(exc).strip().splitlines()[-1]
+        raise SrllmError(f"{path}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {first}") from None
+    except (pd.errors.EmptyDataError, ValueError) as exc:
+        raise SrllmError(f"{path}: cannot parse as CSV: {exc}") from None
+    columns = [str(c).strip() for c in df.columns]
+    df.columns = columns
+    rows = [(i + 1, rec) for i, rec in enumerate(df.to_dict("records"))]
+    report.rows_read = len(rows)
+    return columns, rows
+
+
+def read_jsonl(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
+    report.row_unit = "line"
+    rows: Rows = []
+    columns: dict[str, None] = {}
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        report.rows_read += 1
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            report.exclude(n, "undecodable_bytes", f"byte {exc.start} of the line is 0x{raw[exc.start]:02x}")
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            report.exclude(n, "malformed_json", exc.msg)
+            continue
+        if not isinstance(obj, dict):
+            report.exclude(n, "malformed_json", f"a JSON {type(obj).__name__}, not an object")
+            continue
+        for k in obj:
+            columns.setdefault(str(k).strip(), None)
+        rows.append((n, {str(k).strip(): v for k, v in obj.items()}))
+    if report.rows_read == 0:
+        raise SrllmError(f"{path}: the file is empty")
+    return list(columns), rows
+
+
+def read_parquet(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SrllmError(f"{path}: not a readable Parquet file ({msg})") from None
+    columns = [str(c).strip() for c in df.columns]
+    df.columns = columns
+    rows = [(i + 1, {k: _py(v) for k, v in rec.items()}) for i, rec in enumerate(df.to_dict("records"))]
+    report.rows_read = len(rows)
+    return columns, rows
+
+
+def read_rows(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
+    """Columns and numbered raw rows of ``path``, whatever its file type."""
+    if not path.exists():
+        raise SrllmError(f"{path}: no such file")
+    if path.is_dir():
+        raise SrllmError(f"{path}: is a folder, not a data file")
+    kind = file_kind(path)
+    if kind == "csv":
+        return read_delimited(path, report, ",")
+    if kind == "tsv":
+        return read_delimited(path, report, "\t")
+    if kind == "jsonl":
+        return read_jsonl(path, report)
+    return read_parquet(path, report)

@@ -1,0 +1,73 @@
+"""The datasets bundled with the package (``srllm/samples/``), written for this project.
+
+None is copied from another dataset: the CMD, ToxiGen-style and job-posting
+samples are our own texts in the published schemas, so the whole pipeline runs
+offline. ``annotations_example.csv`` is illustrative per-annotator data for the
+Fleiss' kappa demo, not the paper's annotations.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from srllm.errors import SrllmError
+
+SAMPLES: dict[str, tuple[str, str]] = {
+    # name: (file, loader format)
+    "cmd": ("cmd_sample.jsonl", "cmd"),
+    "toxigen": ("toxigen_sample.jsonl", "toxigen"),
+    "job_pairs": ("job_pairs.jsonl", "jobs"),
+    "job_postings": ("job_postings.jsonl", "jobs"),
+    "annotations": ("annotations_example.csv", "annotations"),
+}
+
+
+def samples_dir() -> Path:
+    return Path(str(resources.files("srllm") / "samples"))
+
+
+def sample_path(name: str) -> Path:
+    """Path of a bundled sample; a clear error when the name is unknown or the file missing."""
+    if name not in SAMPLES:
+        raise SrllmError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLES)}")
+    path = samples_dir() / SAMPLES[name][0]
+    if not path.exists():
+        raise SrllmError(f"bundled sample {name!r} is missing: {path} (reinstall the package)")
+    return path
+
+
+def load_sample(name: str = "cmd", with_report: bool = False) -> Any:
+    """Validated items of a bundled sample (and the :class:`LoadReport` when ``with_report``).
+
+    ``cmd`` -> list of :class:`Record`; ``toxigen`` -> :class:`ToxigenRecord`;
+    ``job_pairs`` -> :class:`JobPair`; ``job_postings`` -> :class:`JobPosting`;
+    ``annotations`` -> a pandas DataFrame.
+    """
+    from srllm.data.annotations import load_annotations
+    from srllm.data.loaders import load_file
+
+    path = sample_path(name)
+    fmt = SAMPLES[name][1]
+    items, report = load_annotations(path) if fmt == "annotations" else load_file(path, format=fmt)
+    return (items, report) if with_report else items
+
+
+def list_samples() -> list[dict[str, Any]]:
+    """Name, file, format, rows kept and size on disk of each bundled sample (missing ones flagged)."""
+    out = []
+    for name, (fname, fmt) in SAMPLES.items():
+        path = samples_dir() / fname
+        row: dict[str, Any] = {"name": name, "file": fname, "format": fmt}
+        if not path.exists():
+            row.update(rows=None, bytes=None, status="missing")
+        else:
+            try:
+                _, report = load_sample(name, with_report=True)
+                row.update(rows=report.kept, bytes=path.stat().st_size,
+                           status="ok" if not report.excluded else f"{report.excluded} rows excluded")
+            except SrllmError as exc:
+                row.update(rows=None, bytes=path.stat().st_size, status=f"invalid: {exc}")
+        out.append(row)
+    return out
