@@ -399,3 +399,64 @@ def test_cli_samples_lists_all(capsys):
     out = capsys.readouterr().out
     for name in ("cmd", "toxigen", "job_pairs", "job_postings", "annotations"):
         assert name in out
+
+
+# --- BOLD and Hub loaders -------------------------------------------------------------------------
+
+def test_bold_prompts_per_domain_balanced_subset():
+    from srllm.bold import BOLD_DOMAINS, bold_counts, load_bold
+
+    counts = bold_counts()
+    assert set(counts) == set(BOLD_DOMAINS)
+    religion = load_bold(["religious_ideology"])
+    assert len(religion) == sum(counts["religious_ideology"].values())
+    sub = load_bold(["race"], max_per_domain=8)
+    assert len(sub) == 8 and {p.group for p in sub} == set(counts["race"])  # 4 groups, round-robin
+    assert sub == load_bold(["race"], max_per_domain=8)
+    assert all(p.prompt and p.prompt == p.prompt.strip() for p in sub)
+    with pytest.raises(SrllmError, match="unknown BOLD domain 'sports'"):
+        load_bold(["sports"])
+
+
+def test_hub_loaders_fail_fast_offline(monkeypatch):
+    import srllm.models
+    from srllm.datasets_hub import load_hub_cmd, load_hub_toxigen
+
+    monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: False)
+    with pytest.raises(SrllmError, match=r"cannot load the CMD \(newsmediabias/instruction-safe-llm\): the Hugging "
+                                         r"Face Hub is not reachable"):
+        load_hub_cmd()
+    with pytest.raises(SrllmError, match=r"cannot load ToxiGen \(skg/toxigen-data\)"):
+        load_hub_toxigen()
+
+
+def test_hub_loaders_convert_rows(monkeypatch):
+    """With the Hub faked, rows go through the same validation as files."""
+    import datasets
+
+    import srllm.models
+    from srllm.datasets_hub import load_hub_cmd, load_hub_toxigen
+
+    class FakeDS:
+        def __init__(self, rows):
+            self.rows = rows
+
+        def to_list(self):
+            return self.rows
+
+    tables = {
+        "newsmediabias/instruction-safe-llm": [
+            {"biased_text": "Old people are useless.", "debiased_text": "People of all ages contribute.",
+             "label": "Highly Biased", "biased_words": "['useless']", "dimension": "age", "aspect": "ageism"}],
+        "skg/toxigen-data": [
+            {"text": "they all look the same", "target_group": "asian", "toxicity_human": 3.5, "toxicity_ai": 3.0,
+             "stereotyping": 0.7, "intent": 3.0, "predicted_group": "x"},
+            {"text": "they deal with a lot", "target_group": "mental dis", "toxicity_human": 1.2,
+             "toxicity_ai": 1.0, "stereotyping": 0, "intent": 1.0}],
+    }
+    monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(datasets, "load_dataset", lambda hub_id, *a, **k: FakeDS(tables[hub_id]))
+    recs, rep = load_hub_cmd()
+    assert rep.format == "authors-csv" and recs[0].bias == "Yes" and recs[0].biased_words == ("useless",)
+    tg, rep = load_hub_toxigen()
+    assert [t.stereotyping for t in tg] == [1, 0] and tg[1].target_group == "mental_dis"
