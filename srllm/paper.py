@@ -684,7 +684,7 @@ INCONSISTENCIES: tuple[Inconsistency, ...] = (
         cells=("llama32_1b_p/gender", "llama32_1b_p/profession", "llama32_1b_p/religion",
                "sr_llm_ift/gender", "sr_llm_ift/profession", "sr_llm_ift/race", "sr_llm_ift/religion")),
     Inconsistency(
-        "table6_truncated_ss", "Table 6, GPT2 large FT, religion SS", "75.",
+        "table6_truncated_ss", "Table 6, GPT2 large FT, religion SS", '"75."',
         "The SS is printed as '75.' with its decimals missing; the printed ICAT (31.76, LMS 66.09) implies "
         "an SS of about 75.97. We store 75.0 and check ICAT against the range [75, 76).",
         "typography", cells=("gpt2_large_ft/religion",)),
