@@ -102,3 +102,23 @@ def select_shots(pool: Sequence[Any], k: int, seed: int = 0) -> list[Shot]:
     rng = random.Random(seed)
     picked = rng.sample(range(len(usable)), k)
     return [Shot(text=get(usable[i], "text"), rewrite=get(usable[i], "safe_variation")) for i in sorted(picked)]
+
+
+# Shot counts the paper compares (zero-shot, and the 2- and 5-shot demonstrations of Tables 5-7).
+SHOT_COUNTS = (0, 2, 5)
+
+
+def few_shot_prompts(texts: Sequence[str], fmt: str = "chat", tokenizer: Any = None, *, k: int = 0,
+                     pool: Sequence[Any] = (), seed: int = 0, system: str = SYSTEM_PROMPT,
+                     instruction: str = INSTRUCTION) -> list[str]:
+    """Zero-, 2- or 5-shot prompts for ``texts``.
+
+    The ``k`` demonstrations are drawn once with :func:`select_shots` from ``pool``
+    (the train split, never the evaluated split) and shared by every prompt, so
+    that all texts are prompted alike and a rerun with the same seed gives the
+    same prompts. ``k=0`` needs no pool.
+    """
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    shots = select_shots(pool, k, seed) if k else []
+    return [format_prompt(t, fmt, tokenizer, system=system, instruction=instruction, shots=shots) for t in texts]
