@@ -113,3 +113,18 @@ def test_fleiss_kappa_unequal_ratings_is_clear_error():
     with pytest.raises(SrllmError, match=r"Fleiss' kappa for 'bias' needs the same number of ratings per item; "
                                          r"items with fewer: i2"):
         fleiss_kappa_by_field(df)
+
+
+def test_token_edit_distance_matches_nltk():
+    import random
+
+    from nltk.metrics.distance import edit_distance
+
+    from srllm.stats import token_edit_distance
+
+    rng = random.Random(0)
+    vocab = ["a", "b", "c", "d", "e"]
+    for _ in range(200):
+        x = [rng.choice(vocab) for _ in range(rng.randint(0, 12))]
+        y = [rng.choice(vocab) for _ in range(rng.randint(0, 12))]
+        assert token_edit_distance(x, y) == edit_distance(x, y)
