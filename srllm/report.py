@@ -19,7 +19,7 @@ COLUMNS = ("ours", "paper", "difference", "note")
 
 def _as_number(value: object, *, side: str, key: Hashable) -> float:
     """A float, or NaN for a missing value; anything else is an error naming the key."""
-    if value is None:
+    if value is None or value is pd.NA:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"side_by_side: {side} value for {key!r} must be a number or None, got {value!r}")

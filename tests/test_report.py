@@ -20,6 +20,7 @@ def test_columns_difference_and_order():
 
 
 def test_none_is_missing_and_notes_are_joined():
+    assert math.isnan(side_by_side({"x": pd.NA}, {"x": 1.0}).loc["x", "ours"])
     df = side_by_side({"x": None, "y": 2}, {"x": 4.0, "y": None},
                       note="SmolLM2-135M instead of Llama-3.2-1B", notes={"x": "not run: needs OPENAI_API_KEY"})
     assert math.isnan(df.loc["x", "ours"]) and math.isnan(df.loc["x", "difference"])
