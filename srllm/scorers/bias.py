@@ -69,11 +69,14 @@ def _fit(X: Any, y: list[int], seed: int) -> tuple[Any, float]:
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 
     minority = min(Counter(y).values())
-    if minority >= 3:  # choose the regularisation by stratified CV on the training split only
+    if minority >= 3:  # choose the regularisation by stratified CV (log loss) on the training split only
+        import numpy as np
+
         cv = LogisticRegressionCV(Cs=[0.1, 0.3, 1.0, 3.0, 10.0, 30.0], cv=min(5, minority),
-                                  class_weight="balanced", max_iter=5000, random_state=seed)
+                                  scoring="neg_log_loss", class_weight="balanced", max_iter=5000,
+                                  random_state=seed, use_legacy_attributes=False, l1_ratios=(0.0,))
         cv.fit(X, y)
-        C = float(cv.C_[0])
+        C = float(np.ravel(cv.C_)[0])
     else:
         C = 1.0
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000, random_state=seed).fit(X, y)
