@@ -72,6 +72,11 @@ def split_table(splits: dict[str, Sequence[Any]], paper_split: dict[str, int]) -
     return pd.DataFrame(rows).set_index("split")
 
 
+def flatten(nested: dict[str, dict[str, float]]) -> dict[tuple[str, str], float]:
+    """``{a: {b: v}}`` -> ``{(a, b): v}`` (the key shape of :func:`srllm.report.side_by_side` tables)."""
+    return {(a, b): v for a, inner in nested.items() for b, v in inner.items()}
+
+
 # --- Table 11: text lengths --------------------------------------------------------------------
 
 def describe(values: Sequence[float]) -> dict[str, float]:

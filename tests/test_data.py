@@ -460,3 +460,25 @@ def test_hub_loaders_convert_rows(monkeypatch):
     assert rep.format == "authors-csv" and recs[0].bias == "Yes" and recs[0].biased_words == ("useless",)
     tg, rep = load_hub_toxigen()
     assert [t.stereotyping for t in tg] == [1, 0] and tg[1].target_group == "mental_dis"
+
+
+# --- the data notebook ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("profile", ["smoke"])
+def test_data_notebook_runs_under_papermill(tmp_path, repo_root, profile):
+    """01_data.ipynb executes end to end and glues its headline numbers (fixtures stand in for missing samples)."""
+    import nbformat
+    import papermill as pm
+
+    params = {"profile": profile}
+    if not _sample_exists("cmd"):
+        params["data_source"] = str(FIX / "cmd_small.jsonl")
+    if not _sample_exists("annotations"):
+        params["annotations_source"] = str(FIX / "annotations_small.csv")
+    out = tmp_path / "01_data.ipynb"
+    pm.execute_notebook(str(repo_root / "notebooks" / "01_data.ipynb"), str(out), parameters=params,
+                        cwd=str(repo_root), progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(str(out), as_version=4)
+    glued = {o["metadata"]["scrapbook"]["name"] for c in nb.cells for o in c.get("outputs", [])
+             if o.get("metadata", {}).get("scrapbook")}
+    assert {"n_records", "split_train", "edit_ratio_mean", "flesch_positive_easier", "kappa_bias"} <= glued

@@ -12,13 +12,14 @@ from srllm.prompts import (
 )
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from srllm.models import load_model
-
-    model, tok = load_model("tiny-random-llama", device="cpu")
+@pytest.fixture
+def tiny(tiny_model):
+    """The session's tiny random Llama (conftest), in eval mode for this test only."""
+    model, tok = tiny_model
+    was_training = model.training
     model.eval()
-    return model, tok
+    yield model, tok
+    model.train(was_training)
 
 
 def _pool(n: int = 12) -> list[Record]:
