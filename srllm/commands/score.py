@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.file:
         raise SrllmError("give a FILE to score (or --list-scorers)")
     path = Path(args.file)
+    if not path.exists():
+        raise SrllmError(f"{path}: no such file")
+    _kind(path)
     out = Path(args.out) if args.out else default_out(path)
     _kind(out)
     rows, texts = read_table(path, args.text_column)
