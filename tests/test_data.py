@@ -110,6 +110,7 @@ def test_detect_format():
     assert detect_format(["text", "target_group", "toxicity_human"]) == "toxigen"
     assert detect_format(["id", "biased", "neutral"]) == "jobs"
     assert detect_format(["text", "bias"]) == "cmd"
+    assert detect_format(["item_id", "annotator", "bias"]) == "annotations"
 
 
 def test_records_from_rows_validates_like_files():
@@ -390,6 +391,19 @@ def test_cli_validate_bad_input_one_line_no_traceback(tmp_path, capsys):
     p2 = write(tmp_path, "m.csv", "body\nhello\n")
     assert main(["data", "validate", str(p2), "--map", "body=text"]) == 0
     assert "renamed columns: body -> text" in capsys.readouterr().out
+
+
+def test_annotation_files_are_detected(capsys):
+    from srllm.cli import main
+
+    p = FIX / "annotations_small.csv"
+    with pytest.raises(SrllmError) as e:
+        load_file(p)
+    assert str(e.value) == (f"{p}: holds per-annotator labels (item_id, annotator); load it with "
+                            f"srllm.data.load_annotations or `srllm data validate --format annotations`")
+    assert main(["data", "validate", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "format: annotations" in out and "kept: 12" in out
 
 
 def test_cli_samples_lists_all(capsys):

@@ -1,6 +1,6 @@
 """Check data files and list the bundled samples.
 
-  srllm data validate FILE [--format cmd|authors-csv|toxigen|jobs] [--map OLD=NEW ...]
+  srllm data validate FILE [--format cmd|authors-csv|toxigen|jobs|annotations] [--map OLD=NEW ...]
   srllm data samples
 
 ``validate`` loads FILE as training and scoring would, prints rows read, kept
@@ -43,15 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.data_command == "validate":
-        from srllm.data import load_annotations, load_file
+        from srllm.data import validate_file
 
-        if args.format == "annotations":
-            if args.mapping:
-                from srllm.errors import SrllmError
-                raise SrllmError("--map is not supported with --format annotations")
-            _, report = load_annotations(args.file)
-        else:
-            _, report = load_file(args.file, format=args.format, mapping=_mapping(args.mapping))
+        report = validate_file(args.file, format=args.format, mapping=_mapping(args.mapping))
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
         return 0
     if args.data_command == "samples":

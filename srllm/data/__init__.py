@@ -14,7 +14,7 @@ from srllm.data.annotations import ANNOTATION_FIELDS, load_annotations
 from srllm.data.hf import to_hf_dataset, tokenize_records
 from srllm.data.loaders import (
     AUTHORS_LABEL_TO_BIAS, CMD_COLUMN_ALIASES, FORMATS, detect_format, load_file, load_records, records_from_rows,
-    trainable,
+    trainable, validate_file,
 )
 from srllm.data.report import REASONS, Exclusion, LoadReport
 from srllm.data.samples import SAMPLES, list_samples, load_sample, sample_path, samples_dir
@@ -32,5 +32,5 @@ __all__ = [
     "JobPosting", "LoadReport", "Record", "ToxigenRecord", "detect_format", "limit", "list_samples",
     "load_annotations", "load_file", "load_records", "load_sample", "make_record", "normalise_label",
     "parse_biased_words", "record_id", "records_from_rows", "sample_path", "samples_dir", "split_records",
-    "split_sizes", "to_hf_dataset", "tokenize_records", "trainable",
+    "split_sizes", "to_hf_dataset", "tokenize_records", "trainable", "validate_file",
 ]

@@ -132,6 +132,8 @@ def _canonical_cmd_columns(columns: list[str], rows: Rows, report: LoadReport) -
 def detect_format(columns: Iterable[str]) -> str:
     """Guess the layout from column names (used when ``format`` is not given)."""
     cols = {_slug(c) for c in columns}
+    if {"item_id", "annotator"} <= cols:
+        return "annotations"
     if "biased_text" in cols:
         return "authors-csv"
     if "target_group" in cols:
@@ -218,6 +220,9 @@ def _finish(columns: list[str], rows: Rows, report: LoadReport, format: str | No
     """Shared tail of every loader: mapping, layout detection, required columns, row checks."""
     columns = _apply_mapping(columns, rows, mapping, report)
     fmt = format or detect_format(columns)
+    if fmt == "annotations":
+        raise SrllmError(f"{report.source}: holds per-annotator labels (item_id, annotator); load it with "
+                         f"srllm.data.load_annotations or `srllm data validate --format annotations`")
     kind = fmt
     if fmt == "cmd":
         columns = _canonical_cmd_columns(columns, rows, report)
@@ -289,10 +294,23 @@ def load_records(path: str | os.PathLike, format: str | None = None, mapping: di
     return [_as_record(i) for i in items], report
 
 
+def validate_file(path: str | os.PathLike, format: str | None = None,
+                  mapping: dict[str, str] | None = None) -> LoadReport:
+    """Load any supported file (annotation tables included) only for its :class:`LoadReport`."""
+    from srllm.data.annotations import load_annotations
+    from srllm.data.readers import sniff_columns
+
+    if format == "annotations" or (format is None and detect_format(sniff_columns(Path(path))) == "annotations"):
+        if mapping:
+            raise SrllmError("column mapping is not supported for annotation files")
+        return load_annotations(path)[1]
+    return load_file(path, format, mapping)[1]
+
+
 def trainable(records: Iterable[Record]) -> list[Record]:
     """The records that have a safe variation (training targets)."""
     return [r for r in records if r.trainable]
 
 
 __all__ = ["FORMATS", "AUTHORS_LABEL_TO_BIAS", "CMD_COLUMN_ALIASES", "detect_format", "load_file", "load_records",
-           "records_from_rows", "trainable", "record_id"]
+           "records_from_rows", "trainable", "record_id", "validate_file"]

@@ -128,3 +128,26 @@ def read_rows(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
     if kind == "jsonl":
         return read_jsonl(path, report)
     return read_parquet(path, report)
+
+
+def sniff_columns(path: Path) -> list[str]:
+    """Column names only (header line, first JSON object, or Parquet schema); [] when unreadable."""
+    import csv
+
+    try:
+        kind = file_kind(path)
+        if kind in ("csv", "tsv"):
+            with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+                return [c.strip() for c in next(csv.reader(fh, delimiter="," if kind == "csv" else "\t"), [])]
+        if kind == "jsonl":
+            with open(path, encoding="utf-8-sig", errors="replace") as fh:
+                for line in fh:
+                    if line.strip():
+                        obj = json.loads(line)
+                        return [str(k).strip() for k in obj] if isinstance(obj, dict) else []
+            return []
+        import pyarrow.parquet as pq
+
+        return [str(n).strip() for n in pq.read_schema(path).names]
+    except Exception:  # sniffing is a hint only; the real load reports problems properly
+        return []
