@@ -270,6 +270,19 @@ def test_split_records_deterministic_stratified_order_free():
                 assert abs(got[label] / len(part) - count / len(records)) < 0.06, (field, name, label)
 
 
+def test_split_for_profile_limits_rows_but_not_membership():
+    from srllm.data import split_for_profile
+    from srllm.profiles import get_profile
+
+    records = _synthetic(200)
+    smoke = split_for_profile(records, get_profile("smoke"))
+    full = split_records(records, seed=get_profile("smoke").seed)
+    d = get_profile("smoke").data
+    assert [len(smoke[s]) for s in ("train", "dev", "test")] == [d.max_train_rows, d.max_eval_rows, d.max_test_rows]
+    assert all(smoke[s] == full[s][: len(smoke[s])] for s in smoke)
+    assert split_for_profile(records, get_profile("smoke", **{"data.max_train_rows": None}))["train"] == full["train"]
+
+
 def test_split_small_sample_every_split_non_empty():
     parts = split_records(_synthetic(4), seed=0)
     assert all(len(v) >= 1 for v in parts.values())

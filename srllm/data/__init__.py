@@ -23,7 +23,9 @@ from srllm.data.schema import (
     TOXIGEN_GROUPS, FieldError, JobPair, JobPosting, Record, ToxigenRecord, make_record, normalise_label,
     parse_biased_words, record_id,
 )
-from srllm.data.splits import PAPER_SPLIT, PAPER_SPLIT_COUNTS, SPLITS, limit, split_records, split_sizes
+from srllm.data.splits import (
+    PAPER_SPLIT, PAPER_SPLIT_COUNTS, SPLITS, limit, split_for_profile, split_records, split_sizes,
+)
 
 __all__ = [
     "ANNOTATION_FIELDS", "AUTHORS_LABEL_TO_BIAS", "CMD_COLUMN_ALIASES", "FORMATS", "JOB_CATEGORIES", "JOB_LEVELS",
@@ -32,5 +34,5 @@ __all__ = [
     "JobPosting", "LoadReport", "Record", "ToxigenRecord", "detect_format", "limit", "list_samples",
     "load_annotations", "load_file", "load_records", "load_sample", "make_record", "normalise_label",
     "parse_biased_words", "record_id", "records_from_rows", "sample_path", "samples_dir", "split_records",
-    "split_sizes", "to_hf_dataset", "tokenize_records", "trainable", "validate_file",
+    "split_for_profile", "split_sizes", "to_hf_dataset", "tokenize_records", "trainable", "validate_file",
 ]

@@ -4,6 +4,7 @@ and tokenized training examples with the prompt masked out of the loss.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Sequence
 
 from srllm.data.schema import Record
@@ -58,4 +59,7 @@ def tokenize_records(records: Sequence[Record], tokenizer: Any, fmt: str, max_le
                               max_length)
         n_truncated += bool(ex["truncated"])
         examples.append(ex)
+    if n_truncated:
+        logging.getLogger(__name__).warning("%d of %d training examples were cut at max_length=%d tokens",
+                                            n_truncated, len(examples), max_length)
     return examples, n_truncated

@@ -79,5 +79,18 @@ def limit(records: Sequence[Any], max_rows: int | None) -> list[Any]:
     return list(records) if max_rows is None else list(records[:max_rows])
 
 
+def split_for_profile(records: Sequence[Any], profile: Any, seed: int | None = None) -> dict[str, list[Any]]:
+    """:func:`split_records` with the profile's seed, each split cut to the profile's row limits.
+
+    ``profile.data.max_train_rows`` / ``max_eval_rows`` (dev) / ``max_test_rows`` apply;
+    the smoke profile thereby trains on a handful of rows while the split itself
+    (and so which record lands where) is the same under every profile.
+    """
+    parts = split_records(records, seed=profile.seed if seed is None else seed)
+    d = profile.data
+    return {"train": limit(parts["train"], d.max_train_rows), "dev": limit(parts["dev"], d.max_eval_rows),
+            "test": limit(parts["test"], d.max_test_rows)}
+
+
 def split_summary(splits: dict[str, Sequence[Any]]) -> dict[str, int]:
     return {s: len(splits[s]) for s in SPLITS}
