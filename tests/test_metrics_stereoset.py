@@ -235,3 +235,27 @@ def test_cli_rejects_model_flags_with_predictions(tmp_path, capsys):
     p.write_text("{}")
     assert main(["stereoset", "--predictions", str(p), "--max-items", "3"]) == 1
     assert "--max-items only applies with --model" in capsys.readouterr().err
+
+
+def test_model_predictions_with_adapter(tmp_path, tiny, gold):
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from srllm.models import load_model
+
+    base_model, tok = load_model("tiny-random-llama", device="cpu")
+    peft_model = get_peft_model(base_model, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():  # LoRA starts as a no-op (B = 0); make it change the model
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.fill_(0.5)
+    peft_model.save_pretrained(tmp_path / "adapter")
+    base_preds = ss.intrasentence_predictions(*tiny, gold, max_items=2, progress=False)
+    with_adapter, path = ss.model_predictions("tiny-random-llama", tmp_path / "adapter", max_items=2,
+                                              device="cpu", use_cache=False, progress=False)
+    assert path.exists() and json.loads(path.read_text()) == with_adapter
+    assert [r["id"] for r in with_adapter["intrasentence"]] == [r["id"] for r in base_preds["intrasentence"]]
+    assert any(abs(a["score"] - b["score"]) > 1e-9
+               for a, b in zip(with_adapter["intrasentence"], base_preds["intrasentence"]))
+    with pytest.raises(SrllmError, match="adapter folder not found"):
+        ss.model_predictions("tiny-random-llama", tmp_path / "missing", max_items=1)
