@@ -33,10 +33,18 @@ def embedder_fingerprint() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def load_embedder() -> Any:
-    """The SentenceTransformer, loaded once per process (about 5 s, mostly importing torch)."""
-    from sentence_transformers import SentenceTransformer
+    """The SentenceTransformer, loaded once per process (about 5 s, mostly importing torch).
 
-    return SentenceTransformer(str(minilm_path()), device="cpu")
+    Shares the instance that :mod:`srllm.metrics.similarity` loads, so a notebook that
+    measures content similarity and scores safety holds one copy of the model."""
+    minilm_path()  # a clear ScorerUnavailableError when the package is missing
+    try:
+        from srllm.metrics.similarity import load_minilm
+    except ImportError:
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(minilm_path()), device="cpu", local_files_only=True)
+    return load_minilm("cpu")
 
 
 def embed(texts: Sequence[str], batch_size: int = 64) -> Any:
