@@ -1,0 +1,542 @@
+"""Greedy generation in batches, cached row by row so an interrupted run resumes.
+
+The paper decodes greedily (Appendix C). :func:`generate_texts` does the same in
+batches: prompts are tokenised once, sorted by length so that a batch carries
+little padding, padded on the LEFT with an attention mask (so every row's new
+tokens follow its own last prompt token and position ids start at its first real
+token), and each row stops at its own end-of-sequence token. The text of every
+row is the same as generating that prompt alone (tested).
+
+Every finished row is appended to a JSONL cache file and flushed after each
+batch. A cache file belongs to one key-set (model, adapter, prompt format,
+decoding settings: see :func:`generation_cache_path`) and each line is keyed by
+the prompt text and the number of new tokens, so a rerun after an interruption
+only generates the rows that are missing.
+
+Higher level, :func:`rewrite` builds the prompts of one method of the paper
+(zero-/2-/5-shot prompting of the base model, prefix-tuned or instruction
+fine-tuned SR_LLM) and :func:`debias` rewrites one text with the newest trained
+adapter.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from srllm.cache import cache_dir, file_hash, stable_hash
+from srllm.errors import SrllmError
+
+# Bumped whenever post-processing or the cache line layout changes, so old lines are not reused.
+CACHE_VERSION = 1
+
+# Text markers that end a response when the model writes them as plain text
+# (for example a base model continuing an Alpaca or Llama-2 layout).
+END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>", "<|im_start|>")
+
+METHODS = ("sr_llm", "zero_shot", "two_shot", "five_shot", "prefix")
+SHOTS = {"zero_shot": 0, "two_shot": 2, "five_shot": 5, "sr_llm": 0, "prefix": 0}
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def adapter_fingerprint(adapter_dir: str | os.PathLike | None) -> str | None:
+    """Content hash of a peft adapter folder (config and weight files), or None."""
+    if adapter_dir is None:
+        return None
+    d = Path(adapter_dir)
+    if not (d / "adapter_config.json").exists():
+        raise SrllmError(f"{d} is not a peft adapter folder: adapter_config.json is missing")
+    parts = []
+    for f in sorted(d.iterdir()):
+        if f.is_file() and (f.name == "adapter_config.json" or f.name.startswith("adapter_model")):
+            parts.append((f.name, file_hash(f)))
+    return stable_hash(parts)
+
+
+def decoding_settings(max_new_tokens: int) -> dict[str, Any]:
+    """The decoding settings that enter every cache key (greedy, Appendix C)."""
+    return {"strategy": "greedy", "do_sample": False, "num_beams": 1, "max_new_tokens": int(max_new_tokens),
+            "cache_version": CACHE_VERSION}
+
+
+def generation_cache_path(model_id: str, adapter_id: str | None, prompt_format: str, max_new_tokens: int,
+                          root: str | os.PathLike | None = None) -> Path:
+    """The JSONL cache file of one key-set: model, adapter, prompt format, decoding settings."""
+    key = stable_hash({"model": model_id, "adapter": adapter_id, "prompt_format": prompt_format,
+                       "decoding": decoding_settings(max_new_tokens)})
+    base = Path(root) if root is not None else cache_dir() / "generations"
+    return base / f"{key}.jsonl"
+
+
+def row_key(prompt: str, max_new_tokens: int) -> str:
+    """Key of one cache line: the full prompt text and the decoding length."""
+    return stable_hash(prompt, int(max_new_tokens), CACHE_VERSION, length=24)
+
+
+def read_cache(path: str | os.PathLike) -> dict[str, str]:
+    """Finished rows of a cache file as ``{row key: output}``.
+
+    A run killed while writing can leave an unterminated last line; it is cut off
+    here (the file is truncated to its last complete line) so that the next append
+    starts on a fresh line. Any other unreadable line is an error naming the line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        print(f"generate: dropping an unfinished last line of {path} (interrupted write); it will be regenerated",
+              file=sys.stderr)
+        with open(path, "r+b") as fh:
+            fh.truncate(cut)
+        data = data[:cut]
+    out: dict[str, str] = {}
+    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out[row["key"]] = row["output"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise SrllmError(f"generation cache {path}, line {n}: unreadable ({exc}); delete the file to regenerate")
+    return out
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
+    """Token ids that end a response: the tokenizer's EOS, the model's EOS and chat end markers."""
+    ids: list[int] = []
+
+    def add(v: Any) -> None:
+        if v is None:
+            return
+        for i in (v if isinstance(v, (list, tuple)) else [v]):
+            if isinstance(i, int) and i >= 0 and i not in ids:
+                ids.append(i)
+
+    add(getattr(tokenizer, "eos_token_id", None))
+    gen_cfg = getattr(model, "generation_config", None)
+    add(getattr(gen_cfg, "eos_token_id", None))
+    vocab = tokenizer.get_vocab()
+    for marker in ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>"):
+        add(vocab.get(marker))
+    return ids
+
+
+def postprocess(text: str) -> str:
+    """Minimal clean-up: cut at the first end marker written as text and strip whitespace."""
+    for marker in END_MARKERS:
+        i = text.find(marker)
+        if i >= 0:
+            text = text[:i]
+    return text.strip()
+
+
+def _decode_row(tokenizer: Any, new_ids: Sequence[int], stops: set[int]) -> tuple[str, bool]:
+    ids = list(new_ids)
+    hit = False
+    for i, t in enumerate(ids):
+        if t in stops:
+            ids, hit = ids[:i], True
+            break
+    return postprocess(tokenizer.decode(ids, skip_special_tokens=True)), hit
+
+
+def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
+    # Hand-written rather than tokenizer.pad: the ids are already tokenised once
+    # up front and this avoids changing the shared tokenizer's padding side.
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
+            mask[i, width - len(r):] = 1
+    return ids, mask
+
+
+def _device_of(model: Any) -> Any:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:  # pragma: no cover - a model always has parameters
+        return "cpu"
+
+
+def _prefix_tokens(model: Any) -> int:
+    """Number of virtual tokens when ``model`` is a peft prefix-tuning model, else 0."""
+    cfg = getattr(model, "active_peft_config", None)
+    if cfg is None or str(getattr(cfg, "peft_type", "")).upper().split(".")[-1] != "PREFIX_TUNING":
+        return 0
+    return int(cfg.num_virtual_tokens)
+
+
+def _greedy_batch(model: Any, ids: Any, mask: Any, *, max_new_tokens: int, stops: list[int],
+                  pad_id: int) -> list[list[int]]:
+    """New token ids of one left-padded batch, greedy, each row ending at its own stop token."""
+    import torch
+
+    kwargs = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, eos_token_id=stops,
+                  pad_token_id=pad_id, use_cache=True, temperature=None, top_p=None, top_k=None)
+    n_prefix = _prefix_tokens(model)
+    if not n_prefix:
+        out = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        return out[:, ids.shape[1]:].tolist()
+    # Prefix-tuning: peft 0.21 injects the learned prefix as `past_key_values`,
+    # which transformers 5.24's generate ignores (it passes `cache`), so the
+    # prefix would silently be dropped. Instead the prefix key/values are handed
+    # to the base model's generate as an already-filled cache, with one
+    # placeholder token per virtual token in front of the prompt: generate then
+    # skips the placeholders (they are "in the cache"), the attention mask
+    # covers prefix + prompt, and position ids count from the prefix as in
+    # training. Tested against a step-by-step forward of the peft model.
+    b = ids.shape[0]
+    ids = torch.cat([torch.full((b, n_prefix), pad_id, dtype=ids.dtype, device=ids.device), ids], dim=1)
+    mask = torch.cat([torch.ones((b, n_prefix), dtype=mask.dtype, device=mask.device), mask], dim=1)
+    cache = model.get_prompt(batch_size=b)
+    out = model.get_base_model().generate(input_ids=ids, attention_mask=mask, cache=cache, **kwargs)
+    return out[:, ids.shape[1]:].tolist()
+
+
+def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int,
+                   cache_path: str | os.PathLike | None = None, desc: str = "generate",
+                   stats: dict[str, Any] | None = None, progress: bool = True) -> list[str]:
+    """Greedy continuations of ``prompts`` (the echoed prompt removed), in input order.
+
+    ``cache_path``: a JSONL file of finished rows for this model/adapter/format/decoding
+    key-set (see :func:`generation_cache_path`); rows already there are reused and
+    new rows are appended and flushed after every batch. ``stats``, when a dict, is
+    filled with ``cached``, ``generated`` (unique prompts), ``seconds`` and ``rows_per_s``.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    prompts = list(prompts)
+    for i, p in enumerate(prompts):
+        if not isinstance(p, str) or not p:
+            raise ValueError(f"prompt {i} must be a non-empty string, got {p!r}")
+
+    keys = [row_key(p, max_new_tokens) for p in prompts]
+    done: dict[str, str] = read_cache(cache_path) if cache_path is not None else {}
+    todo: dict[str, str] = {}
+    for k, p in zip(keys, prompts):
+        if k not in done and k not in todo:
+            todo[k] = p
+
+    t0 = time.perf_counter()
+    if todo:
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        stops = stop_token_ids(tokenizer, model)
+        stop_set = set(stops)
+        todo_keys = list(todo)
+        # Tokenise once; the prompt carries its own special tokens (format_prompt writes them).
+        encoded = tokenizer([todo[k] for k in todo_keys], add_special_tokens=False)["input_ids"]
+        # Longest first: similar lengths share a batch (less padding) and the
+        # slowest batch runs first, so the rows/s estimate is not optimistic.
+        order = sorted(range(len(todo_keys)), key=lambda i: -len(encoded[i]))
+        device = _device_of(model)
+        fh = None
+        if cache_path is not None:
+            Path(cache_path).parent.mkdir(parents=True, exist_ok=True)
+            fh = open(cache_path, "a", encoding="utf-8")
+        bar = tqdm(total=len(todo_keys), desc=desc, unit="rows", disable=not progress, dynamic_ncols=True)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(order), batch_size):
+                    idx = order[start:start + batch_size]
+                    ids, mask = _left_pad([encoded[i] for i in idx], pad_id)
+                    new = _greedy_batch(model, ids.to(device), mask.to(device), max_new_tokens=max_new_tokens,
+                                        stops=stops, pad_id=pad_id)
+                    lines = []
+                    for j, i in enumerate(idx):
+                        text, hit = _decode_row(tokenizer, new[j], stop_set)
+                        k = todo_keys[i]
+                        done[k] = text
+                        lines.append(json.dumps({"key": k, "output": text, "stopped_at_eos": hit,
+                                                 "prompt": todo[k]}, ensure_ascii=False))
+                    if fh is not None:
+                        fh.write("\n".join(lines) + "\n")
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    bar.update(len(idx))
+        finally:
+            bar.close()
+            if fh is not None:
+                fh.close()
+            if was_training:
+                model.train()
+    seconds = time.perf_counter() - t0
+    if stats is not None:
+        stats.update({"rows": len(prompts), "cached": len(prompts) - sum(1 for k in keys if k in todo),
+                      "generated": len(todo), "seconds": seconds,
+                      "rows_per_s": (len(todo) / seconds) if todo and seconds > 0 else None})
+    return [done[k] for k in keys]
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def _text_of(item: Any, i: int) -> str:
+    if isinstance(item, str):
+        text = item
+    elif isinstance(item, dict):
+        text = item.get("text")
+    else:
+        text = getattr(item, "text", None)
+    if not isinstance(text, str) or not text.strip():
+        raise SrllmError(f"item {i}: field 'text' is missing or empty")
+    return text
+
+
+def _resolve_profile(profile: Any) -> Any:
+    from srllm.profiles import Profile, get_profile
+
+    if profile is None:
+        return get_profile()
+    if isinstance(profile, Profile):
+        return profile
+    return get_profile(str(profile))
+
+
+def default_shots_pool(seed: int = 42) -> list[Any]:
+    """The train split of the bundled CMD sample, where demonstrations come from."""
+    try:
+        from srllm.data import load_sample, split_records
+    except ImportError as exc:
+        raise SrllmError("k-shot prompting needs a shots pool; srllm.data (load_sample/split_records) is not "
+                         f"available here ({exc}); pass shots_pool=...") from None
+    return list(split_records(load_sample("cmd"), seed=seed)["train"])
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    model_name: str
+    adapter_dir: str | None
+    adapter_id: str | None
+    adapter_type: str | None
+
+
+def adapter_type(adapter_dir: str | os.PathLike) -> str:
+    """The peft type of an adapter folder (``LORA``, ``PREFIX_TUNING``, ...)."""
+    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+    return str(cfg.get("peft_type", "")).upper()
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(model_name: str, adapter_dir: str | None, adapter_id: str | None, device: str) -> LoadedModel:
+    from srllm.models import load_model
+
+    model, tok = load_model(model_name, device=device)
+    kind = None
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        kind = adapter_type(adapter_dir)
+        try:
+            model = PeftModel.from_pretrained(model, adapter_dir)
+        except Exception as exc:  # shape mismatch, wrong base model, corrupt files
+            raise SrllmError(f"cannot load adapter {adapter_dir} on model {model_name!r}: {exc}") from exc
+        if kind == "LORA":
+            # Folding LoRA into the weights makes decoding as fast as the base model.
+            model = model.merge_and_unload()
+    model.eval()
+    return LoadedModel(model, tok, model_name, adapter_dir, adapter_id, kind)
+
+
+def load_for_generation(model_name: str, adapter_dir: str | os.PathLike | None = None,
+                        device: str = "cpu") -> LoadedModel:
+    """Base model (plus adapter, if given) ready for decoding; the last two loads are kept in memory."""
+    a_dir = str(Path(adapter_dir).resolve()) if adapter_dir is not None else None
+    a_id = adapter_fingerprint(a_dir) if a_dir is not None else None
+    from srllm.models import resolve_device
+
+    return _load_cached(model_name, a_dir, a_id, resolve_device(device))
+
+
+def build_prompts(texts: Sequence[str], tokenizer: Any, *, method: str, prompt_format: str,
+                  shots_pool: Sequence[Any] | None = None, seed: int = 42) -> list[str]:
+    """Prompts of one method: its prompt format, with k demonstrations for k-shot prompting."""
+    if method not in METHODS:
+        raise SrllmError(f"unknown generation method {method!r}; choose one of {METHODS}")
+    from srllm.prompts import few_shot_prompts
+
+    k = SHOTS[method]
+    pool = (list(shots_pool) if shots_pool is not None else default_shots_pool(seed)) if k else []
+    try:
+        # The k demonstrations are drawn once (by seed) and shared by every prompt.
+        return few_shot_prompts(list(texts), prompt_format, tokenizer, k=k, pool=pool, seed=seed)
+    except ValueError as exc:
+        raise SrllmError(f"{method}: {exc}") from None
+
+
+def rewrite(records_or_texts: Iterable[Any], *, model_name: str | None = None,
+            adapter_dir: str | os.PathLike | None = None, method: str = "sr_llm", profile: Any = "cpu",
+            shots_pool: Sequence[Any] | None = None, seed: int | None = None,
+            cache: bool = True, progress: bool = True, stats: dict[str, Any] | None = None) -> list[str]:
+    """Safe rewrites of texts (or records with a ``text`` field) by one method of Section 4.5.
+
+    ``method``: ``sr_llm`` (instruction fine-tuned adapter), ``prefix`` (prefix-tuned
+    adapter), ``zero_shot``, ``two_shot`` or ``five_shot`` (the base model with k
+    demonstrations drawn by ``seed`` from ``shots_pool``, default the CMD train split).
+    Decoding is greedy with the profile's ``generate`` settings; results are cached.
+    """
+    if method not in METHODS:
+        raise SrllmError(f"unknown generation method {method!r}; choose one of {METHODS}")
+    prof = _resolve_profile(profile)
+    seed = prof.seed if seed is None else seed
+    texts = [_text_of(x, i) for i, x in enumerate(records_or_texts)]
+    if method in ("sr_llm", "prefix") and adapter_dir is None:
+        raise SrllmError(f"method {method!r} needs a trained adapter folder (adapter_dir=...); "
+                         "train one with `srllm train` first")
+    if method not in ("sr_llm", "prefix") and adapter_dir is not None:
+        raise SrllmError(f"method {method!r} prompts the base model; do not pass an adapter")
+    name = model_name or prof.model
+    lm = load_for_generation(name, adapter_dir, prof.device)
+    if method == "prefix" and lm.adapter_type != "PREFIX_TUNING":
+        raise SrllmError(f"method 'prefix' needs a prefix-tuning adapter; {adapter_dir} is {lm.adapter_type}")
+    if not texts:
+        return []
+    prompts = build_prompts(texts, lm.tokenizer, method=method, prompt_format=prof.prompt_format,
+                            shots_pool=shots_pool, seed=seed)
+    settings = prof.generate
+    path = (generation_cache_path(name, lm.adapter_id, prof.prompt_format, settings.max_new_tokens)
+            if cache else None)
+    return generate_texts(lm.model, lm.tokenizer, prompts, max_new_tokens=settings.max_new_tokens,
+                          batch_size=settings.batch_size, cache_path=path, desc=f"rewrite ({method})",
+                          stats=stats, progress=progress)
+
+
+# --------------------------------------------------------------------------- one text
+
+
+FINISHED_STATUSES = ("finished", "complete", "completed", "done", "ok", "success")
+
+
+def _adapter_folder(run: Path, manifest: dict[str, Any]) -> Path | None:
+    candidates = []
+    for key in ("adapter_dir", "adapter", "adapter_path"):
+        v = manifest.get(key)
+        if isinstance(v, str) and v:
+            p = Path(v)
+            candidates.append(p if p.is_absolute() else run / p)
+    candidates += [run / "adapter", run / "final", run]
+    for c in candidates:
+        if (c / "adapter_config.json").exists():
+            return c
+    return None
+
+
+def _manifest_model(manifest: dict[str, Any]) -> str | None:
+    for key in ("model", "model_name", "base_model"):
+        if isinstance(manifest.get(key), str):
+            return manifest[key]
+    for key in ("profile", "config"):
+        sub = manifest.get(key)
+        if isinstance(sub, dict):
+            found = _manifest_model(sub)
+            if found:
+                return found
+    return None
+
+
+def _matches_model(adapter: Path, manifest: dict[str, Any], model_name: str) -> bool:
+    named = _manifest_model(manifest)
+    if named is not None:
+        return named == model_name
+    try:
+        base = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, json.JSONDecodeError):
+        return False
+    return bool(base) and (base == model_name or Path(base).name == model_name)
+
+
+def latest_adapter(model_name: str | None = None, runs_dir: str | os.PathLike | None = None, *,
+                   kind: str | None = None) -> Path | None:
+    """The adapter of the newest finished training run under ``cache_dir()/runs``.
+
+    A run counts when its folder has a ``manifest.json`` (with a finished status,
+    where the manifest records one) and a peft adapter; with ``model_name``, only
+    runs trained on that base model count; with ``kind`` (``LORA`` or ``PREFIX_TUNING``),
+    only adapters of that peft type. Newest by the manifest's modification time.
+    """
+    root = Path(runs_dir) if runs_dir is not None else cache_dir() / "runs"
+    if not root.is_dir():
+        return None
+    found: list[tuple[float, Path]] = []
+    for manifest_path in root.glob("*/manifest.json"):
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # a run still being written, or not a run record
+        if not isinstance(manifest, dict):
+            continue
+        status = manifest.get("status")
+        if isinstance(status, str) and status.lower() not in FINISHED_STATUSES:
+            continue
+        adapter = _adapter_folder(manifest_path.parent, manifest)
+        if adapter is None:
+            continue
+        if model_name is not None and not _matches_model(adapter, manifest, model_name):
+            continue
+        if kind is not None:
+            try:
+                if adapter_type(adapter) != kind.upper():
+                    continue
+            except (OSError, json.JSONDecodeError):
+                continue
+        found.append((manifest_path.stat().st_mtime, adapter))
+    return max(found)[1] if found else None
+
+
+@dataclass(frozen=True)
+class DebiasResult:
+    text: str
+    method: str
+    model: str
+    adapter_dir: str | None
+
+
+def debias_detail(text: str, adapter_dir: str | os.PathLike | None = None, *, profile: Any = "cpu",
+                  progress: bool = False) -> DebiasResult:
+    """Rewrite one text and say how: with the given or newest trained adapter, else 2-shot prompting."""
+    if not isinstance(text, str) or not text.strip():
+        raise SrllmError("debias needs a non-empty text")
+    prof = _resolve_profile(profile)
+    adapter = Path(adapter_dir) if adapter_dir is not None else latest_adapter(prof.model)
+    if adapter is not None:
+        method = "prefix" if adapter_type(adapter) == "PREFIX_TUNING" else "sr_llm"
+        out = rewrite([text], model_name=prof.model, adapter_dir=adapter, method=method, profile=prof,
+                      progress=progress)
+    else:
+        method = "two_shot"
+        out = rewrite([text], model_name=prof.model, method=method, profile=prof, progress=progress)
+    return DebiasResult(out[0], method, prof.model, str(adapter) if adapter is not None else None)
+
+
+def debias(text: str, adapter_dir: str | os.PathLike | None = None, *, profile: Any = "cpu") -> str:
+    """Safe rewrite of one text with the default model and the newest trained adapter.
+
+    Without any trained adapter the base model is prompted with two demonstrations
+    (the paper's 2-shot baseline); :func:`debias_detail` reports which was used.
+    """
+    return debias_detail(text, adapter_dir, profile=profile).text

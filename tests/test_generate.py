@@ -1,0 +1,369 @@
+"""Batched greedy generation: same text as one at a time, stops per row, caches and resumes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from srllm import generate as gen
+from srllm.errors import SrllmError
+from srllm.prompts import format_prompt
+
+TEXTS = [
+    "Women are bad at math.",
+    "Old people cannot learn new technology, they should just retire already and leave the jobs to the young.",
+    "hi",
+    "Why are men always so loud in meetings? Nobody else can say anything.",
+    "Immigrants from that country are all lazy and never work a day in their lives, everyone knows it.",
+]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    # Keep generation caches and run folders of the tests out of the user's cache.
+    monkeypatch.setattr(gen, "cache_dir", lambda: tmp_path / "cache")
+
+
+@pytest.fixture(scope="module")
+def diverse(tmp_path_factory):
+    """tiny-random-llama's shape and tokenizer with larger random weights, saved as a model folder.
+
+    The saved tiny-random-llama (init std 0.02, tied embeddings) emits a newline
+    at every step whatever the prompt, which could not tell a correct batched
+    decoder from a broken one. With std 0.3 and untied heads every prompt gets
+    its own token sequence, and top-1/top-2 logit gaps (~0.1) dwarf float noise.
+    """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from srllm.models import load_tokenizer
+
+    tok = load_tokenizer("tiny-random-llama")
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, initializer_range=0.3,
+                      tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg).eval()
+    folder = tmp_path_factory.mktemp("diverse-llama")
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return model, tok, folder
+
+
+def _one_by_one(model, tok, prompts, max_new_tokens):
+    """Reference: one unpadded model.generate call per prompt (no batching at all)."""
+    stops = gen.stop_token_ids(tok, model)
+    outs = []
+    with torch.inference_mode():
+        for p in prompts:
+            enc = tok(p, return_tensors="pt", add_special_tokens=False)
+            o = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
+                               pad_token_id=tok.pad_token_id)
+            outs.append(gen._decode_row(tok, o[0, enc["input_ids"].shape[1]:].tolist(), set(stops))[0])
+    return outs
+
+
+@pytest.mark.parametrize("fmt", ["chat", "alpaca"])
+def test_batched_equals_one_at_a_time(diverse, fmt):
+    model, tok, _ = diverse
+    prompts = [format_prompt(t, fmt, tok) for t in TEXTS]
+    lengths = {len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts}
+    assert len(lengths) == len(prompts)  # every row of a batch needs a different amount of padding
+    ref = _one_by_one(model, tok, prompts, 16)
+    assert all(ref) and len(set(ref)) == len(ref)  # non-trivial, prompt-dependent outputs
+    for bs in (1, 2, 5):
+        assert gen.generate_texts(model, tok, prompts, max_new_tokens=16, batch_size=bs, progress=False) == ref
+
+
+def test_right_padding_would_break_equality(diverse):
+    """The equality test above can fail: right padding (no left pad) changes short rows."""
+    model, tok, _ = diverse
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS]
+    ref = _one_by_one(model, tok, prompts, 8)
+    tok_r = copy.deepcopy(tok)
+    tok_r.padding_side = "right"
+    enc = tok_r(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode():
+        out = model.generate(**enc, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
+    wrong = [tok.decode(r, skip_special_tokens=True).strip() for r in out[:, enc["input_ids"].shape[1]:]]
+    assert wrong != ref
+
+
+def test_saved_tiny_random_llama_batched_equals_single(tiny_model):
+    model, tok = tiny_model
+    prompts = [format_prompt(t, "llama2", tok) for t in TEXTS[:3]]
+    ref = _one_by_one(model, tok, prompts, 6)
+    assert gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=3, progress=False) == ref
+
+
+def _prefix_model(base, n_virtual=4):
+    from peft import PrefixTuningConfig, get_peft_model
+
+    torch.manual_seed(1)
+    pm = get_peft_model(copy.deepcopy(base), PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=n_virtual))
+    with torch.no_grad():  # a freshly initialised prefix is near zero; make it matter
+        for p in pm.parameters():
+            if p.requires_grad:
+                p.normal_(0.0, 1.0)
+    return pm.eval()
+
+
+def test_prefix_adapter_is_applied_and_batched_equals_single(diverse):
+    model, tok, _ = diverse
+    pm = _prefix_model(model)
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS[:4]]
+    n = 6
+    batched = gen.generate_texts(pm, tok, prompts, max_new_tokens=n, batch_size=4, progress=False)
+    single = [gen.generate_texts(pm, tok, [p], max_new_tokens=n, batch_size=1, progress=False)[0] for p in prompts]
+    assert batched == single
+    # Reference: greedy steps through the peft model's own forward (the training path).
+    ref = []
+    with torch.inference_mode():
+        for p in prompts:
+            ids = tok(p, return_tensors="pt", add_special_tokens=False)["input_ids"]
+            new = []
+            for _ in range(n):
+                nxt = int(pm(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0, -1].argmax())
+                new.append(nxt)
+                ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+            ref.append(gen._decode_row(tok, new, set(gen.stop_token_ids(tok, model)))[0])
+    assert single == ref
+    base = gen.generate_texts(model, tok, prompts, max_new_tokens=n, batch_size=4, progress=False)
+    assert base != batched  # the prefix changed the outputs
+
+
+def test_smollm_batched_equals_single_and_stops_per_row(smollm, tmp_path):
+    model, tok = smollm
+    texts = ["Women are bad at math.", "hi",
+             "Old people cannot learn new technology, they should just retire already."]
+    prompts = [format_prompt(t, "chat", tok) for t in texts]
+    ref = _one_by_one(model, tok, prompts, 12)
+    cache = tmp_path / "smol.jsonl"
+    assert gen.generate_texts(model, tok, prompts, max_new_tokens=12, batch_size=3, cache_path=cache,
+                              progress=False) == ref
+    rows = [json.loads(line) for line in cache.read_text().splitlines()]
+    stopped = {r["prompt"]: r["stopped_at_eos"] for r in rows}
+    # One short rewrite ends at <|im_end|> within 12 tokens while another runs on.
+    assert True in stopped.values() and False in stopped.values()
+    assert all("<|im_end|>" not in r for r in ref)
+
+
+# ----------------------------------------------------------------- cache and resume
+
+
+def test_cache_reuses_rows_and_keys_differ(diverse, tmp_path):
+    model, tok, _ = diverse
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS[:3]]
+    path = tmp_path / "c.jsonl"
+    st1, st2 = {}, {}
+    a = gen.generate_texts(model, tok, prompts, max_new_tokens=5, batch_size=2, cache_path=path, stats=st1,
+                           progress=False)
+    b = gen.generate_texts(model, tok, prompts + prompts[:1], max_new_tokens=5, batch_size=2, cache_path=path,
+                           stats=st2, progress=False)
+    assert st1["generated"] == 3 and st1["cached"] == 0
+    assert st2["generated"] == 0 and st2["cached"] == 4
+    assert b == a + a[:1]
+    assert len(path.read_text().splitlines()) == 3
+    # A different number of new tokens is a different row, not a cache hit.
+    st3 = {}
+    gen.generate_texts(model, tok, prompts[:1], max_new_tokens=3, batch_size=1, cache_path=path, stats=st3,
+                       progress=False)
+    assert st3["generated"] == 1
+    p = gen.generation_cache_path
+    assert p("m", None, "chat", 8) == p("m", None, "chat", 8)
+    assert len({p("m", None, "chat", 8), p("m2", None, "chat", 8), p("m", "a1", "chat", 8),
+                p("m", None, "alpaca", 8), p("m", None, "chat", 9)}) == 5
+
+
+def test_unfinished_last_line_is_dropped_and_file_repaired(tmp_path, capsys):
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"key": "k1", "output": "one"}) + "\n" + '{"key": "k2", "outp')
+    assert gen.read_cache(path) == {"k1": "one"}
+    assert path.read_text().endswith("\n") and "k2" not in path.read_text()
+    assert "unfinished last line" in capsys.readouterr().err
+    path.write_text("not json\n")
+    with pytest.raises(SrllmError, match="line 1"):
+        gen.read_cache(path)
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from srllm.models import load_model
+    from srllm.generate import generate_texts
+    from srllm.prompts import format_prompt
+    folder, cache, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    model, tok = load_model(folder, device="cpu")
+    real = model.generate
+    def slow(*a, **k):  # make each batch take a while so the parent can kill us mid-run
+        time.sleep(0.4)
+        return real(*a, **k)
+    model.generate = slow
+    prompts = [format_prompt(f"text number {i} " + "word " * i, "chat", tok) for i in range(n)]
+    generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)
+""")
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_killed_run_resumes_without_regenerating(diverse, tmp_path):
+    model, tok, folder = diverse
+    n = 16
+    cache = tmp_path / "resume.jsonl"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(folder), str(cache), str(n)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while _lines(cache) < 4 and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child.poll() is None, child.stderr.read().decode()[-2000:]
+        os.killpg(child.pid, signal.SIGKILL)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    done_before = _lines(cache)
+    assert 4 <= done_before < n
+
+    prompts = [format_prompt(f"text number {i} " + "word " * i, "chat", tok) for i in range(n)]
+    stats = {}
+    resumed = gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache,
+                                 stats=stats, progress=False)
+    assert stats["cached"] == done_before and stats["generated"] == n - done_before
+    keys = [json.loads(line)["key"] for line in cache.read_text().splitlines()]
+    assert len(keys) == n and len(set(keys)) == n  # nothing generated twice
+    assert resumed == gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=4, progress=False)
+
+
+# ----------------------------------------------------------------- methods
+
+
+POOL = [{"text": f"unsafe example {i}", "safe_variation": f"safe example {i}"} for i in range(8)]
+
+
+def test_build_prompts_methods(diverse):
+    _, tok, _ = diverse
+    zero = gen.build_prompts(["a text"], tok, method="zero_shot", prompt_format="chat")
+    two = gen.build_prompts(["a text", "b"], tok, method="two_shot", prompt_format="chat", shots_pool=POOL, seed=3)
+    five = gen.build_prompts(["a text"], tok, method="five_shot", prompt_format="alpaca", shots_pool=POOL, seed=3)
+    assert "unsafe example" not in zero[0]
+    assert two[0].count("unsafe example") == 2 and five[0].count("unsafe example") == 5
+    assert two[0].replace("a text", "b") == two[1]  # one shared set of demonstrations
+    assert gen.build_prompts(["a text"], tok, method="sr_llm", prompt_format="chat") == zero
+    with pytest.raises(SrllmError, match="five_shot"):
+        gen.build_prompts(["x"], tok, method="five_shot", prompt_format="chat", shots_pool=POOL[:3])
+    with pytest.raises(SrllmError, match="unknown generation method"):
+        gen.build_prompts(["x"], tok, method="ten_shot", prompt_format="chat")
+
+
+def _save_lora(base, folder):
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(2)
+    pm = get_peft_model(copy.deepcopy(base), LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=16,
+                                                        init_lora_weights=False))
+    pm.save_pretrained(folder)
+    return folder
+
+
+def _smoke(folder):
+    from srllm.profiles import get_profile
+
+    return get_profile("smoke", model=str(folder), **{"generate.max_new_tokens": 6, "generate.batch_size": 4})
+
+
+def test_rewrite_methods_and_adapters(diverse, tmp_path):
+    model, tok, folder = diverse
+    prof = _smoke(folder)
+    records = [{"text": t, "id": str(i)} for i, t in enumerate(TEXTS[:3])]
+    zero = gen.rewrite(records, method="zero_shot", profile=prof, progress=False)
+    assert zero == _one_by_one(model, tok, [format_prompt(t, "chat", tok) for t in TEXTS[:3]], 6)
+    two = gen.rewrite(TEXTS[:3], method="two_shot", profile=prof, shots_pool=POOL, progress=False)
+    assert two != zero
+    lora = _save_lora(model, tmp_path / "lora")
+    stats = {}
+    sr = gen.rewrite(TEXTS[:3], method="sr_llm", adapter_dir=lora, profile=prof, progress=False, stats=stats)
+    assert sr != zero and stats["generated"] == 3
+    again = {}
+    assert gen.rewrite(TEXTS[:3], method="sr_llm", adapter_dir=lora, profile=prof, progress=False, stats=again) == sr
+    assert again["cached"] == 3  # same model, adapter, format and decoding: served from the cache
+    with pytest.raises(SrllmError, match="needs a trained adapter"):
+        gen.rewrite(TEXTS[:1], method="sr_llm", profile=prof)
+    with pytest.raises(SrllmError, match="prefix-tuning adapter"):
+        gen.rewrite(TEXTS[:1], method="prefix", adapter_dir=lora, profile=prof)
+    with pytest.raises(SrllmError, match="item 1: field 'text'"):
+        gen.rewrite(["ok", {"text": "  "}], method="zero_shot", profile=prof)
+
+
+def test_rewrite_with_saved_prefix_adapter(diverse, tmp_path):
+    model, tok, folder = diverse
+    pm = _prefix_model(model)
+    pm.save_pretrained(tmp_path / "prefix")
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS[:3]]
+    expected = [gen.generate_texts(pm, tok, [p], max_new_tokens=6, batch_size=1, progress=False)[0] for p in prompts]
+    got = gen.rewrite(TEXTS[:3], method="prefix", adapter_dir=tmp_path / "prefix", profile=_smoke(folder),
+                      progress=False)
+    assert got == expected
+
+
+# ----------------------------------------------------------------- latest adapter and debias
+
+
+def _run(root: Path, name: str, manifest: dict, peft_type: str = "LORA", base: str = "x", when: float = 0.0,
+         sub: str | None = "adapter") -> Path:
+    run = root / name
+    adapter = run / sub if sub else run
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": peft_type, "base_model_name_or_path": base}))
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    os.utime(run / "manifest.json", (when, when))
+    return adapter
+
+
+def test_latest_adapter_picks_newest_finished_run_of_the_model(tmp_path):
+    root = tmp_path / "runs"
+    old = _run(root, "a", {"model": "m1", "status": "finished"}, when=1000)
+    newest = _run(root, "b", {"profile": {"model": "m1"}}, when=3000, sub=None)
+    _run(root, "c", {"model": "m1", "status": "running"}, when=5000)
+    _run(root, "d", {"model": "m2", "status": "finished"}, when=6000)
+    prefix = _run(root, "e", {"status": "finished"}, peft_type="PREFIX_TUNING", base="/models/m1", when=2000)
+    (root / "f").mkdir()
+    (root / "f" / "manifest.json").write_text("{broken")
+    assert gen.latest_adapter("m1", root) == newest
+    assert gen.latest_adapter("m1", root, kind="LORA") == newest
+    assert gen.latest_adapter("m1", root, kind="PREFIX_TUNING") == prefix
+    assert gen.latest_adapter("m3", root) is None
+    assert gen.latest_adapter(None, tmp_path / "nothing") is None
+    os.utime(old.parent / "manifest.json", (9000, 9000))
+    assert gen.latest_adapter("m1", root) == old
+
+
+def test_debias_uses_latest_adapter_else_two_shot(diverse, tmp_path, monkeypatch):
+    model, tok, folder = diverse
+    prof = _smoke(folder)
+    monkeypatch.setattr(gen, "default_shots_pool", lambda seed=42: POOL)
+    res = gen.debias_detail("Women are bad at math.", profile=prof)
+    assert res.method == "two_shot" and res.adapter_dir is None
+    assert res.text == gen.rewrite(["Women are bad at math."], method="two_shot", profile=prof, shots_pool=POOL,
+                                   seed=prof.seed, progress=False)[0]
+    run = tmp_path / "cache" / "runs" / "r1"
+    lora = _save_lora(model, run / "adapter")
+    (run / "manifest.json").write_text(json.dumps({"model": str(folder), "status": "finished"}))
+    res2 = gen.debias_detail("Women are bad at math.", profile=prof)
+    assert res2.method == "sr_llm" and Path(res2.adapter_dir) == lora
+    assert gen.debias("Women are bad at math.", profile=prof) == res2.text
+    assert gen.debias("Women are bad at math.", lora, profile=prof) == res2.text
+    with pytest.raises(SrllmError, match="non-empty"):
+        gen.debias("  ", profile=prof)
