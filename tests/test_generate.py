@@ -142,6 +142,7 @@ def test_prefix_adapter_is_applied_and_batched_equals_single(diverse):
     assert base != batched  # the prefix changed the outputs
 
 
+@pytest.mark.slow
 def test_smollm_batched_equals_single_and_stops_per_row(smollm, tmp_path):
     model, tok = smollm
     texts = ["Women are bad at math.", "hi",
