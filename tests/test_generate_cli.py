@@ -1,0 +1,135 @@
+"""`srllm generate` and `srllm debias` on the command line."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from srllm import generate as gen
+from srllm.cli import main
+
+TEXTS = ["Women are bad at math.", "Old people cannot learn new technology.", "Why are men so loud?"]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(gen, "cache_dir", lambda: tmp_path / "cache")
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory):
+    """A random Llama of tiny-random-llama's shape whose greedy outputs differ per prompt (see test_generate)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from srllm.models import load_tokenizer
+
+    tok = load_tokenizer("tiny-random-llama")
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, initializer_range=0.3,
+                      tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("cli-llama")
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def _args(model_folder, *extra):
+    return ["--profile", "smoke", "--model", str(model_folder), "--max-new-tokens", "5", *extra]
+
+
+def test_generate_jsonl_to_csv_keeps_rows_and_adds_rewrites(model_folder, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"r{i}", "sentence": t}) + "\n" for i, t in enumerate(TEXTS)))
+    out = tmp_path / "out.csv"
+    rc = main(["generate", "--input", str(src), "--out", str(out), "--method", "zero_shot", "--text-column",
+               "sentence", *_args(model_folder)])
+    assert rc == 0
+    df = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(df["id"]) == ["r0", "r1", "r2"] and set(df["method"]) == {"zero_shot"}
+    expected = gen.rewrite(TEXTS, model_name=str(model_folder), method="zero_shot",
+                           profile=gen._resolve_profile("smoke").replace(**{"generate.max_new_tokens": 5}),
+                           progress=False)
+    assert list(df["rewrite"]) == expected and all(expected)
+
+
+def test_generate_with_adapter_and_limit(model_folder, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(model_folder)
+    torch.manual_seed(3)
+    get_peft_model(base, LoraConfig(task_type="CAUSAL_LM", r=4, init_lora_weights=False)).save_pretrained(
+        tmp_path / "lora")
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"text": TEXTS}).to_csv(src, index=False)
+    out = tmp_path / "out.jsonl"
+    assert main(["generate", "--input", str(src), "--out", str(out), "--adapter", str(tmp_path / "lora"),
+                 "--limit", "2", *_args(model_folder)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["text"] for r in rows] == TEXTS[:2] and {r["method"] for r in rows} == {"sr_llm"}
+
+
+def test_generate_errors_are_one_clear_line(model_folder, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"id": ["a", "b", "c"], "text": ["fine", "  ", "also fine"]}).to_csv(src, index=False)
+    good = tmp_path / "good.csv"
+    pd.DataFrame({"text": TEXTS}).to_csv(good, index=False)
+    cases = [
+        (["--input", str(src), "--out", str(tmp_path / "o.txt")], "must end in .csv or .jsonl"),
+        (["--input", str(src), "--out", str(tmp_path / "o.csv"), "--text-column", "body"], "no column 'body'"),
+        (["--input", str(src), "--out", str(tmp_path / "o.csv"), "--method", "zero_shot"], "row 2, field 'text'"),
+        (["--input", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o.csv")], "no such file"),
+    ]
+    for extra, message in cases:
+        assert main(["generate", *extra, *_args(model_folder)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (extra, err)
+    # The encoder-decoder baseline needs the Hub (the suite runs with HF_HUB_OFFLINE=1).
+    assert main(["generate", "--input", str(good), "--out", str(tmp_path / "o.csv"), "--method", "t5_large",
+                 "--profile", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert "'t5_large' was not run" in err and "google-t5/t5-large" in err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\n{"text": broken\n')
+    assert main(["generate", "--input", str(bad), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 1
+    assert "line 2 (malformed_json" in capsys.readouterr().err
+
+
+def test_generate_sr_llm_without_any_trained_adapter_says_so(model_folder, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"text": TEXTS}).to_csv(src, index=False)
+    assert main(["generate", "--input", str(src), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 1
+    assert "needs a trained adapter" in capsys.readouterr().err
+
+
+def test_debias_command_reports_what_it_used(model_folder, tmp_path, capsys, monkeypatch):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from srllm.profiles import get_profile
+
+    prof = get_profile("smoke", model=str(model_folder), **{"generate.max_new_tokens": 5})
+    monkeypatch.setattr("srllm.generate._resolve_profile", lambda p: prof)
+    monkeypatch.setattr(gen, "default_shots_pool",
+                        lambda seed=42: [{"text": f"u{i}", "safe_variation": f"s{i}"} for i in range(4)])
+    assert main(["debias", "Women are bad at math."]) == 0
+    cap = capsys.readouterr()
+    assert "2-shot prompt (no trained adapter found)" in cap.err
+    assert cap.out.strip() == gen.debias("Women are bad at math.")
+    run = tmp_path / "cache" / "runs" / "run1"
+    base = AutoModelForCausalLM.from_pretrained(model_folder)
+    torch.manual_seed(4)
+    get_peft_model(base, LoraConfig(task_type="CAUSAL_LM", r=4, init_lora_weights=False)).save_pretrained(
+        run / "adapter")
+    (run / "manifest.json").write_text(json.dumps({"model": str(model_folder), "status": "finished"}))
+    assert main(["debias", "Women are bad at math."]) == 0
+    cap = capsys.readouterr()
+    assert "instruction fine-tuned adapter" in cap.err and str(run / "adapter") in cap.err
+    assert main(["debias", "x", "--adapter", str(tmp_path / "nope")]) == 1
+    assert "no such folder" in capsys.readouterr().err
