@@ -175,9 +175,14 @@ class RewriteScores:
 _SCORERS: dict[str, Any] = {}
 
 
-def _scorer(name: str) -> Any:
-    # One scorer object per name and process: building the offline proxy loads
-    # (or trains) its bias classifier, which the five exercises should do once.
+def _scorer(name: Any) -> Any:
+    """A scorer by name (one object per name and process: building the offline
+    proxy loads or trains its bias classifier, which five exercises should do
+    once), or a :class:`srllm.scorers.Scorer` passed through."""
+    if not isinstance(name, str):
+        if not hasattr(name, "score"):
+            raise SrllmError(f"scorer must be a name such as 'offline-proxy' or a Scorer, not {name!r}")
+        return name
     if name not in _SCORERS:
         from srllm.scorers import get_scorer
 
@@ -196,7 +201,7 @@ def _check_pairs(originals: Sequence[str], rewrites: Sequence[str], what: str) -
             raise SrllmError(f"{what}: rewrite {i} is {type(r).__name__}, not a string")
 
 
-def score_rewrites(originals: Sequence[str], rewrites: Sequence[str], *, scorer: str = "offline-proxy",
+def score_rewrites(originals: Sequence[str], rewrites: Sequence[str], *, scorer: Any = "offline-proxy",
                    min_similarity: float = MIN_SIMILARITY) -> RewriteScores:
     """Unsafe rate before and after, mean similarity and the share of safe, faithful rewrites."""
     from srllm.metrics.similarity import cosine_similarity
@@ -267,7 +272,7 @@ class InstructionCheck:
 
 
 def check_instruction(instruction: str, originals: Sequence[str], rewrites: Sequence[str],
-                      reference_rewrites: Sequence[str] | None = None, *, scorer: str = "offline-proxy",
+                      reference_rewrites: Sequence[str] | None = None, *, scorer: Any = "offline-proxy",
                       min_similarity: float = MIN_SIMILARITY) -> InstructionCheck:
     """Score exercise 1: the rewrites an instruction produced, against the originals.
 
@@ -386,7 +391,7 @@ class ShotsCheck:
 
 def check_shots(originals: Sequence[str], rewrites_by_setting: Mapping[str, Sequence[str]], *,
                 example_ids: Sequence[str], train_ids: Iterable[str], test_ids: Iterable[str],
-                prompt_tokens: Mapping[str, int] | None = None, scorer: str = "offline-proxy",
+                prompt_tokens: Mapping[str, int] | None = None, scorer: Any = "offline-proxy",
                 min_similarity: float = MIN_SIMILARITY) -> ShotsCheck:
     """Score exercise 2: the participant's example list and the three prompting settings.
 
