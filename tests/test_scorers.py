@@ -118,6 +118,7 @@ def test_bias_labels_are_validated_with_position():
         train_bias_classifier(["a", "b"], ["Yes", "Yes"], use_cache=False)
 
 
+@pytest.mark.slow  # embeds the whole CMD sample once (about 15-40 s on 2 cores)
 def test_bias_classifier_from_cmd_sample(cache_root):
     from srllm.data.samples import samples_dir
 
@@ -128,9 +129,14 @@ def test_bias_classifier_from_cmd_sample(cache_root):
 
     clf = train_bias_classifier_from_sample(seed=42)
     splits = split_records(load_sample("cmd"), seed=42)
-    assert clf.n_train == sum(r.bias is not None for r in splits["train"])
+    n_labelled = sum(r.bias is not None for r in splits["train"])
+    n_rewrites = sum(bool((r.safe_variation or "").strip()) for r in splits["train"])
+    assert clf.n_train == n_labelled + n_rewrites  # safe variations join as Bias = No (documented departure)
     assert clf.heldout["dev"]["n"] == sum(r.bias is not None for r in splits["dev"])
-    assert 0.0 <= clf.heldout["test"]["accuracy"] <= 1.0
+    test = clf.heldout["test"]
+    assert test["n"] == sum(r.bias is not None for r in splits["test"])
+    assert test["accuracy"] > test["majority_baseline"]  # it learned something beyond the class prior
+    assert clf.heldout["test_safe_variations"]["accuracy"] > 0.5
 
 
 # --- offline proxy ----------------------------------------------------------------------------
