@@ -40,10 +40,12 @@ WORKSHOP_SEED = 42
 N_TEXTS = 6
 
 # A rewrite whose MiniLM cosine to its original is below this has lost the
-# original's subject. Chosen from the bundled data: benign rewrites of unsafe
-# texts sit mostly between 0.4 and 0.7, while a refusal ("I cannot help with
-# that") or an unrelated pleasant sentence sits near 0.
-MIN_SIMILARITY = 0.4
+# original's subject. Chosen from the bundled data: the CMD sample's safe
+# variations sit at a median of 0.91 from their originals (95 % above 0.6),
+# hand-written rewrites that rephrase more freely around 0.5-0.7, while a
+# refusal ("I cannot help with that") or an unrelated pleasant sentence sits
+# near 0.
+MIN_SIMILARITY = 0.5
 
 # What the exercise-1 cell holds before the participant edits it: deliberately
 # vague, so that there is something to improve (see the instructor notes).
@@ -69,8 +71,12 @@ def _get(item: Any, key: str) -> Any:
 
 
 def is_unsafe_record(record: Any) -> bool:
-    """True for a CMD record labelled biased or toxic (the texts the exercises rewrite)."""
-    return _get(record, "bias") == "Yes" or _get(record, "toxicity") in ("Mild", "High")
+    """True for a CMD record labelled biased AND (mildly or highly) toxic.
+
+    The exercises rewrite these: each has both a stereotype and hostile wording
+    to remove, so a participant's instruction has something to show.
+    """
+    return _get(record, "bias") == "Yes" and _get(record, "toxicity") in ("Mild", "High")
 
 
 def workshop_texts(records: Sequence[Any], n: int = N_TEXTS, seed: int = WORKSHOP_SEED) -> list[Any]:
@@ -547,6 +553,134 @@ def check_icat_audit(my_icat: Mapping[Any, float], flagged: Iterable[Any], *, mi
         parts.append(f"Well done: you found {len(found)} of the {len(failures)} inconsistent cells. "
                      "The reproducibility audit chapter lists them all.")
     return IcatAuditCheck(passed, right, tuple(wrong), found, false_alarms, missed, " ".join(parts))
+
+
+# --------------------------------------------------------------------------- exercise 3
+
+
+def loss_values(history: Sequence[Any]) -> list[float]:
+    """Training losses in step order from floats, ``(step, loss)`` pairs or log dicts with a ``loss`` key.
+
+    Trainer log histories mix training and evaluation entries; only entries
+    with ``loss`` (training loss) are kept.
+    """
+    out: list[float] = []
+    for i, h in enumerate(history):
+        if isinstance(h, Mapping):
+            if "loss" not in h:
+                continue
+            v = h["loss"]
+        elif isinstance(h, (tuple, list)) and len(h) == 2:
+            v = h[1]
+        else:
+            v = h
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise SrllmError(f"loss history entry {i} is {h!r}, not a loss value") from None
+        if not math.isfinite(f):
+            raise SrllmError(f"loss history entry {i} is {f}: training diverged; lower the learning rate "
+                             "or the number of steps")
+        out.append(f)
+    return out
+
+
+@dataclass(frozen=True)
+class AdapterCheck:
+    """Exercise 3: did the short LoRA training learn, and how do its rewrites compare with the base model's?"""
+
+    passed: bool
+    r: int | None
+    steps: int | None
+    loss_first: float | None
+    loss_last: float | None
+    changed: int
+    base_unsafe: float
+    adapter_unsafe: float
+    base_similarity: float
+    adapter_similarity: float
+    unsafe_before: float
+    rows: tuple[dict[str, Any], ...]
+    message: str
+
+    def table(self) -> Any:
+        """This adapter beside the base model and the other tables' adapters, as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.rows)).set_index("who")
+
+    def __str__(self) -> str:
+        lines = [f"Exercise 3: {_verdict(self.passed)}"]
+        if self.loss_first is not None:
+            lines.append(f"  training loss: {self.loss_first:.3f} at the start -> {self.loss_last:.3f} at the end")
+        lines += [f"  unsafe rate: originals {_pct(self.unsafe_before)}, base model {_pct(self.base_unsafe)}, "
+                  f"your adapter {_pct(self.adapter_unsafe)}",
+                  f"  similarity: base model {self.base_similarity:.2f}, your adapter {self.adapter_similarity:.2f}",
+                  f"  rewrites that changed with the adapter: {self.changed}"]
+        if len(self.rows) > 2:
+            lines.append(f"  compared with {len(self.rows) - 2} other adapter(s): see .table()")
+        lines.append(self.message)
+        return "\n".join(lines)
+
+
+def _window_mean(xs: Sequence[float], first: bool) -> float:
+    k = max(1, len(xs) // 3)
+    part = xs[:k] if first else xs[-k:]
+    return sum(part) / len(part)
+
+
+def check_adapter(originals: Sequence[str], base_rewrites: Sequence[str], adapter_rewrites: Sequence[str],
+                  loss_history: Sequence[Any], *, r: int | None = None, steps: int | None = None,
+                  others: Sequence[Mapping[str, Any]] = (), scorer: Any = "offline-proxy",
+                  min_similarity: float = MIN_SIMILARITY) -> AdapterCheck:
+    """Score exercise 3: the loss curve and the adapter's rewrites against the base model's.
+
+    Passes when training learned something (the mean loss over the last third of
+    the logged steps is below that over the first third) and the adapter changed
+    at least one rewrite. Whether the rewrites got *safer* is reported, not
+    required: on six texts that is mostly noise, which is the discussion point.
+    ``others``: results pasted from other tables, dicts with ``who``, ``r``,
+    ``steps``, ``unsafe`` and ``similarity`` (rates as fractions), shown in
+    :meth:`AdapterCheck.table`.
+    """
+    losses = loss_values(loss_history)
+    _check_pairs(originals, base_rewrites, "exercise 3 (base model)")
+    _check_pairs(originals, adapter_rewrites, "exercise 3 (adapter)")
+    base = score_rewrites(originals, base_rewrites, scorer=scorer, min_similarity=min_similarity)
+    ad = score_rewrites(originals, adapter_rewrites, scorer=scorer, min_similarity=min_similarity)
+    changed = sum(a.strip() != b.strip() for a, b in zip(base_rewrites, adapter_rewrites))
+    first = _window_mean(losses, True) if len(losses) >= 2 else None
+    last = _window_mean(losses, False) if len(losses) >= 2 else None
+    learned = first is not None and last is not None and last < first
+    rows = [{"who": "base model (zero-shot)", "r": None, "steps": 0, "unsafe": base.unsafe_after,
+             "similarity": base.similarity},
+            {"who": "your adapter", "r": r, "steps": steps, "unsafe": ad.unsafe_after, "similarity": ad.similarity}]
+    for i, o in enumerate(others):
+        missing = [k for k in ("unsafe", "similarity") if k not in o]
+        if missing:
+            raise SrllmError(f"other adapter {i} lacks {', '.join(missing)}; give who, r, steps, unsafe, similarity")
+        rows.append({"who": str(o.get("who", f"table {i + 1}")), "r": o.get("r"), "steps": o.get("steps"),
+                     "unsafe": float(o["unsafe"]), "similarity": float(o["similarity"])})
+    passed = learned and changed > 0
+    parts = []
+    if len(losses) < 2:
+        parts.append("The loss history has fewer than two logged values; train for more steps.")
+    elif not learned:
+        parts.append("The loss did not fall. Train for more steps, or check that the training data loaded.")
+    if changed == 0:
+        parts.append("The adapter's rewrites are identical to the base model's: it has not changed the model yet.")
+    if passed:
+        parts.append("The adapter learned: the loss fell and the rewrites changed.")
+        if ad.unsafe_after < base.unsafe_after:
+            parts.append("Its rewrites are flagged less often than the base model's.")
+        elif ad.unsafe_after > base.unsafe_after:
+            parts.append("Its rewrites are flagged more often than the base model's: a falling loss is not safety.")
+        else:
+            parts.append("Its rewrites are flagged as often as the base model's.")
+    n = len(originals)
+    parts.append(f"(With {n} texts, one rewrite moves a rate by {100 / n:.0f} points.)")
+    return AdapterCheck(passed, r, steps, first, last, changed, base.unsafe_after, ad.unsafe_after,
+                        base.similarity, ad.similarity, base.unsafe_before, tuple(rows), " ".join(parts))
 
 
 # --------------------------------------------------------------------------- exercise 4

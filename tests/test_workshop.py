@@ -123,6 +123,36 @@ def test_shots_check_passes_a_fair_list_and_fails_leaks_and_wrong_counts(scorer)
     assert not unknown.passed and "not in the training split" in unknown.message
 
 
+# --- exercise 3 ----------------------------------------------------------------------------------
+
+def test_loss_values_reads_trainer_logs_and_refuses_nan():
+    logs = [{"loss": 2.0, "step": 1}, {"eval_loss": 1.9, "step": 1}, {"loss": 1.5, "step": 2}]
+    assert ws.loss_values(logs) == [2.0, 1.5]
+    assert ws.loss_values([(1, 3.0), (2, 2.5)]) == [3.0, 2.5]
+    with pytest.raises(SrllmError, match="diverged"):
+        ws.loss_values([2.0, float("nan")])
+
+
+def test_adapter_check_passes_a_falling_loss_and_changed_rewrites(scorer):
+    res = ws.check_adapter(ORIGINALS, KEPT_INSULTS, GOOD, [3.1, 2.9, 2.6, 2.2, 2.0, 1.8], r=16, steps=30,
+                           others=[{"who": "table 2", "r": 4, "steps": 30, "unsafe": 0.5, "similarity": 0.6}],
+                           scorer=scorer)
+    assert res.passed, str(res)
+    assert res.loss_last < res.loss_first and res.changed == len(ORIGINALS)
+    assert res.adapter_unsafe < res.base_unsafe and "flagged less often" in res.message
+    assert list(res.table().index) == ["base model (zero-shot)", "your adapter", "table 2"]
+
+
+def test_adapter_check_fails_a_flat_loss_or_unchanged_rewrites(scorer):
+    flat = ws.check_adapter(ORIGINALS, KEPT_INSULTS, GOOD, [2.0, 2.1, 2.05, 2.2], scorer=scorer)
+    assert not flat.passed and "did not fall" in flat.message
+    same = ws.check_adapter(ORIGINALS, GOOD, GOOD, [3.0, 2.0, 1.0], scorer=scorer)
+    assert not same.passed and same.changed == 0 and "identical" in same.message
+    with pytest.raises(SrllmError, match="lacks unsafe"):
+        ws.check_adapter(ORIGINALS, GOOD, GOOD, [3.0, 2.0], others=[{"who": "x", "similarity": 0.5}],
+                         scorer=scorer)
+
+
 # --- exercise 4 ----------------------------------------------------------------------------------
 
 def test_job_ad_report_finds_the_coded_wording_of_the_original():
