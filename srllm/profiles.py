@@ -114,6 +114,11 @@ class TrainSettings:
     fp16: bool = True
     bf16: bool = False
     logging_steps: int = 5
+    # Dense fine-tuning's learning rate; the paper gives none, 2e-5 is a usual full fine-tuning rate.
+    dense_learning_rate: float = 2e-5
+    # Human-evaluation variants (Section 4.6) in budget profiles: optimizer steps that stand for
+    # one epoch (over that many batches of the train split). None: real epochs over the full split.
+    variant_epoch_steps: int | None = None
 
     def validate(self, prefix: str = "train") -> None:
         _check(self.method in METHODS, f"{prefix}.method", self.method, f"unknown method; choose one of {METHODS}")
@@ -133,6 +138,9 @@ class TrainSettings:
                (self.adam_beta1, self.adam_beta2), "betas must be in (0, 1)")
         _check(isinstance(self.patience, int) and self.patience >= 0, f"{prefix}.patience", self.patience, "must be >= 0")
         _check(not (self.fp16 and self.bf16), f"{prefix}.fp16/bf16", (self.fp16, self.bf16), "choose at most one")
+        _check(self.dense_learning_rate > 0, f"{prefix}.dense_learning_rate", self.dense_learning_rate, "must be positive")
+        _check(self.variant_epoch_steps is None or (isinstance(self.variant_epoch_steps, int) and self.variant_epoch_steps > 0),
+               f"{prefix}.variant_epoch_steps", self.variant_epoch_steps, "must be None or a positive integer")
 
 
 @dataclass(frozen=True)
