@@ -51,7 +51,7 @@ class BookResult:
 
 def repo_root(start: Path | None = None) -> Path:
     """The folder holding ``_config.yml`` (the repository root)."""
-    p = (start or Path.cwd()).resolve()
+    p = Path(start or Path.cwd()).resolve()
     for cand in (p, *p.parents):
         if (cand / "_config.yml").exists() and (cand / "notebooks").is_dir():
             return cand
@@ -196,7 +196,7 @@ def build_book(profile: str = "cpu", *, only: list[str] | None = None, force: bo
         cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--toc", str(toc),
                "--config", str(cfg), "--path-output", str(root)]
         if strict:
-            cmd += ["-W", "-n", "--keep-going"]
+            cmd += ["-W", "--keep-going"]
         print("[srllm book] " + " ".join(cmd), flush=True)
         proc = subprocess.run(cmd, cwd=root)
         if proc.returncode != 0:
