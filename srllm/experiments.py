@@ -1,0 +1,755 @@
+"""Shared orchestration for the results notebooks (paper Sections 4.1, 4.2, 4.5: Tables 4, 5 and 7).
+
+This module computes nothing new: it wires the stages together so that every
+results notebook asks for the same evaluation items, the same adapters, the
+same rewrites and the same scores, and therefore hits the same caches
+(training runs in :mod:`srllm.train`, generations in :mod:`srllm.generate`,
+scores in :mod:`srllm.scorers`). A notebook calls, in order:
+
+1. :func:`resolve_profile` - the profile, optionally with another model or seed;
+2. :func:`eval_items` - the texts of one evaluation set (``cmd_test``,
+   ``toxigen`` or ``bold``);
+3. :func:`method_outputs` - one method's outputs on that set (``original``,
+   the prompted baselines, ``prefix``, ``sr_llm``, the encoder-decoder models);
+4. :func:`unsafe_rates` / :func:`group_rates` / :func:`retention_scores` -
+   plain DataFrames of scores;
+5. :func:`table4_side_by_side` / :func:`table5_side_by_side` /
+   :func:`table7_side_by_side` - our numbers beside the paper's
+   (through :func:`srllm.report.side_by_side`), with a note on each row.
+
+Evaluation sets (Section 3.2):
+
+* ``cmd_test`` - the test split of the bundled CMD sample under the profile
+  (:func:`srllm.data.split_for_profile`), standing in for the paper's CMD test set.
+* ``toxigen`` - the bundled ToxiGen-style sample, at most
+  ``profile.data.max_toxigen_per_group`` statements per target group, chosen by
+  a seeded hash of the record id (deterministic, and the same under every
+  notebook), standing in for ToxiGen v2's 430 examples.
+* ``bold`` - BOLD prompts (:func:`srllm.bold.load_bold`) from four domains
+  (gender, race, religious and political ideology: the paper evaluates "four
+  demographic groups"; we leave out ``profession``, which is not a demographic
+  attribute), at most ``profile.data.max_bold_prompts`` in all, balanced over
+  the domains and, within a domain, over its groups.
+
+**What "original" means for BOLD.** The CMD and ToxiGen items are texts; BOLD
+items are sentence starts ("Jane Doe is an American actress who"). The paper
+scores generations for the BOLD prompts but does not say which model wrote the
+"original" ones. Offline, we let the profile's *base* model continue each
+prompt as plain text (no chat template, greedy, cached like every other
+generation; see :func:`bold_continuations`) and take prompt + continuation,
+cut after its last complete sentence, as the item's text. That text is the
+"original" row; every method then rewrites it like any other unsafe text.
+So the BOLD rows measure how a method rewrites what the base model itself
+says about the groups, which is close to, but not the same as, the paper's
+setting.
+
+Scorers (Section 3.4): the paper scores with Perspective API ("PersP") and
+OpenAI moderation ("OpenAI") in Tables 4 and 7 and with ToxiGen-RoBERTa in
+Table 5. :func:`paper_column_scorers` picks, for each of those columns, the
+real scorer when it can run here (API key set, model reachable) and otherwise
+the stand-in the notebook asks for (``offline-proxy`` by default), and says so
+in every row's note.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from srllm.errors import SrllmError
+
+DATASETS: tuple[str, ...] = ("cmd_test", "toxigen", "bold")
+DATASET_LABELS: dict[str, str] = {"cmd_test": "Our test set", "toxigen": "Toxigen", "bold": "BOLD"}
+BOLD_DOMAINS_USED: tuple[str, ...] = ("gender", "race", "religious_ideology", "political_ideology")
+
+# Our methods (srllm.baselines keys) per table, and the paper's row each one is compared with.
+TABLE4_METHODS: tuple[str, ...] = ("original", "t5_large", "bart_large", "two_shot", "sr_llm")
+TABLE4_PAPER_ROW: dict[str, str] = {
+    "original": "original", "t5_large": "t5_large_ft", "bart_large": "bart_large_ft",
+    "two_shot": "llama32_1b_p", "sr_llm": "sr_llm_llama32",
+}
+TABLE5_METHODS: tuple[str, ...] = TABLE4_METHODS
+TABLE5_PAPER_METHOD: dict[str, str] = {
+    "original": "original", "t5_large": "t5_large_ft", "bart_large": "bart_large_ft",
+    "two_shot": "llama32_1b_p", "sr_llm": "sr_llm_ift",
+}
+TABLE7_METHODS: tuple[str, ...] = ("original", "zero_shot", "two_shot", "five_shot", "prefix", "sr_llm")
+TABLE7_DATASETS: tuple[str, ...] = ("cmd_test", "toxigen")
+TABLE7_COLUMN_PREFIX: dict[str, str] = {"cmd_test": "cmd", "toxigen": "toxigen"}
+
+# Paper columns and the scorer the paper used for each (Sections 3.4, 4.1, 4.2).
+PAPER_SCORERS: dict[str, str] = {
+    "perspective": "perspective",
+    "openai": "openai-moderation",
+    "toxigen_roberta": "hf:tomh/toxigen_roberta",
+}
+PAPER_SCORER_LABELS: dict[str, str] = {
+    "perspective": "Perspective API", "openai": "OpenAI moderation", "toxigen_roberta": "ToxiGen-RoBERTa",
+}
+SCORER_DESCRIPTIONS: dict[str, str] = {
+    "offline-proxy": "offline-proxy (profanity-check + HateSonar + VADER + MiniLM bias classifier)",
+}
+SHORT_MODEL_NAMES: dict[str, str] = {
+    "smollm2-135m-instruct": "SmolLM2-135M", "llama-3.2-1b-instruct": "Llama-3.2-1B",
+    "tiny-random-llama": "tiny-random-llama",
+}
+PAPER_MODEL = "llama-3.2-1b-instruct"
+"""The base model of the paper's rows we compare with (Llama3.2 rows of Table 4, Table 7's baseline)."""
+
+# Sentence ends used to cut a BOLD continuation after its last complete sentence.
+_SENTENCE_END = (".", "!", "?")
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def resolve_profile(profile: Any = "cpu", model: str | None = None, seed: int | None = None) -> Any:
+    """The profile (a :class:`srllm.profiles.Profile` or its name), with another model or seed if given.
+
+    ``model=None`` / ``seed=None`` keep the profile's own (the notebooks' defaults), so that the
+    training runs and generations of the other notebooks are reused.
+    """
+    from srllm.profiles import Profile, get_profile
+
+    prof = profile if isinstance(profile, Profile) else get_profile(str(profile))
+    overrides: dict[str, Any] = {}
+    if model is not None and model != prof.model:
+        overrides["model"] = model
+    if seed is not None and seed != prof.seed:
+        overrides["seed"] = int(seed)
+    return prof.replace(**overrides) if overrides else prof
+
+
+def _prof(profile: Any) -> Any:
+    return resolve_profile(profile)
+
+
+# --------------------------------------------------------------------------- evaluation items
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One text to make safe: its id, the text, its demographic group and (CMD only) its flagged words.
+
+    ``prompt`` is set for BOLD items: the BOLD sentence start the text continues.
+    """
+
+    id: str
+    text: str
+    group: str
+    biased_words: tuple[str, ...] = ()
+    prompt: str | None = None
+
+
+_ITEMS_MEMO: dict[tuple[str, Any], tuple[EvalItem, ...]] = {}
+
+
+def eval_items(dataset: str, profile: Any = "cpu") -> list[EvalItem]:
+    """The items of one evaluation set under ``profile`` (see the module docstring for each set).
+
+    Deterministic: the same profile (seed and row limits) always gives the same items
+    in the same order. BOLD items need the base model's continuations (generated once, cached).
+    """
+    if dataset not in DATASETS:
+        raise SrllmError(f"unknown evaluation set {dataset!r}; choose one of {DATASETS}")
+    prof = _prof(profile)
+    key = (dataset, prof)
+    if key not in _ITEMS_MEMO:
+        if dataset == "cmd_test":
+            items = _cmd_items(prof)
+        elif dataset == "toxigen":
+            items = _toxigen_items(prof)
+        else:
+            items = _bold_items(prof)
+        if not items:
+            raise SrllmError(f"evaluation set {dataset!r} is empty under profile {prof.name!r}")
+        _ITEMS_MEMO[key] = tuple(items)
+    return list(_ITEMS_MEMO[key])
+
+
+def _cmd_items(prof: Any) -> list[EvalItem]:
+    from srllm.data import load_sample, split_for_profile
+
+    test = split_for_profile(load_sample("cmd"), prof)["test"]
+    return [EvalItem(r.id, r.text, r.target_category or "other", tuple(r.biased_words)) for r in test]
+
+
+def toxigen_subset(records: Sequence[Any], per_group: int | None, seed: int) -> list[Any]:
+    """At most ``per_group`` records of each target group, chosen by a seeded hash of their ids.
+
+    Groups come in the order of :data:`srllm.data.TOXIGEN_GROUPS`, and within a group in
+    hash order, so the subset does not depend on the file's row order.
+    """
+    from srllm.cache import stable_hash
+    from srllm.data import TOXIGEN_GROUPS
+
+    by_group: dict[str, list[Any]] = {}
+    for r in records:
+        by_group.setdefault(r.target_group, []).append(r)
+    out: list[Any] = []
+    for group in [g for g in TOXIGEN_GROUPS if g in by_group] + sorted(set(by_group) - set(TOXIGEN_GROUPS)):
+        ranked = sorted(by_group[group], key=lambda r: stable_hash(seed, r.id))
+        out.extend(ranked if per_group is None else ranked[:per_group])
+    return out
+
+
+def _toxigen_items(prof: Any) -> list[EvalItem]:
+    from srllm.data import load_sample
+
+    picked = toxigen_subset(load_sample("toxigen"), prof.data.max_toxigen_per_group, prof.seed)
+    return [EvalItem(r.id, r.text, r.target_group) for r in picked]
+
+
+def bold_prompts(prof: Any) -> list[Any]:
+    """The BOLD prompts used under ``prof``: up to ``max_bold_prompts``, split evenly over
+    :data:`BOLD_DOMAINS_USED` (the first domains take the remainder)."""
+    from srllm.bold import load_bold
+
+    total = prof.data.max_bold_prompts
+    if total is None:
+        return load_bold(BOLD_DOMAINS_USED)
+    n_dom = len(BOLD_DOMAINS_USED)
+    out: list[Any] = []
+    for i, domain in enumerate(BOLD_DOMAINS_USED):
+        share = total // n_dom + (1 if i < total % n_dom else 0)
+        if share:
+            out.extend(load_bold([domain], max_per_domain=share))
+    return out
+
+
+def complete_sentences(prompt: str, continuation: str) -> str:
+    """``prompt`` + ``continuation``, cut after the continuation's last complete sentence (if it has one)."""
+    cont = " ".join(continuation.split())
+    cut = max(cont.rfind(e) for e in _SENTENCE_END)
+    if cut >= 0:
+        cont = cont[:cut + 1]
+    return f"{prompt} {cont}".strip() if cont else prompt
+
+
+def bold_continuations(prompts: Sequence[str], profile: Any = "cpu", progress: bool = True) -> list[str]:
+    """The base model's plain-text, greedy continuation of each BOLD prompt (cached like any generation).
+
+    No chat template and no instruction: the model simply continues the sentence,
+    which is how BOLD is meant to be used. The cache file is keyed by the model,
+    the pseudo prompt format ``plain-continuation`` and the decoding length.
+    """
+    from srllm.generate import generate_texts, generation_cache_path, load_for_generation
+
+    prof = _prof(profile)
+    lm = load_for_generation(prof.model, None, prof.device)
+    n_new = prof.generate.max_new_tokens
+    path = generation_cache_path(prof.model, None, "plain-continuation", n_new)
+    return generate_texts(lm.model, lm.tokenizer, list(prompts), max_new_tokens=n_new,
+                          batch_size=prof.generate.batch_size, cache_path=path, desc="BOLD continuations",
+                          progress=progress)
+
+
+def _bold_items(prof: Any) -> list[EvalItem]:
+    from srllm.cache import stable_hash
+
+    prompts = bold_prompts(prof)
+    conts = bold_continuations([p.prompt for p in prompts], prof)
+    return [EvalItem(f"bold-{stable_hash(p.domain, p.group, p.name, p.prompt, length=10)}",
+                     complete_sentences(p.prompt, c), f"{p.domain}/{p.group}", (), p.prompt)
+            for p, c in zip(prompts, conts)]
+
+
+# --------------------------------------------------------------------------- methods
+
+
+ADAPTER_METHODS: dict[str, str] = {"sr_llm": "qlora", "prefix": "prefix"}
+"""Methods that need a trained adapter, and the :func:`srllm.train.train` method that makes it."""
+
+
+def adapter_for(method: str, profile: Any = "cpu") -> Path | None:
+    """The adapter folder ``method`` needs (None for methods without one).
+
+    ``sr_llm`` -> ``train("qlora", profile)``; ``prefix`` -> ``train("prefix", profile)``.
+    The training notebooks run the same calls, so these return the cached runs.
+    """
+    from srllm.baselines import get_baseline
+
+    get_baseline(method)  # unknown method: clear error
+    if method not in ADAPTER_METHODS:
+        return None
+    from srllm.train import train
+
+    return train(ADAPTER_METHODS[method], _prof(profile)).adapter_dir
+
+
+_OUTPUTS_MEMO: dict[tuple[str, str, Any], Any] = {}
+
+
+def method_outputs(method: str, dataset: str, profile: Any = "cpu", progress: bool = True) -> Any:
+    """One method's outputs on one evaluation set, as a :class:`srllm.baselines.BaselineResult`.
+
+    ``original`` returns the items' texts; the prompted methods, ``prefix`` and ``sr_llm``
+    rewrite them with the profile's model (cached); the encoder-decoder baselines return
+    ``status="not_run"`` with the reason when their weights cannot be had here.
+    """
+    from srllm.baselines import get_baseline, run_baseline
+
+    b = get_baseline(method)
+    prof = _prof(profile)
+    key = (method, dataset, prof)
+    if key in _OUTPUTS_MEMO:
+        return _OUTPUTS_MEMO[key]
+    items = eval_items(dataset, prof)
+    adapter = adapter_for(method, prof) if b.family in ("prefix", "instruction") else None
+    result = run_baseline(method, [it.text for it in items], profile=prof, model_name=prof.model if
+                          b.family != "seq2seq" else None, adapter_dir=adapter, progress=progress)
+    if result.ok and len(result.outputs) != len(items):  # pragma: no cover - a broken stage
+        raise SrllmError(f"{method} on {dataset}: {len(result.outputs)} outputs for {len(items)} items")
+    _OUTPUTS_MEMO[key] = result
+    return result
+
+
+# --------------------------------------------------------------------------- scorers
+
+
+@dataclass(frozen=True)
+class ScorerChoice:
+    """A scorer by name, whether it can run here, and why (not)."""
+
+    name: str
+    available: bool
+    is_proxy: bool
+    reason: str
+    stands_in_for: str | None = None  # paper column key when this scorer replaces the paper's scorer
+
+    @property
+    def description(self) -> str:
+        return SCORER_DESCRIPTIONS.get(self.name, self.name)
+
+    def note(self) -> str:
+        """The note for a table row scored by this choice (empty when it is the paper's own scorer)."""
+        if not self.available:
+            return f"not run: scorer {self.name} unavailable ({self.reason})"
+        if self.stands_in_for is None:
+            return "proxy scorer: " + self.description if self.is_proxy else ""
+        label = PAPER_SCORER_LABELS[self.stands_in_for]
+        kind = "proxy" if self.is_proxy else "stand-in"
+        return f"{kind}: {self.description} in place of {label}"
+
+
+_SCORER_INSTANCES: dict[str, Any] = {}
+
+
+def _availability(name: str) -> dict[str, Any]:
+    from srllm.scorers import available_scorers
+
+    hf = (name[3:],) if name.startswith("hf:") else ()
+    rows = {r["name"]: r for r in available_scorers(hf_models=hf)}
+    if name not in rows:
+        raise SrllmError(f"unknown scorer {name!r}; known: offline-proxy, perspective, openai-moderation, hf:<id>")
+    return rows[name]
+
+
+def scorers_for(names: Iterable[str], profile: Any = None) -> list[ScorerChoice]:
+    """One :class:`ScorerChoice` per name: available here or not, with the reason.
+
+    ``profile`` is accepted for symmetry with the other calls; scorer availability
+    does not depend on it.
+    """
+    out = []
+    for name in names:
+        row = _availability(name)
+        out.append(ScorerChoice(name, bool(row["available"]), bool(row["is_proxy"]), str(row["reason"])))
+    return out
+
+
+def scorer_status(names: Iterable[str] = ("offline-proxy", "perspective", "openai-moderation",
+                                          "hf:tomh/toxigen_roberta")) -> pd.DataFrame:
+    """A table of scorers: ``scorer``, ``status`` (``available`` / ``not run``), ``is_proxy``, ``reason``."""
+    rows = [{"scorer": c.name, "status": "available" if c.available else "not run", "is_proxy": c.is_proxy,
+             "reason": c.reason} for c in scorers_for(names)]
+    return pd.DataFrame(rows, columns=["scorer", "status", "is_proxy", "reason"])
+
+
+def paper_column_scorers(columns: Sequence[str], preferred: str = "offline-proxy") -> dict[str, ScorerChoice]:
+    """For each paper scorer column (``perspective``, ``openai``, ``toxigen_roberta``), the scorer we use.
+
+    The paper's own scorer when it can run here; otherwise ``preferred`` (the notebooks'
+    ``scorer`` parameter), marked as standing in for the paper's.
+    """
+    out: dict[str, ScorerChoice] = {}
+    for col in columns:
+        if col not in PAPER_SCORERS:
+            raise SrllmError(f"unknown paper scorer column {col!r}; choose from {sorted(PAPER_SCORERS)}")
+        real = scorers_for([PAPER_SCORERS[col]])[0]
+        if real.available:
+            out[col] = real
+        else:
+            c = scorers_for([preferred])[0]
+            out[col] = ScorerChoice(c.name, c.available, c.is_proxy, c.reason, stands_in_for=col)
+    return out
+
+
+def get_scorer_instance(name: str) -> Any:
+    """One scorer object per name for the whole session (the offline proxy loads models once)."""
+    if name not in _SCORER_INSTANCES:
+        from srllm.scorers import get_scorer
+
+        _SCORER_INSTANCES[name] = get_scorer(name)
+    return _SCORER_INSTANCES[name]
+
+
+def score_outputs(result: Any, scorer: Any) -> list[Any] | None:
+    """Scores of a method's outputs (``scorer``: a name or a :class:`srllm.scorers.Scorer`);
+    None when the method did not run."""
+    if not result.ok:
+        return None
+    sc = get_scorer_instance(scorer) if isinstance(scorer, str) else scorer
+    return sc.score(list(result.outputs))
+
+
+RATE_COLUMNS = ("method", "dataset", "scorer", "is_proxy", "n", "unsafe_rate", "mean_p_unsafe", "status", "reason")
+
+
+def unsafe_rates(methods: Sequence[str], datasets: Sequence[str], scorers: Sequence[str | ScorerChoice],
+                 profile: Any = "cpu", progress: bool = True) -> pd.DataFrame:
+    """Long table: one row per method x dataset x scorer.
+
+    ``unsafe_rate``: percent of outputs flagged (the "toxic generation %" of Tables 4 and 7);
+    ``mean_p_unsafe``: mean probability in percent (Table 5's "averaged probabilities").
+    A method or scorer that cannot run gives ``status="not_run"``, NaN rates and the reason.
+    """
+    prof = _prof(profile)
+    choices = [s if isinstance(s, ScorerChoice) else scorers_for([s])[0] for s in scorers]
+    rows = []
+    for dataset in datasets:
+        for method in methods:
+            result = method_outputs(method, dataset, prof, progress=progress)
+            for c in choices:
+                row = {"method": method, "dataset": dataset, "scorer": c.name, "is_proxy": c.is_proxy,
+                       "n": 0, "unsafe_rate": math.nan, "mean_p_unsafe": math.nan, "status": "ok", "reason": ""}
+                if not result.ok:
+                    row.update(status="not_run", reason=result.reason or "not run")
+                elif not c.available:
+                    row.update(status="not_run", reason=f"scorer {c.name} unavailable: {c.reason}")
+                else:
+                    scores = score_outputs(result, c.name)
+                    row.update(n=len(scores), unsafe_rate=100.0 * sum(s.flag for s in scores) / len(scores),
+                               mean_p_unsafe=100.0 * sum(s.p_unsafe for s in scores) / len(scores))
+                rows.append(row)
+    return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
+
+
+GROUP_COLUMNS = ("method", "group", "scorer", "is_proxy", "n", "mean_p_unsafe", "unsafe_rate", "status", "reason")
+
+
+def group_rates(methods: Sequence[str], scorer: str | ScorerChoice, profile: Any = "cpu",
+                dataset: str = "toxigen", progress: bool = True) -> pd.DataFrame:
+    """Per-group scores of each method on ``dataset`` (Table 5: ToxiGen target groups).
+
+    Long table with ``mean_p_unsafe`` (percent; what Table 5 reports) and ``unsafe_rate``
+    (percent flagged) per method and group; methods or scorers that cannot run give one
+    ``not_run`` row per group with the reason.
+    """
+    prof = _prof(profile)
+    c = scorer if isinstance(scorer, ScorerChoice) else scorers_for([scorer])[0]
+    items = eval_items(dataset, prof)
+    groups = list(dict.fromkeys(it.group for it in items))
+    rows = []
+    for method in methods:
+        result = method_outputs(method, dataset, prof, progress=progress)
+        scores = None
+        reason = ""
+        if not result.ok:
+            reason = result.reason or "not run"
+        elif not c.available:
+            reason = f"scorer {c.name} unavailable: {c.reason}"
+        else:
+            scores = score_outputs(result, c.name)
+        for g in groups:
+            row = {"method": method, "group": g, "scorer": c.name, "is_proxy": c.is_proxy, "n": 0,
+                   "mean_p_unsafe": math.nan, "unsafe_rate": math.nan, "status": "not_run", "reason": reason}
+            if scores is not None:
+                mine = [s for it, s in zip(items, scores) if it.group == g]
+                row.update(n=len(mine), status="ok", reason="",
+                           mean_p_unsafe=100.0 * sum(s.p_unsafe for s in mine) / len(mine),
+                           unsafe_rate=100.0 * sum(s.flag for s in mine) / len(mine))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
+
+
+# --------------------------------------------------------------------------- knowledge retention
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    """Knowledge retention of one method on one set: per-item scores in [0, 1], or why there are none.
+
+    ``status``: ``ok``, ``not_run`` (the method did not run) or ``not_applicable``
+    (``original``: nothing was rewritten; the paper prints N/A).
+    """
+
+    method: str
+    dataset: str
+    status: str
+    scores: tuple[float, ...] | None = None
+    reason: str = ""
+    measure: str = "offline retention proxy (MiniLM cosine + content-word recall; srllm.metrics.retention)"
+
+    @property
+    def mean_percent(self) -> float | None:
+        if not self.scores:
+            return None
+        return 100.0 * sum(self.scores) / len(self.scores)
+
+
+def retention_scores(method: str, dataset: str, profile: Any = "cpu", progress: bool = True) -> RetentionResult:
+    """Knowledge retention of ``method``'s rewrites against the items' texts (Section 3.4, Table 7).
+
+    Uses :func:`srllm.metrics.retention.knowledge_retention` (an offline proxy for DeepEval's
+    judge); CMD items' ``biased_words`` are not counted as knowledge to retain.
+    """
+    from srllm.metrics.retention import knowledge_retention
+
+    if method == "original":
+        return RetentionResult(method, dataset, "not_applicable",
+                               reason="no rewrite: retention compares an original with its rewrite")
+    prof = _prof(profile)
+    result = method_outputs(method, dataset, prof, progress=progress)
+    if not result.ok:
+        return RetentionResult(method, dataset, "not_run", reason=result.reason or "not run")
+    items = eval_items(dataset, prof)
+    scores = knowledge_retention([it.text for it in items], list(result.outputs),
+                                 [list(it.biased_words) for it in items])
+    return RetentionResult(method, dataset, "ok", tuple(float(s) for s in scores))
+
+
+# --------------------------------------------------------------------------- notes
+
+
+def model_label(name: str) -> str:
+    return SHORT_MODEL_NAMES.get(name, name)
+
+
+def model_note(profile: Any) -> str:
+    """'SmolLM2-135M vs Llama-3.2-1B' when the profile's model is not the paper's."""
+    prof = _prof(profile)
+    if prof.model == PAPER_MODEL:
+        return ""
+    return f"model: {model_label(prof.model)} vs {model_label(PAPER_MODEL)}"
+
+
+def data_note(dataset: str, n: int) -> str:
+    """How our evaluation set differs from the paper's (sizes from :mod:`srllm.paper`)."""
+    from srllm import paper
+
+    if dataset == "cmd_test":
+        return f"data: CMD sample test split ({n}) vs CMD test ({paper.TABLE1.split['test']:,})"
+    if dataset == "toxigen":
+        return f"data: ToxiGen-style sample ({n}) vs ToxiGen v2 ({paper.EVAL_DATASETS['toxigen']['size']})"
+    if dataset == "bold":
+        return f"data: BOLD prompts + base-model continuations ({n}) vs BOLD ({paper.EVAL_DATASETS['bold']['size']:,})"
+    raise SrllmError(f"unknown evaluation set {dataset!r}")
+
+
+def method_note(method: str, profile: Any) -> str:
+    """What produced our row (the paper's rows use other, larger models)."""
+    prof = _prof(profile)
+    m = model_label(prof.model)
+    return {
+        "original": "ours: the texts before any rewrite",
+        "zero_shot": f"ours: {m} prompted, no demonstration",
+        "two_shot": f"ours: {m} prompted with 2 demonstrations",
+        "five_shot": f"ours: {m} prompted with 5 demonstrations",
+        "prefix": f"ours: {m} + prefix-tuned adapter",
+        "sr_llm": f"ours: {m} + QLoRA adapter (SR_LLM)",
+    }.get(method, f"ours: {method}")
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def setup_summary(profile: Any, choices: dict[str, ScorerChoice] | None = None) -> pd.DataFrame:
+    """One row per comparison caveat (model, each evaluation set, each scorer), for display above a table."""
+    prof = _prof(profile)
+    rows = [{"what": "model", "ours": prof.model, "paper": "Llama-3.2-1B-Instruct (Table 4 also other models)"}]
+    for ds in DATASETS:
+        rows.append({"what": f"data: {ds}", "ours": data_note(ds, len(eval_items(ds, prof))), "paper": ""})
+    for col, c in (choices or {}).items():
+        rows.append({"what": f"scorer: {PAPER_SCORER_LABELS[col]}", "ours": c.note() or c.name,
+                     "paper": PAPER_SCORER_LABELS[col]})
+    return pd.DataFrame(rows, columns=["what", "ours", "paper"])
+
+
+# --------------------------------------------------------------------------- side-by-side tables
+
+
+def _rate_lookup(rates: pd.DataFrame, value: str = "unsafe_rate") -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(r["method"], r["dataset"], r["scorer"]): {"value": r[value], "status": r["status"],
+                                                       "reason": r["reason"], "n": r["n"]}
+            for r in rates.to_dict("records")}
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def table4_side_by_side(rates: pd.DataFrame, choices: dict[str, ScorerChoice], profile: Any = "cpu",
+                        datasets: Sequence[str] = DATASETS) -> pd.DataFrame:
+    """Table 4 beside ours: index (paper row, test set, scorer column).
+
+    ``rates``: :func:`unsafe_rates` of :data:`TABLE4_METHODS`; ``choices``: from
+    :func:`paper_column_scorers` for ``("perspective", "openai")``. Every paper row
+    appears; the rows we do not reproduce (other, hosted or larger models) say why.
+    """
+    from srllm import paper
+    from srllm.report import side_by_side
+
+    prof = _prof(profile)
+    look = _rate_lookup(rates)
+    ours_by_row = {v: k for k, v in TABLE4_PAPER_ROW.items()}
+    ours: dict[tuple[str, str, str], float | None] = {}
+    paper_vals: dict[tuple[str, str, str], float | None] = {}
+    notes: dict[tuple[str, str, str], str] = {}
+    for row in paper.TABLE4:
+        method = ours_by_row.get(row.key)
+        for ds in datasets:
+            for col, c in choices.items():
+                key = (row.model, DATASET_LABELS[ds], PAPER_SCORER_LABELS[col])
+                paper_vals[key] = row.score(ds, col)
+                if method is None:
+                    ours[key] = None
+                    notes[key] = ("not run: " + _unreproduced_reason(row))
+                    continue
+                hit = look.get((method, ds, c.name))
+                if hit is None:
+                    ours[key] = None
+                    notes[key] = f"not run: {method} on {ds} with {c.name} was not computed"
+                    continue
+                ours[key] = _num(hit["value"])
+                if hit["status"] != "ok":
+                    notes[key] = _join(method_note(method, prof), f"not run: {hit['reason']}")
+                else:
+                    notes[key] = _join(method_note(method, prof), c.note(), model_note(prof) if method != "original"
+                                       else "", data_note(ds, int(hit["n"])))
+    return side_by_side(ours, paper_vals, notes=notes, index_names=("model", "test set", "scorer"), keep="paper")
+
+
+def _unreproduced_reason(row: Any) -> str:
+    if row.method == "prompted-2shot" and row.key in ("gpt35_p", "gpt4_p"):
+        return f"{row.model} is a hosted paid model; no API model generates rewrites here"
+    if row.method == "instruction-fine-tuned":
+        return f"{row.model} ({row.params}) is not fine-tuned here; our SR_LLM row stands for SR_LLM Llama3.2"
+    return f"{row.model} ({row.params or 'hosted'}) is not available offline; our prompted row stands for Llama3.2"
+
+
+def table5_side_by_side(groups: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> pd.DataFrame:
+    """Table 5 beside ours: index (group, method), mean toxicity probability in percent.
+
+    ``groups``: :func:`group_rates` of :data:`TABLE5_METHODS` on ``toxigen``.
+    """
+    from srllm import paper
+    from srllm.report import side_by_side
+
+    prof = _prof(profile)
+    look = {(r["method"], r["group"]): r for r in groups.to_dict("records")}
+    ours_by_col = {v: k for k, v in TABLE5_PAPER_METHOD.items()}
+    ours: dict[tuple[str, str], float | None] = {}
+    paper_vals: dict[tuple[str, str], float | None] = {}
+    notes: dict[tuple[str, str], str] = {}
+    for g, g_label in paper.TABLE5_GROUP_LABELS.items():
+        for pm in paper.TABLE5_METHODS:
+            key = (g_label, paper.TABLE5_METHOD_LABELS[pm])
+            paper_vals[key] = paper.TABLE5[g][pm]
+            method = ours_by_col.get(pm)
+            if method is None:
+                ours[key] = None
+                notes[key] = f"not run: {paper.TABLE5_METHOD_LABELS[pm]} is not available offline"
+                continue
+            r = look.get((method, g))
+            if r is None:
+                ours[key] = None
+                notes[key] = f"not run: no item of group {g} in our sample"
+                continue
+            ours[key] = _num(r["mean_p_unsafe"])
+            if r["status"] != "ok":
+                notes[key] = _join(method_note(method, prof), f"not run: {r['reason']}")
+            else:
+                notes[key] = _join(method_note(method, prof), choice.note(),
+                                   model_note(prof) if method != "original" else "", f"n={int(r['n'])}")
+    return side_by_side(ours, paper_vals, notes=notes, index_names=("group", "method"), keep="paper")
+
+
+def table7_side_by_side(rates: pd.DataFrame, retention: dict[tuple[str, str], RetentionResult],
+                        choice: ScorerChoice, profile: Any = "cpu") -> pd.DataFrame:
+    """Table 7 beside ours: index (method, column) with the paper's four columns.
+
+    ``rates``: :func:`unsafe_rates` of :data:`TABLE7_METHODS` on :data:`TABLE7_DATASETS`
+    with ``choice`` (the stand-in for OpenAI moderation); ``retention``:
+    ``{(method, dataset): retention_scores(...)}``.
+    """
+    from srllm import paper
+    from srllm.report import side_by_side
+
+    prof = _prof(profile)
+    look = _rate_lookup(rates)
+    ours: dict[tuple[str, str], float | None] = {}
+    paper_vals: dict[tuple[str, str], float | None] = {}
+    notes: dict[tuple[str, str], str] = {}
+    for row in paper.TABLE7:
+        method = row.key
+        for ds in TABLE7_DATASETS:
+            pre = TABLE7_COLUMN_PREFIX[ds]
+            for metric in ("openai", "knowledge_retention"):
+                col = f"{pre}_{metric}"
+                key = (row.label, col)
+                paper_vals[key] = row.as_dict()[col]
+                printed = row.notes.get(col, "")
+                if metric == "openai":
+                    hit = look.get((method, ds, choice.name))
+                    if hit is None or hit["status"] != "ok":
+                        ours[key] = None
+                        why = hit["reason"] if hit else "not computed"
+                        notes[key] = _join(method_note(method, prof), f"not run: {why}", printed)
+                    else:
+                        ours[key] = _num(hit["value"])
+                        notes[key] = _join(method_note(method, prof), choice.note(),
+                                           model_note(prof) if method != "original" else "",
+                                           data_note(ds, int(hit["n"])), printed)
+                else:
+                    ret = retention.get((method, ds))
+                    if ret is None or ret.status != "ok":
+                        ours[key] = None
+                        why = ret.reason if ret else "not computed"
+                        label = "n/a" if ret is not None and ret.status == "not_applicable" else "not run"
+                        notes[key] = _join(f"{label}: {why}", printed)
+                    else:
+                        ours[key] = ret.mean_percent
+                        notes[key] = _join(method_note(method, prof),
+                                           "proxy: offline retention (MiniLM cosine + content-word recall) "
+                                           "in place of DeepEval with GPT-4", model_note(prof),
+                                           data_note(ds, len(ret.scores or ())), printed)
+    return side_by_side(ours, paper_vals, notes=notes, index_names=("method", "column"), keep="paper")
+
+
+def headline(table: pd.DataFrame, key: tuple[Any, ...], column: str = "ours") -> float | None:
+    """One value of a side-by-side table (None when missing), for ``myst_nb.glue``."""
+    v = table.loc[key, column]
+    return None if pd.isna(v) else round(float(v), 2)
+
+
+def clear_memo() -> None:
+    """Forget the in-process memo of items and outputs (the on-disk caches stay)."""
+    _ITEMS_MEMO.clear()
+    _OUTPUTS_MEMO.clear()
+
+
+__all__ = [
+    "ADAPTER_METHODS", "BOLD_DOMAINS_USED", "DATASETS", "DATASET_LABELS", "EvalItem", "PAPER_SCORERS",
+    "RetentionResult", "ScorerChoice", "TABLE4_METHODS", "TABLE4_PAPER_ROW", "TABLE5_METHODS",
+    "TABLE5_PAPER_METHOD", "TABLE7_DATASETS", "TABLE7_METHODS", "adapter_for", "bold_continuations",
+    "bold_prompts", "clear_memo", "complete_sentences", "data_note", "eval_items", "group_rates", "headline",
+    "method_note", "method_outputs", "model_note", "paper_column_scorers", "resolve_profile", "retention_scores",
+    "score_outputs", "scorer_status", "scorers_for", "setup_summary", "table4_side_by_side", "table5_side_by_side",
+    "table7_side_by_side", "toxigen_subset", "unsafe_rates",
+]
