@@ -523,6 +523,28 @@ def retention_scores(method: str, dataset: str, profile: Any = "cpu", progress: 
     return RetentionResult(method, dataset, "ok", tuple(float(s) for s in scores))
 
 
+def retention_frame(results: Iterable[RetentionResult]) -> pd.DataFrame:
+    """Long table of retention results: ``method``, ``dataset``, ``n``, ``retention`` (mean, percent),
+    ``status``, ``reason``."""
+    rows = [{"method": r.method, "dataset": r.dataset, "n": len(r.scores or ()), "retention": r.mean_percent,
+             "status": r.status, "reason": r.reason} for r in results]
+    frame = pd.DataFrame(rows, columns=["method", "dataset", "n", "retention", "status", "reason"])
+    frame["retention"] = frame["retention"].astype(float)
+    return frame
+
+
+def examples(dataset: str, methods: Sequence[str], profile: Any = "cpu", n: int = 3) -> pd.DataFrame:
+    """The first ``n`` items of a set with each method's output beside them (methods that did
+    not run show ``not run``), to read what the numbers are about."""
+    prof = _prof(profile)
+    items = eval_items(dataset, prof)[:n]
+    cols: dict[str, list[str]] = {"group": [it.group for it in items]}
+    for method in methods:
+        res = method_outputs(method, dataset, prof)
+        cols[method] = list(res.outputs[:n]) if res.ok else ["not run"] * len(items)
+    return pd.DataFrame(cols, index=pd.Index([it.id for it in items], name="id"))
+
+
 # --------------------------------------------------------------------------- notes
 
 
@@ -738,6 +760,80 @@ def headline(table: pd.DataFrame, key: tuple[Any, ...], column: str = "ours") ->
     return None if pd.isna(v) else round(float(v), 2)
 
 
+_SHORT_DATASET = {"cmd_test": "cmd", "toxigen": "toxigen", "bold": "bold"}
+
+
+def table4_headlines(table4: pd.DataFrame, column: str = "openai") -> dict[str, Any]:
+    """Glue-ready numbers of Table 4 (one scorer column): ``t4_<method>_<cmd|toxigen|bold>_unsafe`` (ours)
+    and ``t4_paper_<method>_<set>_unsafe`` for each of our methods, None where missing."""
+    from srllm import paper
+
+    out: dict[str, Any] = {}
+    label = PAPER_SCORER_LABELS[column]
+    for method, row_key in TABLE4_PAPER_ROW.items():
+        model = paper.table4_row(row_key).model
+        for ds in DATASETS:
+            key = (model, DATASET_LABELS[ds], label)
+            if key not in table4.index:
+                continue
+            out[f"t4_{method}_{_SHORT_DATASET[ds]}_unsafe"] = headline(table4, key)
+            out[f"t4_paper_{method}_{_SHORT_DATASET[ds]}_unsafe"] = headline(table4, key, "paper")
+    return out
+
+
+def table4_plot_frame(table4: pd.DataFrame, column: str = "openai") -> pd.DataFrame:
+    """Long frame for a grouped bar chart of Table 4: ``source`` (ours/paper), ``method`` (our method's
+    label), ``test set``, ``unsafe %``; only the paper rows that our methods stand for."""
+    from srllm import paper
+    from srllm.baselines import get_baseline
+
+    label = PAPER_SCORER_LABELS[column]
+    rows = []
+    for method, row_key in TABLE4_PAPER_ROW.items():
+        model = paper.table4_row(row_key).model
+        for ds in DATASETS:
+            key = (model, DATASET_LABELS[ds], label)
+            if key not in table4.index:
+                continue
+            for source in ("ours", "paper"):
+                rows.append({"source": source, "method": get_baseline(method).label, "test set": DATASET_LABELS[ds],
+                             "unsafe %": table4.loc[key, source]})
+    return pd.DataFrame(rows, columns=["source", "method", "test set", "unsafe %"])
+
+
+def table5_means(table5: pd.DataFrame) -> pd.DataFrame:
+    """Mean over the groups of :func:`table5_side_by_side`, per paper method: ``ours``, ``paper``,
+    ``difference``, ``groups`` (groups with a value of ours). Ours is NaN when no group has a value."""
+    frame = table5[["ours", "paper"]].groupby(level="method", sort=False).mean()
+    frame["difference"] = frame["ours"] - frame["paper"]
+    frame["groups"] = table5["ours"].notna().groupby(level="method", sort=False).sum().astype(int)
+    return frame
+
+
+def table5_headlines(means: pd.DataFrame) -> dict[str, Any]:
+    """Glue-ready group means: ``t5_mean_<method>`` (ours) and ``t5_paper_mean_<method>`` for our methods."""
+    from srllm import paper
+
+    out: dict[str, Any] = {}
+    for method, pm in TABLE5_PAPER_METHOD.items():
+        label = paper.TABLE5_METHOD_LABELS[pm]
+        if label in means.index:
+            out[f"t5_mean_{method}"] = headline(means, label)
+            out[f"t5_paper_mean_{method}"] = headline(means, label, "paper")
+    return out
+
+
+def table5_grids(table5: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ours, paper) as group x method grids for a heat map; ours keeps only methods with a value."""
+    ours = table5["ours"].unstack("method")
+    paper_grid = table5["paper"].unstack("method")
+    groups = list(dict.fromkeys(table5.index.get_level_values("group")))
+    methods = list(dict.fromkeys(table5.index.get_level_values("method")))
+    ours = ours.reindex(index=groups, columns=methods).dropna(axis=1, how="all")
+    paper_grid = paper_grid.reindex(index=groups, columns=methods)
+    return ours, paper_grid
+
+
 def clear_memo() -> None:
     """Forget the in-process memo of items and outputs (the on-disk caches stay)."""
     _ITEMS_MEMO.clear()
@@ -748,8 +844,8 @@ __all__ = [
     "ADAPTER_METHODS", "BOLD_DOMAINS_USED", "DATASETS", "DATASET_LABELS", "EvalItem", "PAPER_SCORERS",
     "RetentionResult", "ScorerChoice", "TABLE4_METHODS", "TABLE4_PAPER_ROW", "TABLE5_METHODS",
     "TABLE5_PAPER_METHOD", "TABLE7_DATASETS", "TABLE7_METHODS", "adapter_for", "bold_continuations",
-    "bold_prompts", "clear_memo", "complete_sentences", "data_note", "eval_items", "group_rates", "headline",
+    "bold_prompts", "clear_memo", "complete_sentences", "data_note", "eval_items", "examples", "group_rates", "headline",
     "method_note", "method_outputs", "model_note", "paper_column_scorers", "resolve_profile", "retention_scores",
-    "score_outputs", "scorer_status", "scorers_for", "setup_summary", "table4_side_by_side", "table5_side_by_side",
-    "table7_side_by_side", "toxigen_subset", "unsafe_rates",
+    "retention_frame", "score_outputs", "scorer_status", "scorers_for", "setup_summary", "table4_side_by_side", "table5_side_by_side",
+    "table4_headlines", "table4_plot_frame", "table5_grids", "table5_headlines", "table5_means", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
 ]
