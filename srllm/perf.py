@@ -1,0 +1,114 @@
+"""Benchmark records: where the benchmarks write their results and how the book reads them.
+
+Each script in ``benchmarks/`` measures two things side by side in one run and
+calls :func:`record_benchmark` with its numbers; the record also carries a
+description of the machine, so a table in the book always says where it was
+measured. :func:`book_stage_times` turns the run log that ``srllm book`` appends
+to (``runs/book-runs.jsonl``) into per-stage cold and warm times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from srllm.cache import atomic_write_text
+
+BENCH_DIR = Path("runs/benchmarks")
+BOOK_LOG = Path("runs/book-runs.jsonl")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on: CPU, cores, memory, GPU, library versions."""
+    import torch
+
+    info: dict[str, Any] = {
+        "cpu": _cpu_model(), "cores": os.cpu_count(), "memory_gib": _memory_gib(),
+        "platform": platform.platform(), "python": sys.version.split()[0], "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def record_benchmark(name: str, metrics: dict[str, Any], *, ratio: float, ratio_label: str,
+                     root: str | os.PathLike = ".") -> Path:
+    """Write ``runs/benchmarks/<name>.json`` with the metrics, the headline ratio and the machine."""
+    record = {"name": name, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "ratio": ratio,
+              "ratio_label": ratio_label, "peak_rss_mib": round(peak_rss_mib(), 1),
+              "metrics": metrics, "machine": machine_info()}
+    path = Path(root) / BENCH_DIR / f"{name}.json"
+    atomic_write_text(path, json.dumps(record, indent=2, default=str))
+    return path
+
+
+def load_benchmarks(root: str | os.PathLike = ".") -> list[dict[str, Any]]:
+    """Every benchmark record found, newest first."""
+    folder = Path(root) / BENCH_DIR
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+    return sorted(records, key=lambda r: r.get("time", ""), reverse=True)
+
+
+def read_book_log(path: str | os.PathLike = BOOK_LOG) -> list[dict[str, Any]]:
+    """Entries of the ``srllm book`` run log (one per stage and run); [] when absent."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    rows = []
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{p}: line {n} is not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def book_stage_times(rows: list[dict[str, Any]], profile: str | None = None) -> dict[str, dict[str, float | None]]:
+    """Per stage: the latest cold time (executed) and the latest warm time (reused from cache).
+
+    ``profile`` keeps only that profile's runs. The jupyter-book stage always runs,
+    so its latest time is reported as both.
+    """
+    out: dict[str, dict[str, float | None]] = {}
+    for r in sorted(rows, key=lambda r: r.get("time", 0)):
+        if profile and r.get("profile") != profile:
+            continue
+        stage = out.setdefault(r["stage"], {"cold": None, "warm": None})
+        if r["stage"] == "jupyter-book":
+            stage["cold"] = stage["warm"] = r["seconds"]
+        else:
+            stage["warm" if r.get("cached") else "cold"] = r["seconds"]
+    return out

@@ -1,0 +1,54 @@
+"""Benchmark records and the book run log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from srllm.perf import book_stage_times, load_benchmarks, read_book_log, record_benchmark
+
+
+def test_stage_times_take_latest_cold_and_warm(tmp_path):
+    log = tmp_path / "book-runs.jsonl"
+    rows = [
+        {"time": 1, "profile": "cpu", "stage": "01_data", "seconds": 30.0, "cached": False},
+        {"time": 2, "profile": "cpu", "stage": "jupyter-book", "seconds": 40.0, "cached": False},
+        {"time": 3, "profile": "cpu", "stage": "01_data", "seconds": 0.1, "cached": True},
+        {"time": 4, "profile": "smoke", "stage": "01_data", "seconds": 5.0, "cached": False},
+        {"time": 5, "profile": "cpu", "stage": "jupyter-book", "seconds": 35.0, "cached": False},
+    ]
+    log.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    stages = book_stage_times(read_book_log(log), profile="cpu")
+    assert stages == {"01_data": {"cold": 30.0, "warm": 0.1}, "jupyter-book": {"cold": 35.0, "warm": 35.0}}
+
+
+def test_bad_log_line_names_file_and_line(tmp_path):
+    log = tmp_path / "book-runs.jsonl"
+    log.write_text('{"stage": "a", "seconds": 1}\nnot json\n')
+    with pytest.raises(ValueError, match=r"book-runs.jsonl: line 2"):
+        read_book_log(log)
+
+
+def test_record_and_load_benchmark_with_machine(tmp_path):
+    path = record_benchmark("demo", {"a": 1}, ratio=2.5, ratio_label="x / y", root=tmp_path)
+    assert path.exists()
+    (rec,) = load_benchmarks(tmp_path)
+    assert rec["ratio"] == 2.5 and rec["metrics"] == {"a": 1}
+    assert rec["machine"]["cores"] >= 1 and rec["peak_rss_mib"] > 0
+
+
+def test_bench_book_prints_ratio_last(tmp_path, repo_root):
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in [
+        {"time": 1, "profile": "cpu", "stage": "01_data", "seconds": 20.0, "cached": False},
+        {"time": 2, "profile": "cpu", "stage": "jupyter-book", "seconds": 10.0, "cached": False},
+        {"time": 3, "profile": "cpu", "stage": "01_data", "seconds": 0.5, "cached": True},
+    ]) + "\n")
+    out = subprocess.run([sys.executable, str(repo_root / "benchmarks" / "bench_book.py"), "--log", str(log)],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    last = out.stdout.strip().splitlines()[-1]
+    assert last == f"ratio cold/warm book time: {30.0 / 10.5:.2f}"
