@@ -85,6 +85,44 @@ def test_batched_equals_one_at_a_time(diverse, fmt):
         assert gen.generate_texts(model, tok, prompts, max_new_tokens=16, batch_size=bs, progress=False) == ref
 
 
+def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, monkeypatch):
+    model, tok, _ = diverse
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS]
+    rows = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    shared = gen.common_prefix_len(rows)
+    assert shared >= gen.MIN_SHARED_TOKENS and all(r[:shared] == rows[0][:shared] for r in rows)
+    assert rows[0][shared] != rows[1][shared] or rows[0][shared] != rows[2][shared]
+    free = gen._greedy_batch(model, rows, max_new_tokens=8, stops=[], pad_id=tok.pad_token_id)
+    # Make row 0's third token a stop token (one no other row emits before its own end).
+    stop = free[0][2]
+    assert all(stop not in o[:3] for o in free[1:])
+    calls = []
+    real = type(model).forward
+
+    def spy(self, *a, **k):
+        calls.append(tuple(k["input_ids"].shape))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(type(model), "forward", spy)
+    got = gen._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
+    monkeypatch.undo()
+    assert got[0] == free[0][:3]  # ends with the stop token
+    assert calls[0] == (1, shared)  # the shared start, once
+    assert calls[1:1 + len(rows)] == [(1, len(r) - shared) for r in rows]  # each remainder alone, unpadded
+    decode = [c[0] for c in calls[1 + len(rows):]]
+    assert decode[0] == len(rows) and min(decode) == len(rows) - 1  # row 0 left after its stop token
+    # Same tokens as transformers' generate one prompt at a time with that stop token.
+    with torch.inference_mode():
+        for r, o in zip(rows, got):
+            ref = model.generate(input_ids=torch.tensor([r]), attention_mask=torch.ones((1, len(r)), dtype=torch.long),
+                                 max_new_tokens=8, do_sample=False, eos_token_id=[stop],
+                                 pad_token_id=tok.pad_token_id)[0, len(r):].tolist()
+            assert o == ref[:len(o)] and (len(o) == 8 or o[-1] == stop)
+    no_share = gen.generate_texts(model, tok, prompts, max_new_tokens=8, batch_size=5, progress=False,
+                                  share_prefix=False)
+    assert no_share == gen.generate_texts(model, tok, prompts, max_new_tokens=8, batch_size=5, progress=False)
+
+
 def test_right_padding_would_break_equality(diverse):
     """The equality test above can fail: right padding (no left pad) changes short rows."""
     model, tok, _ = diverse
@@ -200,17 +238,17 @@ def test_unfinished_last_line_is_dropped_and_file_repaired(tmp_path, capsys):
 CHILD = textwrap.dedent("""
     import sys, time
     from srllm.models import load_model
-    from srllm.generate import generate_texts
     from srllm.prompts import format_prompt
     folder, cache, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    import srllm.generate as g
     model, tok = load_model(folder, device="cpu")
-    real = model.generate
+    real = g._greedy_batch
     def slow(*a, **k):  # make each batch take a while so the parent can kill us mid-run
         time.sleep(0.4)
         return real(*a, **k)
-    model.generate = slow
+    g._greedy_batch = slow
     prompts = [format_prompt(f"text number {i} " + "word " * i, "chat", tok) for i in range(n)]
-    generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)
+    g.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)
 """)
 
 
