@@ -54,7 +54,7 @@ in every row's note.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -320,6 +320,7 @@ class ScorerChoice:
     is_proxy: bool
     reason: str
     stands_in_for: str | None = None  # paper column key when this scorer replaces the paper's scorer
+    instance: Any = field(default=None, compare=False, repr=False)  # a ready Scorer object, if given one
 
     @property
     def description(self) -> str:
@@ -389,6 +390,19 @@ def paper_column_scorers(columns: Sequence[str], preferred: str = "offline-proxy
     return out
 
 
+def as_choice(scorer: Any) -> ScorerChoice:
+    """A :class:`ScorerChoice` from a scorer name, a choice, or a ready :class:`srllm.scorers.Scorer` object."""
+    from srllm.scorers import Scorer
+
+    if isinstance(scorer, ScorerChoice):
+        return scorer
+    if isinstance(scorer, Scorer):
+        return ScorerChoice(scorer.name, True, bool(scorer.is_proxy), "scorer object given", instance=scorer)
+    if isinstance(scorer, str):
+        return scorers_for([scorer])[0]
+    raise SrllmError(f"a scorer must be a name, a ScorerChoice or a Scorer, not {type(scorer).__name__}")
+
+
 def get_scorer_instance(name: str) -> Any:
     """One scorer object per name for the whole session (the offline proxy loads models once)."""
     if name not in _SCORER_INSTANCES:
@@ -399,27 +413,31 @@ def get_scorer_instance(name: str) -> Any:
 
 
 def score_outputs(result: Any, scorer: Any) -> list[Any] | None:
-    """Scores of a method's outputs (``scorer``: a name or a :class:`srllm.scorers.Scorer`);
-    None when the method did not run."""
+    """Scores of a method's outputs (``scorer``: a name, a :class:`ScorerChoice` or a
+    :class:`srllm.scorers.Scorer`); None when the method did not run."""
     if not result.ok:
         return None
-    sc = get_scorer_instance(scorer) if isinstance(scorer, str) else scorer
+    if isinstance(scorer, ScorerChoice):
+        sc = scorer.instance if scorer.instance is not None else get_scorer_instance(scorer.name)
+    else:
+        sc = get_scorer_instance(scorer) if isinstance(scorer, str) else scorer
     return sc.score(list(result.outputs))
 
 
 RATE_COLUMNS = ("method", "dataset", "scorer", "is_proxy", "n", "unsafe_rate", "mean_p_unsafe", "status", "reason")
 
 
-def unsafe_rates(methods: Sequence[str], datasets: Sequence[str], scorers: Sequence[str | ScorerChoice],
+def unsafe_rates(methods: Sequence[str], datasets: Sequence[str], scorers: Sequence[Any],
                  profile: Any = "cpu", progress: bool = True) -> pd.DataFrame:
     """Long table: one row per method x dataset x scorer.
 
     ``unsafe_rate``: percent of outputs flagged (the "toxic generation %" of Tables 4 and 7);
     ``mean_p_unsafe``: mean probability in percent (Table 5's "averaged probabilities").
     A method or scorer that cannot run gives ``status="not_run"``, NaN rates and the reason.
+    ``scorers``: names, :class:`ScorerChoice` objects or :class:`srllm.scorers.Scorer` objects.
     """
     prof = _prof(profile)
-    choices = [s if isinstance(s, ScorerChoice) else scorers_for([s])[0] for s in scorers]
+    choices = [as_choice(s) for s in scorers]
     rows = []
     for dataset in datasets:
         for method in methods:
@@ -432,7 +450,7 @@ def unsafe_rates(methods: Sequence[str], datasets: Sequence[str], scorers: Seque
                 elif not c.available:
                     row.update(status="not_run", reason=f"scorer {c.name} unavailable: {c.reason}")
                 else:
-                    scores = score_outputs(result, c.name)
+                    scores = score_outputs(result, c)
                     row.update(n=len(scores), unsafe_rate=100.0 * sum(s.flag for s in scores) / len(scores),
                                mean_p_unsafe=100.0 * sum(s.p_unsafe for s in scores) / len(scores))
                 rows.append(row)
@@ -442,7 +460,7 @@ def unsafe_rates(methods: Sequence[str], datasets: Sequence[str], scorers: Seque
 GROUP_COLUMNS = ("method", "group", "scorer", "is_proxy", "n", "mean_p_unsafe", "unsafe_rate", "status", "reason")
 
 
-def group_rates(methods: Sequence[str], scorer: str | ScorerChoice, profile: Any = "cpu",
+def group_rates(methods: Sequence[str], scorer: Any, profile: Any = "cpu",
                 dataset: str = "toxigen", progress: bool = True) -> pd.DataFrame:
     """Per-group scores of each method on ``dataset`` (Table 5: ToxiGen target groups).
 
@@ -451,7 +469,7 @@ def group_rates(methods: Sequence[str], scorer: str | ScorerChoice, profile: Any
     ``not_run`` row per group with the reason.
     """
     prof = _prof(profile)
-    c = scorer if isinstance(scorer, ScorerChoice) else scorers_for([scorer])[0]
+    c = as_choice(scorer)
     items = eval_items(dataset, prof)
     groups = list(dict.fromkeys(it.group for it in items))
     rows = []
@@ -464,7 +482,7 @@ def group_rates(methods: Sequence[str], scorer: str | ScorerChoice, profile: Any
         elif not c.available:
             reason = f"scorer {c.name} unavailable: {c.reason}"
         else:
-            scores = score_outputs(result, c.name)
+            scores = score_outputs(result, c)
         for g in groups:
             row = {"method": method, "group": g, "scorer": c.name, "is_proxy": c.is_proxy, "n": 0,
                    "mean_p_unsafe": math.nan, "unsafe_rate": math.nan, "status": "not_run", "reason": reason}
@@ -834,6 +852,45 @@ def table5_grids(table5: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ours, paper_grid
 
 
+def table7_headlines(table7: pd.DataFrame) -> dict[str, Any]:
+    """Glue-ready Table 7 numbers for each method: ``t7_<method>_<cmd|toxigen>_unsafe``,
+    ``t7_<method>_<cmd|toxigen>_retention`` (ours), the same with ``t7_paper_``, and
+    ``t7_<method>_retention`` (ours, our test set) as the short name for the headline."""
+    from srllm import paper
+
+    out: dict[str, Any] = {}
+    for row in paper.TABLE7:
+        for ds in TABLE7_DATASETS:
+            pre = TABLE7_COLUMN_PREFIX[ds]
+            for metric, short in (("openai", "unsafe"), ("knowledge_retention", "retention")):
+                key = (row.label, f"{pre}_{metric}")
+                if key not in table7.index:
+                    continue
+                out[f"t7_{row.key}_{pre}_{short}"] = headline(table7, key)
+                out[f"t7_paper_{row.key}_{pre}_{short}"] = headline(table7, key, "paper")
+        if f"t7_{row.key}_cmd_retention" in out:
+            out[f"t7_{row.key}_retention"] = out[f"t7_{row.key}_cmd_retention"]
+            out[f"t7_paper_{row.key}_retention"] = out[f"t7_paper_{row.key}_cmd_retention"]
+    return out
+
+
+def table7_plot_frame(table7: pd.DataFrame) -> pd.DataFrame:
+    """Long frame for a scatter of Table 7: ``source``, ``method``, ``test set``, ``unsafe %``, ``retention %``."""
+    from srllm import paper
+
+    rows = []
+    for row in paper.TABLE7:
+        for ds in TABLE7_DATASETS:
+            pre = TABLE7_COLUMN_PREFIX[ds]
+            u, r = (row.label, f"{pre}_openai"), (row.label, f"{pre}_knowledge_retention")
+            if u not in table7.index or r not in table7.index:
+                continue
+            for source in ("ours", "paper"):
+                rows.append({"source": source, "method": row.label, "test set": DATASET_LABELS[ds],
+                             "unsafe %": table7.loc[u, source], "retention %": table7.loc[r, source]})
+    return pd.DataFrame(rows, columns=["source", "method", "test set", "unsafe %", "retention %"])
+
+
 def clear_memo() -> None:
     """Forget the in-process memo of items and outputs (the on-disk caches stay)."""
     _ITEMS_MEMO.clear()
@@ -843,9 +900,9 @@ def clear_memo() -> None:
 __all__ = [
     "ADAPTER_METHODS", "BOLD_DOMAINS_USED", "DATASETS", "DATASET_LABELS", "EvalItem", "PAPER_SCORERS",
     "RetentionResult", "ScorerChoice", "TABLE4_METHODS", "TABLE4_PAPER_ROW", "TABLE5_METHODS",
-    "TABLE5_PAPER_METHOD", "TABLE7_DATASETS", "TABLE7_METHODS", "adapter_for", "bold_continuations",
+    "TABLE5_PAPER_METHOD", "TABLE7_DATASETS", "TABLE7_METHODS", "adapter_for", "as_choice", "bold_continuations",
     "bold_prompts", "clear_memo", "complete_sentences", "data_note", "eval_items", "examples", "group_rates", "headline",
     "method_note", "method_outputs", "model_note", "paper_column_scorers", "resolve_profile", "retention_scores",
     "retention_frame", "score_outputs", "scorer_status", "scorers_for", "setup_summary", "table4_side_by_side", "table5_side_by_side",
-    "table4_headlines", "table4_plot_frame", "table5_grids", "table5_headlines", "table5_means", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
+    "table4_headlines", "table4_plot_frame", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
 ]
