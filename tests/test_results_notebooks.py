@@ -1,0 +1,73 @@
+"""Results notebooks run end to end under the smoke profile (papermill).
+
+Each run must finish without an error output, show a side-by-side table
+(columns ours / paper / difference / note, from srllm.report.side_by_side),
+draw at least one figure and glue its headline numbers.
+
+To add a notebook, append a :class:`ResultsNotebook` to ``NOTEBOOKS``.
+Training runs and generations are cached ($SRLLM_CACHE), so the first run
+of the suite also trains the smoke adapters; later runs reuse them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+SIDE_BY_SIDE_COLUMNS = ("ours", "paper", "difference", "note")
+
+
+@dataclass(frozen=True)
+class ResultsNotebook:
+    """A results notebook and the glue names it must record."""
+
+    name: str
+    glued: frozenset[str] = field(default_factory=frozenset)
+    figures: int = 1
+    parameters: tuple[tuple[str, object], ...] = (("profile", "smoke"),)
+
+
+NOTEBOOKS: list[ResultsNotebook] = [
+    ResultsNotebook("04_safety_across_datasets.ipynb", frozenset({
+        "t4_sr_llm_cmd_unsafe", "t4_original_cmd_unsafe", "t4_two_shot_toxigen_unsafe", "t4_sr_llm_bold_unsafe",
+        "t4_paper_sr_llm_cmd_unsafe", "t4_scorer"})),
+    ResultsNotebook("05_demographics.ipynb", frozenset({
+        "t5_mean_sr_llm", "t5_mean_original", "t5_paper_mean_sr_llm", "t5_scorer"})),
+    ResultsNotebook("08_prompting_vs_finetuning.ipynb", frozenset({
+        "t7_sr_llm_retention", "t7_sr_llm_cmd_unsafe", "t7_prefix_toxigen_unsafe", "t7_five_shot_cmd_retention",
+        "t7_paper_sr_llm_retention", "t7_scorer"})),
+]
+
+
+def _outputs(nb):
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def _has_side_by_side(outputs) -> bool:
+    for o in outputs:
+        html = o.get("data", {}).get("text/html", "")
+        if html and all(f"<th>{col}</th>" in html for col in SIDE_BY_SIDE_COLUMNS):
+            return True
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", NOTEBOOKS, ids=[c.name for c in NOTEBOOKS])
+def test_results_notebook_runs_under_smoke(tmp_path, repo_root, case):
+    import nbformat
+    import papermill as pm
+
+    out = tmp_path / case.name
+    pm.execute_notebook(str(repo_root / "notebooks" / case.name), str(out), parameters=dict(case.parameters),
+                        cwd=str(repo_root), progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(str(out), as_version=4)
+    outputs = _outputs(nb)
+    errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.get("output_type") == "error"]
+    assert not errors, errors
+    assert _has_side_by_side(outputs), "no side-by-side table (ours / paper / difference / note) in the outputs"
+    figures = sum("image/png" in o.get("data", {}) for o in outputs)
+    assert figures >= case.figures, f"{figures} figure(s), expected at least {case.figures}"
+    glued = {o["metadata"]["scrapbook"]["name"] for o in outputs if o.get("metadata", {}).get("scrapbook")}
+    missing = case.glued - glued
+    assert not missing, f"not glued: {sorted(missing)}"
