@@ -315,8 +315,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
     nxt = torch.tensor(first, dtype=torch.long, device=device)
     for step in range(max_new_tokens):
         keep = []
-        for slot, j in enumerate(active):
-            t = int(nxt[slot])
+        for slot, (j, t) in enumerate(zip(active, nxt.tolist())):
             outs[j].append(t)
             if t not in stop_set and step + 1 < max_new_tokens:
                 keep.append(slot)
@@ -602,7 +601,8 @@ def latest_adapter(model_name: str | None = None, runs_dir: str | os.PathLike | 
     A run counts when its folder has a ``manifest.json`` (with a finished status,
     where the manifest records one) and a peft adapter; with ``model_name``, only
     runs trained on that base model count; with ``kind`` (``LORA`` or ``PREFIX_TUNING``),
-    only adapters of that peft type. Newest by the manifest's modification time.
+    only adapters of that peft type. Newest by the manifest's ``finished_at`` (else its
+    modification time).
     """
     root = Path(runs_dir) if runs_dir is not None else cache_dir() / "runs"
     if not root.is_dir():
@@ -629,8 +629,21 @@ def latest_adapter(model_name: str | None = None, runs_dir: str | os.PathLike | 
                     continue
             except (OSError, json.JSONDecodeError):
                 continue
-        found.append((manifest_path.stat().st_mtime, adapter))
+        found.append((_finished_at(manifest, manifest_path), adapter))
     return max(found)[1] if found else None
+
+
+def _finished_at(manifest: dict[str, Any], path: Path) -> float:
+    """When a run finished: its manifest's ``finished_at`` (ISO time) where readable, else the file's mtime."""
+    from datetime import datetime
+
+    stamp = manifest.get("finished_at")
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp).timestamp()
+        except ValueError:
+            pass
+    return path.stat().st_mtime
 
 
 @dataclass(frozen=True)

@@ -29,5 +29,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         how = f"{res.model} with the {'prefix-tuned' if res.method == 'prefix' else 'instruction fine-tuned'} adapter {res.adapter_dir}"
     print(f"debias: used {how}", file=sys.stderr)
+    if not res.text:
+        print("debias: the model's rewrite is empty", file=sys.stderr)
     print(res.text)
     return 0
