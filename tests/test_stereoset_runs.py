@@ -1,0 +1,96 @@
+"""StereoSet orchestration for notebook 06 (srllm.stereoset_runs): Table 6 beside ours, audit, chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srllm import paper
+from srllm.errors import SrllmError
+from srllm.stereoset_runs import (DOMAINS, StereoSetRun, icat_audit, items_for, plot_table6, run_stereoset,
+                                  scores_frame, table6_side_by_side)
+
+
+def _scores(lms: float, ss: float, domains=DOMAINS, n: int = 10) -> dict:
+    block = {d: {"Count": float(n), "LM Score": lms + i, "SS Score": ss - i,
+                 "ICAT Score": paper.icat(lms + i, ss - i)} for i, d in enumerate(domains)}
+    block["overall"] = {"Count": float(n * len(domains)), "LM Score": lms, "SS Score": ss,
+                        "ICAT Score": paper.icat(lms, ss)}
+    return block
+
+
+def _runs(sr_domains=DOMAINS) -> dict[str, StereoSetRun]:
+    return {"base": StereoSetRun("base", "tiny-random-llama", None, Path("p.json"), _scores(80.0, 60.0)),
+            "sr_llm": StereoSetRun("sr_llm", "tiny-random-llama", Path("a"), Path("q.json"),
+                                   _scores(82.0, 55.0, sr_domains))}
+
+
+def test_side_by_side_puts_each_system_beside_its_table6_row():
+    table = table6_side_by_side(_runs(), "smoke")
+    assert len(table) == 2 * len(DOMAINS) * 3
+    assert list(table.columns) == ["ours", "paper", "difference", "note"]
+    row = table.loc[("SR_LLM", "race", "SS")]
+    assert row["ours"] == pytest.approx(55.0 - 2)
+    assert row["paper"] == paper.table6_row("sr_llm_ift", "race").ss
+    assert row["difference"] == pytest.approx(row["ours"] - row["paper"])
+    base = table.loc[("base model", "gender", "LMS")]
+    assert base["paper"] == paper.table6_row("llama32_1b_p", "gender").lms
+    assert "unprompted" in base["note"] and "tiny-random-llama vs Llama-3.2-1B" in base["note"]
+    assert "10 dev examples" in base["note"]
+
+
+def test_side_by_side_flags_the_papers_inconsistent_icat_and_missing_domains():
+    table = table6_side_by_side(_runs(sr_domains=("gender", "race")), "smoke")
+    for key, domain in paper.icat_failures():
+        system = {"llama32_1b_p": "base model", "sr_llm_ift": "SR_LLM"}.get(key)
+        if system and (system != "SR_LLM" or domain in ("gender", "race")):
+            assert "does not follow" in table.loc[(system, domain, "ICAT"), "note"]
+    missing = table.loc[("SR_LLM", "religion", "LMS")]
+    assert missing["ours"] != missing["ours"]  # NaN
+    assert missing["note"].startswith("not run")
+
+
+def test_scores_frame_is_long_with_ours_and_paper():
+    frame = scores_frame(_runs())
+    assert set(frame.source) == {"ours", "paper"}
+    assert len(frame) == 2 * 2 * len(DOMAINS) * 3
+    p = frame[(frame.source == "paper") & (frame.system == "SR_LLM") & (frame.domain == "religion")
+              & (frame.metric == "ICAT")]
+    assert p.value.iloc[0] == paper.table6_row("sr_llm_ift", "religion").icat
+    fig = plot_table6(frame)
+    assert len(fig.axes) == 3
+    assert len(fig.axes[0].patches) == 4 * len(DOMAINS)
+
+
+def test_icat_audit_matches_the_paper_module():
+    audit = icat_audit()
+    assert len(audit) == len(paper.TABLE6)
+    bad = {(r.model, r.domain) for r in audit.itertuples() if not r.consistent}
+    expected = {(paper.table6_row(k, d).model, d) for k, d in paper.icat_failures()}
+    assert bad == expected
+
+
+def test_items_for_uses_the_profile_unless_overridden():
+    from srllm.profiles import get_profile
+
+    assert items_for("smoke") == get_profile("smoke").data.max_stereoset_items
+    assert items_for("smoke", 7) == 7
+    with pytest.raises(SrllmError, match="max_items"):
+        items_for("smoke", 0)
+    with pytest.raises(SrllmError, match="unknown StereoSet system"):
+        run_stereoset("smoke", systems=("gpt4",))
+
+
+def test_run_stereoset_scores_the_base_model_on_a_few_items():
+    runs = run_stereoset("smoke", max_items=8, systems=("base",), progress=False)
+    run = runs["base"]
+    assert run.count("overall") == 8
+    assert {d for d in DOMAINS if d in run.scores} == set(DOMAINS)  # round-robin covers every domain
+    for d in DOMAINS:
+        lms, ss = run.value(d, "LMS"), run.value(d, "SS")
+        assert 0 <= lms <= 100 and 0 <= ss <= 100
+        assert run.value(d, "ICAT") == pytest.approx(paper.icat(lms, ss))
+    assert run.predictions_file.exists()
+    with pytest.raises(SrllmError, match="metric"):
+        run.value("gender", "BLEU")
