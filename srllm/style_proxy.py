@@ -283,3 +283,38 @@ def trait_shift(before: Sequence[StyleResult], after: Sequence[StyleResult],
     names = [t.name for t in traits] + sorted((set(b) | set(a)) - set(known))
     return [{"trait": n, "polarity": known.get(n, "other"), "before": b.get(n, 0), "after": a.get(n, 0),
              "change": a.get(n, 0) - b.get(n, 0)} for n in names]
+
+
+def plot_trait_shift(rows: Sequence[dict[str, Any]], *, title: str | None = None, top: int | None = None,
+                     figsize: tuple[float, float] = (9.0, 4.0)) -> Any:
+    """Fig. 4 stand-in: dominant-trait counts before and after, bars coloured by polarity.
+
+    ``rows``: :func:`trait_shift`. Traits that are nobody's dominant trait are left
+    out; ``top`` keeps the traits with the most texts (before + after). Negative
+    traits are drawn in red, positive in green, others in grey; the "before" bar
+    is pale and the "after" bar solid. Returns a :class:`matplotlib.figure.Figure`.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    used = [r for r in rows if r["before"] or r["after"]]
+    if top is not None:
+        used = sorted(used, key=lambda r: -(r["before"] + r["after"]))[:top]
+    order = {"negative": 0, "other": 1, "positive": 2}
+    used = sorted(used, key=lambda r: (order.get(r["polarity"], 1), -(r["before"] + r["after"])))
+    colour = {"negative": "tab:red", "positive": "tab:green"}
+    fig = Figure(figsize=figsize)
+    ax = fig.add_subplot()
+    x = np.arange(len(used))
+    for offset, key, alpha in ((-0.2, "before", 0.35), (0.2, "after", 1.0)):
+        ax.bar(x + offset, [r[key] for r in used], 0.4, alpha=alpha,
+               color=[colour.get(r["polarity"], "tab:gray") for r in used])
+    ax.set_xticks(x, [r["trait"] for r in used], rotation=45, ha="right")
+    ax.set_ylabel("texts with this dominant trait")
+    ax.legend(handles=[Patch(color="tab:red", alpha=0.35, label="negative, before"),
+                       Patch(color="tab:red", label="negative, after"),
+                       Patch(color="tab:green", alpha=0.35, label="positive, before"),
+                       Patch(color="tab:green", label="positive, after")], fontsize="small")
+    ax.set_title(title or "Dominant style trait before and after rewriting")
+    fig.tight_layout()
+    return fig

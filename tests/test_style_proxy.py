@@ -106,3 +106,15 @@ def test_parlai_path_is_guarded():
     assert "parlai" in why
     with pytest.raises(SrllmError, match="style-proxy"):
         get_style_scorer("parlai")
+
+
+def test_trait_shift_plot_draws_only_used_traits():
+    rows = [{"trait": "Hostile", "polarity": "negative", "before": 3, "after": 1, "change": -2},
+            {"trait": "Caring", "polarity": "positive", "before": 1, "after": 3, "change": 2},
+            {"trait": "Calm", "polarity": "positive", "before": 0, "after": 0, "change": 0}]
+    from srllm.style_proxy import plot_trait_shift
+
+    fig = plot_trait_shift(rows)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Hostile", "Caring"]
+    assert sorted(p.get_height() for p in ax.patches) == [1, 1, 3, 3]
