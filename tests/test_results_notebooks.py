@@ -37,6 +37,11 @@ NOTEBOOKS: list[ResultsNotebook] = [
     ResultsNotebook("08_prompting_vs_finetuning.ipynb", frozenset({
         "t7_sr_llm_retention", "t7_sr_llm_cmd_unsafe", "t7_prefix_toxigen_unsafe", "t7_five_shot_cmd_retention",
         "t7_paper_sr_llm_retention", "t7_scorer"})),
+    ResultsNotebook("06_stereoset.ipynb", frozenset({
+        "ss_items", "ss_base_overall_icat", "ss_sr_overall_icat", "ss_sr_overall_ss", "ss_paper_icat_failures"})),
+    ResultsNotebook("07_style.ipynb", frozenset({
+        "style_n", "style_t", "style_mean_change", "style_neg_before_pct", "style_neg_after_pct",
+        "style_ref_t", "style_paper_t"}), figures=3),
 ]
 
 
