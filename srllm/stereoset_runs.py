@@ -141,6 +141,7 @@ def table6_side_by_side(runs: dict[str, StereoSetRun], profile: Any = "cpu") -> 
     theirs: dict[tuple[str, str, str], float | None] = {}
     notes: dict[tuple[str, str, str], str] = {}
     m = model_label(prof.model)
+    paper_n = int(paper.EVAL_DATASETS["stereoset"]["size"])
     what = {"base": f"ours: {m} base model, unprompted (sentence likelihoods; a prompt does not enter them)",
             "sr_llm": f"ours: {m} + QLoRA adapter (SR_LLM)"}
     for system, run in runs.items():
@@ -156,7 +157,7 @@ def table6_side_by_side(runs: dict[str, StereoSetRun], profile: Any = "cpu") -> 
                     continue
                 ours[key] = run.value(domain, metric)
                 parts = [what[system], f"vs {prow.model}", model_note(prof),
-                         f"{run.count(domain)} dev examples vs the paper's full test"]
+                         f"{run.count(domain)} dev examples vs the paper's {paper_n:,} intrasentence examples in all"]
                 if (prow_key, domain) in paper.icat_failures() and metric == "ICAT":
                     parts.append("paper's ICAT does not follow from its LMS and SS")
                 notes[key] = "; ".join(p for p in parts if p)
