@@ -11,7 +11,9 @@ record always says which source was used:
 * ``measured-rapl`` - the CPU package energy counters under
   ``/sys/class/powercap`` where the kernel exposes them and they are readable;
 * ``nominal`` - a stated per-device figure: :data:`NOMINAL_CPU_WATTS_PER_CORE`
-  per CPU thread the run used, and for GPUs the board power of the model in
+  per busy core, where busy cores = the process's CPU time / wall time (so a
+  run slowed down by other work on a shared machine is not charged for the time
+  it waited), and for GPUs the board power of the model in
   :data:`NOMINAL_GPU_WATTS` (an upper bound of the average draw).
 
 Like the paper, memory, storage and data-centre overhead (PUE 1.0) are left out.
@@ -129,6 +131,7 @@ class PowerReading:
     """Average power of a session and where the figure came from."""
 
     seconds: float
+    process_cpu_seconds: float
     cpu_watts: float
     cpu_source: str
     gpu_watts: float
@@ -158,6 +161,7 @@ class PowerMonitor:
         self._rapl = _rapl_files()
         self._rapl_start: int | None = None
         self._t0 = 0.0
+        self._c0 = 0.0
         self.reading: PowerReading | None = None
 
     def _sample(self) -> None:
@@ -168,6 +172,7 @@ class PowerMonitor:
 
     def __enter__(self) -> "PowerMonitor":
         self._t0 = time.perf_counter()
+        self._c0 = time.process_time()
         self._rapl_start = _rapl_uj(self._rapl) if self._rapl else None
         if self.device == "cuda":
             first = _nvidia_smi_watts()
@@ -185,13 +190,15 @@ class PowerMonitor:
 
     def finish(self) -> PowerReading:
         seconds = max(time.perf_counter() - self._t0, 1e-9)
+        cpu_seconds = time.process_time() - self._c0
         cpu_w, cpu_src = None, "nominal"
         if self._rapl_start is not None:
             end = _rapl_uj(self._rapl)
             if end is not None and end > self._rapl_start:  # a counter wrap gives end < start: fall back
                 cpu_w, cpu_src = (end - self._rapl_start) / 1e6 / seconds, "measured-rapl"
         if cpu_w is None:
-            cpu_w = NOMINAL_CPU_WATTS_PER_CORE * cpu_threads()
+            busy_cores = min(float(cpu_threads()), cpu_seconds / seconds)
+            cpu_w = NOMINAL_CPU_WATTS_PER_CORE * busy_cores
         gpu_w, gpu_src = 0.0, None
         if self.device == "cuda":
             if self._gpu_samples:
@@ -200,7 +207,7 @@ class PowerMonitor:
                 import torch
 
                 gpu_w, gpu_src = nominal_gpu_watts(torch.cuda.get_device_name(0)), "nominal"
-        return PowerReading(seconds=seconds, cpu_watts=cpu_w, cpu_source=cpu_src, gpu_watts=gpu_w,
+        return PowerReading(seconds=seconds, process_cpu_seconds=cpu_seconds, cpu_watts=cpu_w, cpu_source=cpu_src, gpu_watts=gpu_w,
                             gpu_source=gpu_src, gpu_samples=len(self._gpu_samples))
 
 
@@ -214,17 +221,20 @@ def energy_record(sessions: list[dict[str, Any]]) -> dict[str, Any]:
 
     kwh = sum(energy_kwh(s["cpu_watts"] + s["gpu_watts"], s["seconds"] / 3600.0) for s in sessions)
     seconds = sum(s["seconds"] for s in sessions)
+    cpu_seconds = sum(s.get("process_cpu_seconds", 0.0) for s in sessions)
     sources = sorted({s["cpu_source"] for s in sessions} | {s["gpu_source"] for s in sessions if s["gpu_source"]})
     return {
         "seconds": seconds,
         "minutes": seconds / 60.0,
+        "process_cpu_seconds": cpu_seconds,
         "average_watts": kwh * 1000.0 / (seconds / 3600.0) if seconds > 0 else 0.0,
         "energy_kwh": kwh,
         "intensity_kg_per_kwh": PAPER_INTENSITY_KG_PER_KWH,
         "kg_co2e": carbon_kg(kwh, PAPER_INTENSITY_KG_PER_KWH),
         "power_sources": sources,
         "method": ("Appendix D: sum of device power (W) x duration (h) / 1000 = kWh; x 0.4 kgCO2e/kWh. "
-                   f"CPU: RAPL counters where readable, else {NOMINAL_CPU_WATTS_PER_CORE:g} W per thread used; "
+                   f"CPU: RAPL counters where readable, else {NOMINAL_CPU_WATTS_PER_CORE:g} W per busy core "
+                   "(process CPU time / wall time); "
                    "GPU: mean of nvidia-smi power.draw samples, else the board power of the model. "
                    "No PUE, memory or storage (as in the paper)."),
     }
