@@ -101,6 +101,9 @@ class TrainConfig:
     lora: dict[str, Any] | None = None
     quant: dict[str, Any] | None = None
     prefix: dict[str, Any] | None = None
+    # A peft adapter folder whose weights the new adapter starts from (continued training, e.g. the
+    # job-posting case study's phase 2); hashed by the adapter's content, not its path.
+    init_adapter: str | None = None
     # Not part of the hash: where the values came from and what was changed.
     profile: str = field(default="", compare=False)
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -144,6 +147,11 @@ class TrainConfig:
             n = (self.prefix or {}).get("num_virtual_tokens")
             if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
                 raise bad("prefix.num_virtual_tokens", n, "prefix length must be a positive integer")
+        if self.init_adapter is not None:
+            if self.method == "dense":
+                raise bad("init_adapter", self.init_adapter, "dense fine-tuning trains no adapter to start from")
+            if not (Path(self.init_adapter) / "adapter_config.json").is_file():
+                raise bad("init_adapter", self.init_adapter, "not a peft adapter folder (no adapter_config.json)")
 
     @classmethod
     def from_profile(cls, profile: Any, method: str | None = None, **overrides: Any) -> "TrainConfig":
@@ -218,6 +226,9 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d.pop("profile")
         d.pop("notes")
+        init = d.pop("init_adapter")  # absent when unset, so earlier run hashes stay valid
+        if init is not None:
+            d["init_adapter"] = adapter_content_hash(init)
         return d
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,6 +242,45 @@ def _cpu_bf16_supported() -> bool:
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def adapter_content_hash(adapter_dir: str | os.PathLike) -> str:
+    """Hash of a peft adapter folder's config and weight files (what a run started from it depends on)."""
+    from srllm.cache import file_hash
+
+    d = Path(adapter_dir)
+    files = sorted(f for f in d.iterdir() if f.is_file() and (f.name == "adapter_config.json"
+                                                               or f.name.startswith("adapter_model")))
+    return stable_hash([(f.name, file_hash(f)) for f in files], length=16)
+
+
+def load_init_adapter(model: Any, cfg: TrainConfig) -> None:
+    """Copy ``cfg.init_adapter``'s weights into the freshly attached adapter of ``model``.
+
+    The saved adapter must be of the same kind and shape as the one this config
+    attaches (LoRA for qlora/lora with the same rank and target modules, or a
+    prefix of the same length); every saved tensor must find its parameter.
+    """
+    from peft import load_peft_weights, set_peft_model_state_dict
+
+    src = Path(cfg.init_adapter)
+    saved = json.loads((src / "adapter_config.json").read_text(encoding="utf-8"))
+    want = "PREFIX_TUNING" if cfg.method == "prefix" else "LORA"
+    kind = str(saved.get("peft_type", "")).upper()
+    if kind != want:
+        raise SrllmError(f"init_adapter {src} is a {kind or 'unknown'} adapter; method {cfg.method} needs {want}")
+    if want == "LORA":
+        lo = cfg.lora or {}
+        if saved.get("r") != lo.get("r") or set(saved.get("target_modules") or ()) != set(lo.get("target_modules") or ()):
+            raise SrllmError(f"init_adapter {src} has rank {saved.get('r')} on {sorted(saved.get('target_modules') or ())}; "
+                             f"this run attaches rank {lo.get('r')} on {sorted(lo.get('target_modules') or ())}")
+    elif saved.get("num_virtual_tokens") != (cfg.prefix or {}).get("num_virtual_tokens"):
+        raise SrllmError(f"init_adapter {src} has {saved.get('num_virtual_tokens')} virtual tokens; this run "
+                         f"attaches {(cfg.prefix or {}).get('num_virtual_tokens')}")
+    result = set_peft_model_state_dict(model, load_peft_weights(str(src), device="cpu"))
+    if result.unexpected_keys:
+        raise SrllmError(f"init_adapter {src}: {len(result.unexpected_keys)} saved tensor(s) match no parameter "
+                         f"of this model, e.g. {result.unexpected_keys[0]}")
 
 
 def run_hash(cfg: TrainConfig, data_hash: str) -> str:
@@ -583,13 +633,14 @@ def train(method: str | None = None, profile: Any = "cpu", records_train: Sequen
     ``records_train`` / ``records_eval``: records with ``text`` and ``safe_variation``
     (``srllm.data.Record`` or dicts). Default: the bundled CMD sample's train and
     dev splits under the profile. Records without a safe variation are skipped and
-    counted in the manifest. ``records_eval=[]`` trains without evaluation (and so
-    without early stopping).
+    counted in the manifest. Without evaluation records (``records_eval=[]``, or
+    None when ``records_train`` is given) the run has no evaluation and so no early
+    stopping.
 
     ``out_dir``: the run folder (default ``<cache>/runs/<method>-<hash>``). A
-    finished run with the same config and data is returned as is (``reused=True``);
-    an unfinished one resumes from its latest checkpoint unless ``resume=False``,
-    which starts it afresh. ``overrides`` replace :class:`TrainConfig` fields
+    finished run with the same config and data is returned as is (``reused=True``;
+    delete its folder to train again); an unfinished one resumes from its latest
+    checkpoint unless ``resume=False``, which starts it afresh. ``overrides`` replace :class:`TrainConfig` fields
     (``max_steps=10``). ``callbacks``: extra ``transformers.TrainerCallback`` objects.
     """
     from srllm.models import load_tokenizer
@@ -674,6 +725,8 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
     set_seed(cfg.seed)  # the adapter's random initialisation depends on it
     model, _ = load_base(cfg)
     model = attach_method(model, cfg)
+    if cfg.init_adapter is not None and resume_from is None:  # a resumed run restores its own weights
+        load_init_adapter(model, cfg)
     counts = trainable_counts(model)
     has_eval = bool(eval_ex)
     args = _training_arguments(cfg, ckpt_dir, has_eval, progress, resuming=resume_from is not None)

@@ -1,14 +1,6 @@
-"""Fine-tune the base model on unsafe -> safe rewrites (QLoRA, LoRA, prefix-tuning or dense).
-
-Examples::
-
-    srllm train --method qlora --profile cpu
-    srllm train --method prefix --profile smoke --data my.csv --out runs/prefix
-    srllm train --variant Safe_PEFT-5_ep --profile cpu
-
-A run with the same settings and data as a finished one is reused; an
-interrupted run continues from its latest checkpoint when started again.
-"""
+"""Fine-tune the base model on unsafe -> safe rewrites with QLoRA, LoRA, prefix-tuning or dense training
+(for example `srllm train --method qlora --profile cpu`). A run with the same settings and data as a finished
+one is reused; an interrupted run continues from its latest checkpoint when started again."""
 
 from __future__ import annotations
 
