@@ -45,7 +45,7 @@ import numpy as np
 
 from srllm.errors import SrllmError
 
-Polarity = Literal["positive", "negative"]
+Polarity = Literal["positive", "negative", "other"]  # "other": a ParlAI label outside TRAITS
 
 
 @dataclass(frozen=True)
@@ -186,10 +186,12 @@ def parlai_available() -> tuple[bool, str]:
 class ParlAIStyle:
     """ParlAI's style classifier (Image-Chat personalities, current utterance only), when installed.
 
-    Guarded: constructing it without ``parlai`` raises :class:`SrllmError`. A
-    trait's polarity comes from :data:`TRAITS` where the name is listed there;
-    other predicted personalities count as neither and get polarity from the
-    score sign. Not exercised in this project's environment (no ParlAI).
+    Guarded: constructing it without ``parlai`` raises :class:`SrllmError`. The
+    agent runs with ``print_scores`` so that each reply carries the class list and
+    probabilities (ParlAI's ``TorchClassifierAgent`` output); the style score is
+    the mean probability of the positive traits of :data:`TRAITS` minus that of
+    the negative ones, and a predicted personality outside :data:`TRAITS` counts
+    as polarity ``other``. Not exercised in this project's environment (no ParlAI).
     """
 
     name = "parlai"
@@ -203,7 +205,7 @@ class ParlAIStyle:
 
         self.traits = _validate_traits(traits)
         self.model_file = model_file
-        self._agent = create_agent_from_model_file(model_file, {"print_scores": True, "interactive_mode": True})
+        self._agent = create_agent_from_model_file(model_file, {"print_scores": True})
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -212,17 +214,20 @@ class ParlAIStyle:
     def score(self, texts: Iterable[str]) -> list[StyleResult]:
         polarity = {t.name.lower(): t.polarity for t in self.traits}
         results = []
-        for text in _check_texts(texts):
+        for i, text in enumerate(_check_texts(texts)):
             self._agent.observe({"text": text, "episode_done": True})
             reply = self._agent.act()
-            scores = {str(k): float(v) for k, v in (reply.get("sorted_scores") or [])} if isinstance(
-                reply.get("sorted_scores"), list) else {}
             label = str(reply.get("text", "")).strip()
-            pos = np.mean([v for k, v in scores.items() if polarity.get(k.lower()) == "positive"] or [0.0])
-            neg = np.mean([v for k, v in scores.items() if polarity.get(k.lower()) == "negative"] or [0.0])
-            score = float(pos - neg)
-            pol: Polarity = polarity.get(label.lower(), "positive" if score >= 0 else "negative")  # type: ignore[assignment]
-            results.append(StyleResult(score=score, traits=scores, dominant=label, polarity=pol))
+            classes, probs = reply.get("class_list"), reply.get("probs")
+            if classes is None or probs is None:
+                raise SrllmError(f"parlai style classifier gave no class probabilities for text {i}; "
+                                 "is the model a classifier run with print_scores?")
+            scores = {str(c): float(p) for c, p in zip(classes, list(probs))}
+            by_pol = {pol: [v for k, v in scores.items() if polarity.get(k.lower()) == pol]
+                      for pol in ("positive", "negative")}
+            score = float(np.mean(by_pol["positive"] or [0.0]) - np.mean(by_pol["negative"] or [0.0]))
+            results.append(StyleResult(score=score, traits=scores, dominant=label,
+                                       polarity=polarity.get(label.lower(), "other")))  # type: ignore[arg-type]
         return results
 
 
