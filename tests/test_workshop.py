@@ -135,10 +135,12 @@ def test_loss_values_reads_trainer_logs_and_refuses_nan():
 
 def test_adapter_check_passes_a_falling_loss_and_changed_rewrites(scorer):
     res = ws.check_adapter(ORIGINALS, KEPT_INSULTS, GOOD, [3.1, 2.9, 2.6, 2.2, 2.0, 1.8], r=16, steps=30,
+                           eval_loss_before=1.5, eval_loss_after=1.2,
                            others=[{"who": "table 2", "r": 4, "steps": 30, "unsafe": 0.5, "similarity": 0.6}],
                            scorer=scorer)
     assert res.passed, str(res)
     assert res.loss_last < res.loss_first and res.changed == len(ORIGINALS)
+    assert "held-out" in str(res) and "never saw" in res.message
     assert res.adapter_unsafe < res.base_unsafe and "flagged less often" in res.message
     assert list(res.table().index) == ["base model (zero-shot)", "your adapter", "table 2"]
 
@@ -148,9 +150,40 @@ def test_adapter_check_fails_a_flat_loss_or_unchanged_rewrites(scorer):
     assert not flat.passed and "did not fall" in flat.message
     same = ws.check_adapter(ORIGINALS, GOOD, GOOD, [3.0, 2.0, 1.0], scorer=scorer)
     assert not same.passed and same.changed == 0 and "identical" in same.message
+    # the held-out loss decides when it is given: here it rose although the training loss fell
+    held = ws.check_adapter(ORIGINALS, KEPT_INSULTS, GOOD, [3.0, 2.0, 1.0], eval_loss_before=1.4,
+                            eval_loss_after=1.6, scorer=scorer)
+    assert not held.passed and "held-out" in held.message and held.eval_loss_after == 1.6
     with pytest.raises(SrllmError, match="lacks unsafe"):
         ws.check_adapter(ORIGINALS, GOOD, GOOD, [3.0, 2.0], others=[{"who": "x", "similarity": 0.5}],
                          scorer=scorer)
+
+
+def test_workshop_training_profile_sizes_the_run_for_a_laptop():
+    cpu = ws.workshop_training_profile("cpu", r=8, steps=12)
+    assert (cpu.lora.r, cpu.train.max_steps) == (8, 12)
+    assert cpu.train.batch_size == ws.WORKSHOP_BATCH_SIZE and cpu.train.learning_rate == ws.WORKSHOP_LEARNING_RATE
+    assert ws.workshop_training_profile("cpu").train.max_steps == ws.WORKSHOP_LORA_STEPS
+    assert ws.workshop_training_profile("smoke").train.max_steps == ws.SMOKE_LORA_STEPS
+    with pytest.raises(SrllmError, match="rank r must be a positive"):
+        ws.workshop_training_profile("cpu", r=0)
+    with pytest.raises(SrllmError, match="steps must be a positive"):
+        ws.workshop_training_profile("cpu", steps=2.5)
+
+
+def test_train_adapter_trains_the_asked_rank_and_steps_and_reuses_the_run(tmp_path, monkeypatch):
+    import srllm.train
+
+    monkeypatch.setattr(srllm.train, "cache_dir", lambda: tmp_path)
+    run = ws.train_adapter("smoke", r=4, steps=2, progress=False)
+    cfg = json.loads((run.adapter_dir / "adapter_config.json").read_text())
+    assert cfg["r"] == 4 and cfg["peft_type"] == "LORA"
+    assert run.manifest["global_step"] == 2 and len(ws.loss_values(run.log_history)) == 2
+    # held-out loss before the first step and at the end, for the exercise-3 check
+    assert run.manifest["first_eval_loss"] is not None and run.manifest["last_eval_loss"] is not None
+    assert run.manifest["data"]["eval_used"] == 4
+    assert str(run.run_dir).startswith(str(tmp_path))
+    assert ws.train_adapter("smoke", r=4, steps=2, progress=False).reused
 
 
 # --- exercise 4 ----------------------------------------------------------------------------------
