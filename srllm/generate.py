@@ -1,11 +1,13 @@
 """Greedy generation in batches, cached row by row so an interrupted run resumes.
 
 The paper decodes greedily (Appendix C). :func:`generate_texts` does the same in
-batches: prompts are tokenised once, sorted by length so that a batch carries
-little padding, padded on the LEFT with an attention mask (so every row's new
-tokens follow its own last prompt token and position ids start at its first real
-token), and each row stops at its own end-of-sequence token. The text of every
-row is the same as generating that prompt alone (tested).
+batches: prompts are tokenised once and sorted by length; in each batch the
+prompt start shared by all rows (system prompt, instruction, demonstrations) is
+encoded once, each row's remainder is encoded without padding, and the rows are
+then decoded together from a LEFT-padded cache with an attention mask and
+explicit position ids, a row leaving the batch at its own end-of-sequence token
+(see :func:`_greedy_batch`). The text of every row is the same as generating
+that prompt alone with ``model.generate`` (tested).
 
 Every finished row is appended to a JSONL cache file and flushed after each
 batch. A cache file belongs to one key-set (model, adapter, prompt format,
