@@ -121,11 +121,41 @@ def default_n_items(profile_name: str) -> int:
     return DEFAULT_N_ITEMS.get(profile_name, DEFAULT_N_ITEMS["cpu"])
 
 
-def train_variants(profile: Any, variants: Sequence[str] = VARIANT_ORDER, **kwargs: Any) -> dict[str, Any]:
-    """Train (or reuse from the cache) each variant with :func:`srllm.train.train_variant`."""
+# Optimizer steps that stand for one epoch of a variant when a budget profile leaves
+# ``train.variant_epoch_steps`` unset (see srllm.train.variant_plan); the profile's own value wins.
+BUDGET_VARIANT_EPOCH_STEPS = {"smoke": 1, "cpu": 1}
+
+
+def _profile(profile: Any) -> Any:
+    from srllm.profiles import get_profile
+
+    return get_profile(profile) if isinstance(profile, str) else profile
+
+
+def variant_profile(profile: Any) -> Any:
+    """``profile`` with a variant epoch budget: real epochs under ``paper``, a few steps under smoke/cpu."""
+    p = _profile(profile)
+    if p.train.variant_epoch_steps is None and p.name in BUDGET_VARIANT_EPOCH_STEPS:
+        p = p.replace(**{"train.variant_epoch_steps": BUDGET_VARIANT_EPOCH_STEPS[p.name]})
+    return p
+
+
+def train_variants(profile: Any, variants: Sequence[str] = VARIANT_ORDER, *, evaluate: bool | None = None,
+                   **kwargs: Any) -> dict[str, Any]:
+    """Train (or reuse from the cache) each variant with :func:`srllm.train.train_variant`.
+
+    ``profile`` goes through :func:`variant_profile`. ``evaluate``: compute the dev
+    loss during training (default: only when the profile trains real epochs,
+    since on a CPU budget the evaluation passes would cost more than the steps).
+    """
     from srllm.train import train_variant
 
-    return {v: train_variant(v, profile, **kwargs) for v in variants}
+    p = variant_profile(profile)
+    if evaluate is None:
+        evaluate = p.train.variant_epoch_steps is None
+    if not evaluate:
+        kwargs.setdefault("records_eval", [])
+    return {v: train_variant(v, p, **kwargs) for v in variants}
 
 
 def variant_rewrites(texts: Sequence[str], runs: Mapping[str, Any], profile: Any, *,

@@ -170,8 +170,9 @@ def train_phases(profile: Any, plan: JobsPlan, data: CaseData, *, progress: bool
     from srllm.train import train
 
     p = _profile(profile)
+    # merge=False: rewriting loads the adapter on the base model, so no merged copy is needed.
     common = dict(prompt_format=plan.prompt_format, batch_size=plan.batch_size,
-                  eval_batch_size=min(plan.batch_size, p.train.eval_batch_size), progress=progress)
+                  eval_batch_size=min(plan.batch_size, p.train.eval_batch_size), progress=progress, merge=False)
     phase1 = train(plan.method, p, pair_records(data.pairs["train"]), pair_records(data.pairs["dev"]),
                    data_source="bundled job_pairs (train / dev split by category)",
                    max_steps=plan.phase1_max_steps, **common)
@@ -354,3 +355,27 @@ def notes(profile: Any, plan: JobsPlan, phase1: Any = None, phase2: Any = None) 
                    f"max_length, {d.get('train_dropped_no_response', 0)} dropped (no response left), "
                    f"{run.manifest.get('global_step')} steps" + (" (reused from cache)" if run.reused else ""))
     return out
+
+
+def plot_biased_terms(per_posting: Any, *, title: str | None = None) -> Any:
+    """Biased terms per held-out posting: original, model rewrite and the human-written debiased version."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    df = per_posting
+    n = len(df)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * n + 2.5), 3.8))
+    pos = np.arange(n)
+    w = 0.27
+    for j, (col, label) in enumerate((("coded_before", "original"), ("coded_after", "rewrite (ours)"),
+                                      ("coded_reference", "human debiased (reference)"))):
+        ax.bar(pos + (j - 1) * w, df[col], w, label=label)
+    ax.axhline(df["coded_before"].mean(), color="C0", ls="--", lw=1, label="mean, original")
+    ax.axhline(df["coded_after"].mean(), color="C1", ls="--", lw=1, label="mean, rewrite")
+    ax.set_xticks(pos)
+    ax.set_xticklabels(df["id"], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("gender-coded words")
+    ax.set_title(title or "Biased (gender-coded) terms per posting, before and after (cf. Table 9)", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

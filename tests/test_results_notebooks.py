@@ -42,6 +42,12 @@ NOTEBOOKS: list[ResultsNotebook] = [
     ResultsNotebook("07_style.ipynb", frozenset({
         "style_n", "style_t", "style_mean_change", "style_neg_before_pct", "style_neg_after_pct",
         "style_ref_t", "style_paper_t"}), figures=3),
+    ResultsNotebook("09_human_evaluation.ipynb", frozenset({
+        "he_illustrative", "he_items_rated", "he_sheet_items", "he_safe_peft_1_ep_safety_pct",
+        "he_safe_prefix_language_pct", "he_kappa_safety", "he_paper_peft1_safety"})),
+    ResultsNotebook("10_job_postings.ipynb", frozenset({
+        "jobs_postings", "jobs_biased_before", "jobs_biased_after", "jobs_similarity_pct", "jobs_ppl_before",
+        "jobs_ppl_after", "jobs_truncated_rewrites", "jobs_paper_biased_before"})),
 ]
 
 
