@@ -5,10 +5,11 @@ scores the intrasentence task twice with the profile's model:
 
 * ``base`` - the model as downloaded, standing in for the paper's
   "Llama3.2 instruct 1B (P)" row;
-* ``sr_llm`` - the same model with the SR_LLM adapter
-  (:func:`srllm.experiments.adapter_for` ``("sr_llm", profile)``, i.e. the cached
-  ``train("qlora", profile)`` run that the other results notebooks use),
-  standing in for the paper's "SR_LLM (IFT)" row.
+* ``sr_llm`` - the same model with the SR_LLM adapter (the cached
+  ``train("qlora", profile)`` run that :func:`srllm.experiments.adapter_for`
+  gives the other results notebooks), standing in for the paper's
+  "SR_LLM (IFT)" row. The run's merged folder (adapter folded into the
+  weights) is scored when it exists: same likelihoods, base-model speed.
 
 **Why "prompted" changes nothing here.** StereoSet's intrasentence score is the
 likelihood the model gives each of three candidate sentences (geometric mean of
@@ -50,7 +51,8 @@ class StereoSetRun:
 
     system: str
     model: str
-    adapter_dir: Path | None
+    adapter_dir: Path | None  # the SR_LLM adapter (None for the base model)
+    loaded_from: str  # what was scored: a model name, or the training run's merged folder
     predictions_file: Path
     scores: dict[str, Any]  # score_predictions(...)["intrasentence"]: per domain and "overall"
 
@@ -90,7 +92,6 @@ def run_stereoset(profile: Any = "cpu", *, max_items: int | None = None, systems
     :func:`srllm.experiments.resolve_profile` for another model or seed).
     ``sr_llm`` trains the QLoRA adapter if no finished run is cached.
     """
-    from srllm.experiments import adapter_for
     from srllm.metrics.stereoset import load_gold, model_predictions, score_predictions
 
     prof = _prof(profile)
@@ -101,12 +102,31 @@ def run_stereoset(profile: Any = "cpu", *, max_items: int | None = None, systems
     gold = load_gold()
     runs: dict[str, StereoSetRun] = {}
     for system in systems:
-        adapter = adapter_for("sr_llm", prof) if system == "sr_llm" else None
-        preds, path = model_predictions(prof.model, adapter, max_items=n, batch_size=prof.generate.batch_size,
+        adapter, weights, extra = None, prof.model, None
+        if system == "sr_llm":
+            adapter, merged = sr_llm_weights(prof)
+            weights, extra = (str(merged), None) if merged is not None else (prof.model, adapter)
+        preds, path = model_predictions(weights, extra, max_items=n, batch_size=prof.generate.batch_size,
                                         device=prof.device, progress=progress)
         scores = score_predictions(gold, preds, partial=True, authors_count=False)
-        runs[system] = StereoSetRun(system, prof.model, adapter, path, scores["intrasentence"])
+        runs[system] = StereoSetRun(system, prof.model, adapter, weights, path, scores["intrasentence"])
     return runs
+
+
+def sr_llm_weights(profile: Any = "cpu") -> tuple[Path | None, Path | None]:
+    """``(adapter folder, merged folder or None)`` of the SR_LLM training run under ``profile``.
+
+    The run is the one :func:`srllm.experiments.adapter_for` ``("sr_llm", ...)`` uses (cached).
+    Its merged folder holds the base weights with the LoRA update added in; scoring
+    it gives the same likelihoods as base + adapter (up to float rounding) at the
+    base model's speed, so it is preferred when the run saved one.
+    """
+    from srllm.experiments import ADAPTER_METHODS
+    from srllm.train import train
+
+    run = train(ADAPTER_METHODS["sr_llm"], _prof(profile))
+    merged = run.merged_dir if run.merged_dir is not None and run.merged_dir.is_dir() else None
+    return run.adapter_dir, merged
 
 
 def scores_frame(runs: dict[str, StereoSetRun], *, with_paper: bool = True) -> pd.DataFrame:
@@ -211,4 +231,4 @@ def plot_table6(frame: pd.DataFrame, *, figsize: tuple[float, float] = (11.0, 4.
 
 
 __all__ = ["DOMAINS", "METRICS", "PAPER_ROW", "SYSTEMS", "SYSTEM_LABELS", "StereoSetRun", "icat_audit",
-           "items_for", "plot_table6", "run_stereoset", "scores_frame", "table6_side_by_side"]
+           "items_for", "plot_table6", "run_stereoset", "scores_frame", "sr_llm_weights", "table6_side_by_side"]

@@ -21,8 +21,9 @@ def _scores(lms: float, ss: float, domains=DOMAINS, n: int = 10) -> dict:
 
 
 def _runs(sr_domains=DOMAINS) -> dict[str, StereoSetRun]:
-    return {"base": StereoSetRun("base", "tiny-random-llama", None, Path("p.json"), _scores(80.0, 60.0)),
-            "sr_llm": StereoSetRun("sr_llm", "tiny-random-llama", Path("a"), Path("q.json"),
+    return {"base": StereoSetRun("base", "tiny-random-llama", None, "tiny-random-llama", Path("p.json"),
+                                 _scores(80.0, 60.0)),
+            "sr_llm": StereoSetRun("sr_llm", "tiny-random-llama", Path("a"), "merged", Path("q.json"),
                                    _scores(82.0, 55.0, sr_domains))}
 
 
@@ -94,3 +95,21 @@ def test_run_stereoset_scores_the_base_model_on_a_few_items():
     assert run.predictions_file.exists()
     with pytest.raises(SrllmError, match="metric"):
         run.value("gender", "BLEU")
+
+
+def test_sr_llm_merged_weights_score_like_base_plus_adapter():
+    """The merged folder that run_stereoset prefers gives the same likelihoods as base model + adapter."""
+    from srllm.metrics.stereoset import model_predictions
+    from srllm.stereoset_runs import sr_llm_weights
+
+    adapter, merged = sr_llm_weights("smoke")
+    if merged is None:
+        pytest.skip("the smoke SR_LLM run saved no merged folder")
+    kw = dict(max_items=4, use_cache=False, progress=False, device="cpu")
+    with_adapter, _ = model_predictions("tiny-random-llama", adapter, **kw)
+    folded, _ = model_predictions(str(merged), None, **kw)
+    a = {r["id"]: r["score"] for r in with_adapter["intrasentence"]}
+    b = {r["id"]: r["score"] for r in folded["intrasentence"]}
+    assert a.keys() == b.keys() and len(a) == 12
+    for sid in a:
+        assert b[sid] == pytest.approx(a[sid], rel=1e-4)
