@@ -111,8 +111,20 @@ def attach_method(model: Any, cfg: Any) -> Any:
     return model
 
 
+def _param_count(p: Any) -> int:
+    # A 4-bit weight is stored two values per byte; its quant_state keeps the real shape.
+    qs = getattr(p, "quant_state", None)
+    if qs is not None and getattr(qs, "shape", None) is not None:
+        n = 1
+        for d in qs.shape:
+            n *= int(d)
+        return n
+    return p.numel()
+
+
 def trainable_counts(model: Any) -> dict[str, int]:
-    total = sum(p.numel() for p in model.parameters())
+    """Trainable and total parameter counts (4-bit weights counted by their unpacked size)."""
+    total = sum(_param_count(p) for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"trainable_params": int(trainable), "total_params": int(total)}
 
