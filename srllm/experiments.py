@@ -842,12 +842,18 @@ def table5_headlines(means: pd.DataFrame) -> dict[str, Any]:
 
 
 def table5_grids(table5: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(ours, paper) as group x method grids for a heat map; ours keeps only methods with a value."""
+    """(ours, paper) as group x method grids for a heat map. Ours keeps only methods with a value,
+    its columns named after our methods (``Baseline (2-shots)``, ``SR_LLM``...), not the paper's models."""
+    from srllm import paper
+    from srllm.baselines import get_baseline
+
     ours = table5["ours"].unstack("method")
     paper_grid = table5["paper"].unstack("method")
     groups = list(dict.fromkeys(table5.index.get_level_values("group")))
     methods = list(dict.fromkeys(table5.index.get_level_values("method")))
     ours = ours.reindex(index=groups, columns=methods).dropna(axis=1, how="all")
+    ours_label = {paper.TABLE5_METHOD_LABELS[pm]: get_baseline(m).label for m, pm in TABLE5_PAPER_METHOD.items()}
+    ours = ours.rename(columns=ours_label)
     paper_grid = paper_grid.reindex(index=groups, columns=methods)
     return ours, paper_grid
 

@@ -261,7 +261,7 @@ def test_table5_side_by_side_means_and_grids(smoke):
     heads = ex.table5_headlines(means)
     assert heads["t5_mean_sr_llm"] == 16.0 and heads["t5_mean_two_shot"] is None
     ours, paper_grid = ex.table5_grids(table)
-    assert list(ours.columns) == ["Original Toxicity", "SR_LLM (IFT)"]
+    assert list(ours.columns) == ["Original texts", "SR_LLM"]
     assert paper_grid.shape == (13, len(paper.TABLE5_METHODS))
 
 
