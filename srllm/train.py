@@ -147,6 +147,8 @@ class TrainConfig:
             n = (self.prefix or {}).get("num_virtual_tokens")
             if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
                 raise bad("prefix.num_virtual_tokens", n, "prefix length must be a positive integer")
+            if (self.prefix or {}).get("init", "normal") not in ("normal", "zero"):
+                raise bad("prefix.init", self.prefix.get("init"), "must be 'normal' or 'zero'")
         if self.init_adapter is not None:
             if self.method == "dense":
                 raise bad("init_adapter", self.init_adapter, "dense fine-tuning trains no adapter to start from")
@@ -202,7 +204,10 @@ class TrainConfig:
                 compute = "float32"
             quant = {"quant_type": p.quant.quant_type, "double_quant": p.quant.double_quant, "compute_dtype": compute}
         if method == "prefix":
-            prefix = {"num_virtual_tokens": p.prefix.num_virtual_tokens, "dropout_not_applied": p.prefix.dropout}
+            prefix = {"num_virtual_tokens": p.prefix.num_virtual_tokens, "init": p.prefix.init,
+                      "dropout_not_applied": p.prefix.dropout}
+            if p.prefix.init != "normal":
+                notes.append(f"prefixes initialised '{p.prefix.init}' instead of Table 3's random normal")
         values: dict[str, Any] = dict(
             method=method, model=p.model, device=device, seed=p.seed, prompt_format=p.prompt_format,
             max_length=t.max_length, batch_size=t.batch_size, eval_batch_size=t.eval_batch_size,

@@ -100,8 +100,10 @@ def attach_method(model: Any, cfg: Any) -> Any:
                         target_modules=list(lo["target_modules"]), task_type="CAUSAL_LM")
         model = get_peft_model(model, pc)
     elif cfg.method == "prefix":
-        # Random-normal initialisation of the prefixes (Table 3) is peft's default.
-        pc = PrefixTuningConfig(num_virtual_tokens=cfg.prefix["num_virtual_tokens"], task_type="CAUSAL_LM")
+        # Random-normal initialisation of the prefixes (Table 3) is peft's default; "zero"
+        # starts from all-zero key/value prefixes.
+        init = {"init_weights": "zero"} if cfg.prefix.get("init") == "zero" else {}
+        pc = PrefixTuningConfig(num_virtual_tokens=cfg.prefix["num_virtual_tokens"], task_type="CAUSAL_LM", **init)
         model = get_peft_model(model, pc)
     elif cfg.method == "dense":
         for p in model.parameters():

@@ -66,6 +66,7 @@ def qlora_run(cache):
     ("ia3", {}, "method"),
     ("lora", {"lora": {"r": 0, "alpha": 16, "dropout": 0.0, "bias": "none", "target_modules": ["q_proj"]}}, "lora.r"),
     ("prefix", {"prefix": {"num_virtual_tokens": 0}}, "prefix.num_virtual_tokens"),
+    ("prefix", {"prefix": {"num_virtual_tokens": 4, "init": "uniform"}}, "prefix.init"),
     ("lora", {"save_steps": 3, "eval_steps": 2}, "save_steps"),
     ("lora", {"learning_rate": 0.0}, "learning_rate"),
 ])
