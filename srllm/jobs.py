@@ -57,16 +57,22 @@ class JobsPlan:
     phase2_max_length: int
     max_new_tokens: int
     n_test: int | None  # None: every held-out posting
-    batch_size: int
+    phase1_batch_size: int
+    phase2_batch_size: int
+    eval_rows: int | None  # dev rows per phase for the evaluation loss; 0: none, None: the profile's limit
 
 
-# Per-profile budget settings (None: the profile's own value). Under ``paper`` both phases
-# run the profile's epochs over all rows.
+# Per-profile budget settings (None: the profile's own value). Under ``paper`` both phases run the
+# profile's epochs over all rows. Under ``cpu`` one step on 4 pairs or 2 postings costs SmolLM2-135M
+# roughly 20 and 45 CPU-seconds, so 6 + 2 steps, no evaluation passes, 6 rewritten postings and the
+# measures keep the notebook near 4 minutes on 2 cores; the longest debiased posting is 171 tokens.
 _BUDGET: dict[str, dict[str, Any]] = {
-    "smoke": {"phase1_max_steps": 2, "phase2_max_steps": 2, "max_new_tokens": 16, "n_test": 3, "batch_size": 4},
-    "cpu": {"phase1_max_steps": 12, "phase2_max_steps": 6, "max_new_tokens": 224, "n_test": 8, "batch_size": 4},
+    "smoke": {"phase1_max_steps": 2, "phase2_max_steps": 2, "max_new_tokens": 16, "n_test": 3,
+              "phase1_batch_size": 4, "phase2_batch_size": 2, "eval_rows": 0},
+    "cpu": {"phase1_max_steps": 6, "phase2_max_steps": 2, "max_new_tokens": 200, "n_test": 6,
+            "phase1_batch_size": 4, "phase2_batch_size": 2, "eval_rows": 0},
     "paper": {"phase1_max_steps": -1, "phase2_max_steps": -1, "max_new_tokens": 320, "n_test": None,
-              "batch_size": None},
+              "phase1_batch_size": None, "phase2_batch_size": None, "eval_rows": None},
 }
 
 
@@ -83,12 +89,14 @@ def plan_for_profile(profile: Any, *, method: str | None = None, n_test: int | N
         "phase2_max_length": max(p.train.max_length, 512),
         "max_new_tokens": budget["max_new_tokens"],
         "n_test": budget["n_test"] if n_test is None else n_test,
-        "batch_size": budget["batch_size"] or p.train.batch_size,
+        "phase1_batch_size": budget["phase1_batch_size"] or p.train.batch_size,
+        "phase2_batch_size": budget["phase2_batch_size"] or p.train.batch_size,
+        "eval_rows": budget["eval_rows"],
     }
     unknown = set(overrides) - set(values)
     if unknown:
         raise SrllmError(f"unknown case-study setting(s) {sorted(unknown)}; known: {sorted(values)}")
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.update(overrides)  # None is a real value here (eval_rows=None: the profile's dev limit)
     if values["method"] == "dense":
         raise SrllmError("the case study continues an adapter in phase 2; choose qlora, lora or prefix, not dense")
     if values["n_test"] is not None and (not isinstance(values["n_test"], int) or values["n_test"] <= 0):
@@ -155,10 +163,11 @@ def load_case_data(profile: Any, plan: JobsPlan, pairs: Sequence[Any] | None = N
     pp = split_pairs(pairs, p.seed)
     ps = split_postings(postings, p.seed)
     d = p.data
-    pp = {"train": limit(pp["train"], d.max_train_rows), "dev": limit(pp["dev"], d.max_eval_rows),
-          "test": pp["test"]}
-    ps = {"train": limit(ps["train"], d.max_train_rows), "dev": limit(ps["dev"], d.max_eval_rows),
-          "test": ps["test"]}
+    dev_rows = d.max_eval_rows if plan.eval_rows is None else plan.eval_rows
+    pp = {"train": limit(pp["train"], d.max_train_rows), "dev": pp["dev"][:dev_rows] if dev_rows is not None
+          else pp["dev"], "test": pp["test"]}
+    ps = {"train": limit(ps["train"], d.max_train_rows), "dev": ps["dev"][:dev_rows] if dev_rows is not None
+          else ps["dev"], "test": ps["test"]}
     return CaseData(pp, ps, limit(ps["test"], plan.n_test))
 
 
@@ -166,21 +175,27 @@ def load_case_data(profile: Any, plan: JobsPlan, pairs: Sequence[Any] | None = N
 
 
 def train_phases(profile: Any, plan: JobsPlan, data: CaseData, *, progress: bool = True) -> tuple[Any, Any]:
-    """Phase 1 on the pairs, then phase 2 on the postings from phase 1's adapter; both cached by hash."""
+    """Phase 1 on the pairs, then phase 2 on the postings from phase 1's adapter; both cached by hash.
+
+    Dev parts (``data.pairs["dev"]``, ``data.postings["dev"]``; empty under budget
+    plans) give each phase's evaluation loss.
+    """
     from srllm.train import train
 
     p = _profile(profile)
     # merge=False: rewriting loads the adapter on the base model, so no merged copy is needed.
-    common = dict(prompt_format=plan.prompt_format, batch_size=plan.batch_size,
-                  eval_batch_size=min(plan.batch_size, p.train.eval_batch_size), progress=progress, merge=False)
+    common = dict(prompt_format=plan.prompt_format, progress=progress, merge=False)
     phase1 = train(plan.method, p, pair_records(data.pairs["train"]), pair_records(data.pairs["dev"]),
                    data_source="bundled job_pairs (train / dev split by category)",
-                   max_steps=plan.phase1_max_steps, **common)
+                   max_steps=plan.phase1_max_steps, batch_size=plan.phase1_batch_size,
+                   eval_batch_size=min(plan.phase1_batch_size, p.train.eval_batch_size), **common)
     if phase1.adapter_dir is None:
         raise SrllmError(f"phase 1 run {phase1.run_dir} left no adapter to continue from")
     phase2 = train(plan.method, p, posting_records(data.postings["train"]), posting_records(data.postings["dev"]),
                    data_source="bundled job_postings (train / dev split by level); phase 2 from phase 1's adapter",
                    max_steps=plan.phase2_max_steps, max_length=plan.phase2_max_length,
+                   batch_size=plan.phase2_batch_size,
+                   eval_batch_size=min(plan.phase2_batch_size, p.train.eval_batch_size),
                    init_adapter=str(phase1.adapter_dir), **common)
     return phase1, phase2
 
@@ -343,8 +358,8 @@ def notes(profile: Any, plan: JobsPlan, phase1: Any = None, phase2: Any = None) 
     p = _profile(profile)
     out = [f"model: {p.model} (paper: Llama-3.2-1B-Instruct); method {plan.method}; prompt layout "
            f"{plan.prompt_format} in both phases",
-           f"phase 1 max_steps {plan.phase1_max_steps}, phase 2 max_steps {plan.phase2_max_steps} "
-           "(-1: the profile's epochs)",
+           f"phase 1: {plan.phase1_max_steps} steps of {plan.phase1_batch_size} pairs, phase 2: "
+           f"{plan.phase2_max_steps} steps of {plan.phase2_batch_size} postings (-1: the profile's epochs)",
            f"phase 2 max_length {plan.phase2_max_length} tokens (profile: {p.train.max_length}); rewrites up to "
            f"{plan.max_new_tokens} new tokens"]
     for name, run in (("phase 1", phase1), ("phase 2", phase2)):

@@ -56,7 +56,8 @@ def test_plans_follow_the_profile_and_refuse_bad_settings():
     assert smoke_plan.prompt_format == "alpaca" and smoke_plan.method == "qlora"
     assert smoke_plan.phase2_max_length >= 512  # a posting with its prompt and rewrite fits
     paper = jobs.plan_for_profile("paper")
-    assert paper.phase1_max_steps == -1 and paper.n_test is None
+    assert paper.phase1_max_steps == -1 and paper.n_test is None and paper.eval_rows is None
+    assert paper.phase2_batch_size == 16  # the profile's batch size (Table 3)
     assert jobs.plan_for_profile("cpu", method="lora", n_test=3).n_test == 3
     assert jobs.plan_for_profile("cpu", phase2_max_steps=9).phase2_max_steps == 9
     with pytest.raises(SrllmError, match="dense"):
@@ -87,6 +88,9 @@ def test_posting_split_is_disjoint_deterministic_and_holds_out_a_test_part(posti
     assert levels == {p.level for p in postings}  # stratified: every level is tested
     data = jobs.load_case_data(smoke(), jobs.plan_for_profile("smoke", n_test=2))
     assert len(data.test) == 2 and data.sizes()["postings_train"] == 4
+    assert data.sizes()["pairs_dev"] == data.sizes()["postings_dev"] == 0  # budget plans skip evaluation passes
+    with_dev = jobs.load_case_data(smoke(), jobs.plan_for_profile("smoke", eval_rows=None))
+    assert len(with_dev.postings["dev"]) == 2  # the profile's max_eval_rows
     assert {p.id for p in data.test} <= set(ids["test"])
 
 
