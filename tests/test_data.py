@@ -158,6 +158,14 @@ def test_blank_text_and_duplicate_ids_are_counted(tmp_path):
     assert "duplicate_id (id already used by an earlier row (first one kept)): 1 at row 3" in report.summary()
 
 
+def test_one_column_csv_counts_blank_and_whitespace_rows(tmp_path):
+    # pandas skips such lines by default; here they must be counted and keep row numbers.
+    p = write(tmp_path, "one.csv", "text\nhello there\n   \n\nworld peace\n\n")
+    records, report = load_file(p)
+    assert [r.text for r in records] == ["hello there", "world peace"]
+    assert report.rows_read == 4 and report.excluded_by_reason == {"blank_text": [2, 3]}
+
+
 def test_identical_texts_without_ids_are_duplicates(tmp_path):
     p = write(tmp_path, "d.jsonl", '{"text": "same"}\n{"text": "same"}\n')
     _, report = load_file(p)

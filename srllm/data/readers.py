@@ -54,7 +54,10 @@ def read_delimited(path: Path, report: LoadReport, sep: str = ",") -> tuple[list
     if not text.strip():
         raise SrllmError(f"{path}: the file is empty")
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
+        # skip_blank_lines=False: pandas would otherwise drop empty and (in a one-column
+        # file) whitespace-only lines silently and shift every later row number.
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
+                         skip_blank_lines=False)
     except pd.errors.ParserError as exc:
         first = str(exc).strip().splitlines()[-1]
         raise SrllmError(f"{path}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {first}") from None
@@ -63,6 +66,9 @@ def read_delimited(path: Path, report: LoadReport, sep: str = ",") -> tuple[list
     columns = [str(c).strip() for c in df.columns]
     df.columns = columns
     rows = [(i + 1, rec) for i, rec in enumerate(df.to_dict("records"))]
+    # Empty lines at the very end of the file are an editor's trailing newlines, not rows.
+    while rows and all(v == "" for v in rows[-1][1].values()):
+        rows.pop()
     report.rows_read = len(rows)
     return columns, rows
 
