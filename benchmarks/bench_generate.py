@@ -31,46 +31,7 @@ import os
 import platform
 import resource
 import sys
-import threading
 import time
-
-
-class RssSampler:
-    """Peak resident memory per named phase, sampled every few milliseconds from /proc/self/status."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.phase: str | None = None
-        self.peaks: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def rss_kib() -> int:
-        try:
-            with open("/proc/self/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self.phase is not None:
-                v = self.rss_kib()
-                if v > self.peaks.get(self.phase, 0):
-                    self.peaks[self.phase] = v
-            time.sleep(self.interval)
-
-    def __enter__(self) -> "RssSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def bench_prompts(n: int, tok, fmt: str, seed: int) -> tuple[list[str], str]:
@@ -140,6 +101,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     from srllm.generate import _decode_row, generate_texts, stop_token_ids
     from srllm.models import load_model
+    from srllm.perf import RssSampler, record_benchmark
 
     t0 = time.perf_counter()
     model, tok = load_model(args.model, device="cpu")
@@ -201,6 +163,12 @@ def main() -> int:
     print(f"ours (batched generate_texts):  {t_ours:.1f} s = {r_ours:.2f} rows/s, "
           f"peak RSS {rss.peaks.get('ours', 0) / 1024:.0f} MiB")
     print(f"process peak RSS (getrusage): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    record_benchmark("generate", {
+        "model": args.model, "prompts": len(prompts), "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size, "identical_share": share, "theirs_rows_per_s": r_theirs,
+        "ours_rows_per_s": r_ours, "theirs_seconds": t_theirs, "ours_seconds": t_ours,
+        "peak_rss_mib": rss.peaks_mib(), "load_average_end": os.getloadavg()[0]},
+        ratio=r_ours / r_theirs, ratio_label="batched generate_texts / one generate per text (rows/s)")
     print(f"speed-up ours/theirs: {r_ours / r_theirs:.2f}x (target >= 4x)")
     return 0
 

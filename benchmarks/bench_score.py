@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -66,10 +65,6 @@ def bias_classifier(seed: int):
                                       seed=seed), "ToxiGen-style sample (CMD sample missing)")
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000)
@@ -77,6 +72,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["SRLLM_CACHE"] = tempfile.mkdtemp(prefix="bench-score-")
     warnings.simplefilter("ignore")
+    from srllm.perf import peak_rss_mib, record_benchmark
     from srllm.scorers import get_scorer, unsafe_rate
 
     texts = bench_texts(args.n)
@@ -116,6 +112,11 @@ def main() -> None:
     print(f"one at a time ({len(subset)} texts, no cache): {single_s:.2f} s = {single_rate:.1f} texts/s")
     print(f"rerun from cache: {rerun_s:.3f} s = {len(texts) / rerun_s:.0f} texts/s")
     print(f"peak RSS: {peak_rss_mib():.0f} MiB")
+    record_benchmark("score", {
+        "scorer": "offline-proxy (proxy)", "texts": len(texts), "batched_texts_per_s": batched_rate,
+        "single_texts_per_s": single_rate, "rerun_texts_per_s": len(texts) / rerun_s,
+        "classifier_train_s": train_s, "setup_s": setup_s, "batched_s": batched_s},
+        ratio=batched_rate / single_rate, ratio_label="batched / one text per call (texts/s)")
     print(f"ratio batched/one-at-a-time texts/s: {batched_rate / single_rate:.1f}x")
 
 

@@ -14,6 +14,7 @@ import os
 import platform
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,50 @@ def machine_info() -> dict[str, Any]:
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class RssSampler:
+    """Peak resident memory per named phase of one process, sampled from ``/proc/self/status``.
+
+    ``getrusage`` only knows the peak of the whole process; a benchmark that runs two
+    sides in one process sets ``sampler.phase = "ours"`` / ``"theirs"`` around each
+    side to get a peak for each (``peaks_mib``). Linux only; elsewhere peaks stay 0.
+    """
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.phase: str | None = None
+        self.peaks: dict[str, int] = {}  # KiB
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def rss_kib() -> int:
+        try:
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.phase is not None:
+                self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), self.rss_kib())
+            time.sleep(self.interval)
+
+    def peaks_mib(self) -> dict[str, float]:
+        return {k: round(v / 1024, 1) for k, v in self.peaks.items()}
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def record_benchmark(name: str, metrics: dict[str, Any], *, ratio: float, ratio_label: str,

@@ -581,7 +581,7 @@ def _now() -> str:
 
 
 def _make_session_callback(run_dir: Path, monitor: Any, previous: list[dict[str, Any]], start_step: int,
-                           started_at: str) -> Any:
+                           started_at: str, write: bool = True) -> Any:
     from transformers import TrainerCallback
 
     from srllm.runrecord import session_dict
@@ -594,7 +594,8 @@ def _make_session_callback(run_dir: Path, monitor: Any, previous: list[dict[str,
 
         def write(self, step: int) -> list[dict[str, Any]]:
             sessions = previous + [session_dict(monitor.finish(), start_step, step, started_at)]
-            atomic_write_text(run_dir / SESSIONS, json.dumps(sessions, indent=1))
+            if write:  # only the main process of a multi-process run keeps the record
+                atomic_write_text(run_dir / SESSIONS, json.dumps(sessions, indent=1))
             return sessions
 
         def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
@@ -667,12 +668,22 @@ def train(method: str | None = None, profile: Any = "cpu", records_train: Sequen
     h = run_hash(cfg, dhash)
     run_dir = Path(out_dir) if out_dir is not None else runs_dir() / f"{cfg.method}-{h}"
 
-    with _run_lock(run_dir):
-        done = _read_manifest(run_dir)
-        if done is not None and done.get("run_hash") == h:
+    ps = _process_state(cfg.device)
+    is_main = ps is None or ps.is_main_process
+    # Under `accelerate launch` every process runs this function; the main one owns the
+    # folder (lock, claim, pruning, manifest) and the others follow it at barriers.
+    with _run_lock(run_dir) if is_main else contextlib.nullcontext():
+        with ps.main_process_first() if ps is not None else contextlib.nullcontext():
+            done = _read_manifest(run_dir)
+            reuse = done is not None and done.get("run_hash") == h
+            if not reuse:
+                if is_main:
+                    _claim_folder(run_dir, cfg, h, dhash, fresh=not resume)
+                    _prune_incomplete_checkpoints(run_dir / "checkpoints", latest_checkpoint(run_dir / "checkpoints"))
+                resume_from = latest_checkpoint(run_dir / "checkpoints")
+        if reuse:
             log.info("reusing finished run %s", run_dir)
             return RunResult(run_dir, cfg.method, h, done["config"], done, reused=True)
-        _claim_folder(run_dir, cfg, h, dhash, fresh=not resume)
         tok = load_tokenizer(cfg.model)
         tok.padding_side = "right"
         train_ex = tokenize_pairs(train_pairs, tok, cfg.prompt_format, cfg.max_length, train_stats)
@@ -680,9 +691,21 @@ def train(method: str | None = None, profile: Any = "cpu", records_train: Sequen
         if not train_ex:
             raise SrllmError(f"every training example lost its response to max_length={cfg.max_length}")
         manifest = _run_trainer(cfg, h, dhash, run_dir, tok, train_ex, eval_ex, train_stats, eval_stats,
-                                merge=merge, keep_checkpoints=keep_checkpoints, progress=progress,
-                                callbacks=callbacks, data_source=data_source or "records passed to train()")
+                                resume_from=resume_from, ps=ps, merge=merge, keep_checkpoints=keep_checkpoints,
+                                progress=progress, callbacks=callbacks,
+                                data_source=data_source or "records passed to train()")
         return RunResult(run_dir, cfg.method, h, manifest["config"], manifest, reused=False)
+
+
+def _process_state(device: str) -> Any | None:
+    """accelerate's process state when several processes train together (``accelerate launch``,
+    ``torchrun``: WORLD_SIZE > 1), else None. Creating it joins the process group
+    (gloo on CPU, NCCL on CUDA), which the Trainer then reuses."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState(cpu=device == "cpu")
 
 
 def _claim_folder(run_dir: Path, cfg: TrainConfig, h: str, dhash: str, fresh: bool) -> None:
@@ -707,8 +730,9 @@ def _claim_folder(run_dir: Path, cfg: TrainConfig, h: str, dhash: str, fresh: bo
 
 
 def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, train_ex: list[dict[str, Any]],
-                 eval_ex: list[dict[str, Any]], train_stats: DataStats, eval_stats: DataStats, *, merge: bool,
-                 keep_checkpoints: bool, progress: bool, callbacks: Sequence[Any], data_source: str) -> dict[str, Any]:
+                 eval_ex: list[dict[str, Any]], train_stats: DataStats, eval_stats: DataStats, *,
+                 resume_from: Path | None, ps: Any | None, merge: bool, keep_checkpoints: bool, progress: bool,
+                 callbacks: Sequence[Any], data_source: str) -> dict[str, Any]:
     import datasets
     from transformers import EarlyStoppingCallback, set_seed
 
@@ -716,8 +740,8 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
     from srllm.train_model import GradientGuard, attach_method, load_base, merge_adapter, trainable_counts
 
     ckpt_dir = run_dir / "checkpoints"
-    resume_from = latest_checkpoint(ckpt_dir)
-    _prune_incomplete_checkpoints(ckpt_dir, resume_from)
+    is_main = ps is None or ps.is_main_process
+    world = ps.num_processes if ps is not None else 1
     previous_sessions: list[dict[str, Any]] = []
     if resume_from is not None:
         log.info("resuming %s from %s", run_dir, resume_from.name)
@@ -738,7 +762,8 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
     guard = GradientGuard(cfg.method)
     started_at = _now()
     with PowerMonitor(cfg.device) as monitor:
-        recorder = _make_session_callback(run_dir, monitor, previous_sessions, start_step, started_at)
+        recorder = _make_session_callback(run_dir, monitor, previous_sessions, start_step, started_at,
+                                          write=is_main)
         cbs = [guard, recorder, *callbacks]
         if has_eval and cfg.patience > 0:
             cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.patience))
@@ -755,6 +780,13 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
         state = trainer.state
         sessions = recorder.write(state.global_step)
 
+    if not is_main:  # the main process saves, merges and writes the manifest; wait for it, then read it
+        del trainer, model
+        ps.wait_for_everyone()
+        manifest = _read_manifest(run_dir)
+        if manifest is None:
+            raise SrllmError(f"process {ps.process_index}: the main process wrote no manifest in {run_dir}")
+        return manifest
     final = trainer.model
     adapter_dir = merged_dir = None
     if cfg.method == "dense":
@@ -797,6 +829,8 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
         "epoch": float(state.epoch or 0.0),
         "stopped_early": bool(has_eval and cfg.patience > 0 and state.global_step < state.max_steps),
         "resumed_from_step": start_step if start_step else None,
+        "processes": world,
+        "distributed_backend": str(ps.backend) if ps is not None else None,
         "sessions": len(sessions),
         "wall_seconds": sum(s["seconds"] for s in sessions),
         "last_session_train_seconds": session_seconds,
@@ -817,6 +851,8 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
     if not keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=1, default=str))
+    if ps is not None:
+        ps.wait_for_everyone()
     return manifest
 
 

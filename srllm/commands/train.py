@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 NAME = "train"
@@ -79,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
             kwargs["epochs"] = args.epochs
             kwargs.setdefault("max_steps", -1)
         result = train(args.method, prof, records_train, records_eval, **kwargs)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:  # under `accelerate launch`: every process says it is done; the main one reports
+        rank = int(os.environ.get("RANK", "0"))
+        print(f"[process {rank + 1}/{world}] finished training; run folder {result.run_dir}", flush=True)
+        if rank != 0:
+            return 0
     summary = result.summary()
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
