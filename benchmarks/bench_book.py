@@ -4,7 +4,8 @@ Run: ``.venv/bin/python benchmarks/bench_book.py [--profile cpu]``
 
 Reads ``runs/book-runs.jsonl``, which ``srllm book`` appends to for every stage of
 every build. Run ``make book`` twice (the second run is the warm rebuild) before
-this. The last line is the ratio cold total / warm total.
+this. It also prints the peak resident memory of the notebook kernels (logged by
+``srllm book`` from ``getrusage``). The last line is the ratio cold total / warm total.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--log", default=str(BOOK_LOG))
     args = ap.parse_args(argv)
-    stages = book_stage_times(read_book_log(args.log), profile=args.profile)
+    rows = read_book_log(args.log)
+    stages = book_stage_times(rows, profile=args.profile)
+    peaks = [r["children_peak_rss_mib"] for r in rows
+             if r.get("profile") == args.profile and r.get("children_peak_rss_mib") is not None]
     if not stages:
         print(f"no '{args.profile}' runs in {args.log}: run `make book PROFILE={args.profile}` first", file=sys.stderr)
         return 1
@@ -34,8 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'total':34} {cold:9.1f} {warm:9.1f}")
     if missing_warm:
         print(f"(no warm time yet for: {', '.join(missing_warm)}; run `make book` again)")
+    peak = max(peaks) if peaks else None
+    if peak is not None:
+        print(f"peak resident memory of any notebook kernel or build step: {peak:.0f} MiB "
+              f"({peak / 1024:.2f} GiB; budget for the cpu book: 8 GiB)")
     ratio = cold / warm if warm else float("nan")
-    record_benchmark("book", {"profile": args.profile, "stages": stages, "cold_total_s": cold, "warm_total_s": warm},
+    record_benchmark("book", {"profile": args.profile, "stages": stages, "cold_total_s": cold, "warm_total_s": warm,
+                              "kernel_peak_rss_mib": peak},
                      ratio=ratio, ratio_label="cold / warm book time")
     print(f"ratio cold/warm book time: {ratio:.2f}")
     return 0

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from srllm.cache import atomic_write_text, file_hash, stable_hash
+from srllm.perf import children_peak_rss_mib, peak_rss_mib
 from srllm.errors import SrllmError
 
 EXECUTED_DIR = Path("book/executed")
@@ -78,8 +79,12 @@ def _log_timing(root: Path, profile: str, t: StageTiming) -> None:
     log = root / RUN_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as fh:
+        # Peak memory: this process, and the largest finished child so far (the notebook
+        # kernels papermill started and the jupyter-book build), for the 8 GiB budget.
         fh.write(json.dumps({"time": time.time(), "profile": profile, "stage": t.stage,
-                             "seconds": round(t.seconds, 3), "cached": t.cached}) + "\n")
+                             "seconds": round(t.seconds, 3), "cached": t.cached,
+                             "peak_rss_mib": round(peak_rss_mib(), 1),
+                             "children_peak_rss_mib": round(children_peak_rss_mib(), 1)}) + "\n")
 
 
 def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path) -> None:

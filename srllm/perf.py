@@ -22,6 +22,7 @@ from typing import Any
 from srllm.cache import atomic_write_text
 
 BENCH_DIR = Path("runs/benchmarks")
+COMMITTED_DIR = Path("benchmarks/results")
 BOOK_LOG = Path("runs/book-runs.jsonl")
 
 
@@ -61,6 +62,11 @@ def machine_info() -> dict[str, Any]:
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_peak_rss_mib() -> float:
+    """Largest peak resident memory of any finished child process (e.g. a notebook kernel)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 class RssSampler:
@@ -119,10 +125,26 @@ def record_benchmark(name: str, metrics: dict[str, Any], *, ratio: float, ratio_
 
 
 def load_benchmarks(root: str | os.PathLike = ".") -> list[dict[str, Any]]:
-    """Every benchmark record found, newest first."""
-    folder = Path(root) / BENCH_DIR
-    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
-    return sorted(records, key=lambda r: r.get("time", ""), reverse=True)
+    """The newest record of every benchmark, newest first, each with its ``source``.
+
+    Records written on this machine (``runs/benchmarks/``, not in git) win over
+    the maintainers' committed ones (``benchmarks/results/``) when newer, so a
+    fresh clone's book still shows measured numbers, labelled with where and
+    when they were measured.
+    """
+    newest: dict[str, dict[str, Any]] = {}
+    for folder, source in ((Path(root) / COMMITTED_DIR, "committed (benchmarks/results)"),
+                           (Path(root) / BENCH_DIR, "this machine (runs/benchmarks)")):
+        for p in sorted(folder.glob("*.json")) if folder.exists() else []:
+            try:
+                rec = json.loads(p.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{p}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+            rec["source"] = source
+            name = rec.get("name", p.stem)
+            if name not in newest or rec.get("time", "") >= newest[name].get("time", ""):
+                newest[name] = rec
+    return sorted(newest.values(), key=lambda r: r.get("time", ""), reverse=True)
 
 
 def read_book_log(path: str | os.PathLike = BOOK_LOG) -> list[dict[str, Any]]:

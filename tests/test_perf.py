@@ -52,3 +52,26 @@ def test_bench_book_prints_ratio_last(tmp_path, repo_root):
     assert out.returncode == 0, out.stderr
     last = out.stdout.strip().splitlines()[-1]
     assert last == f"ratio cold/warm book time: {30.0 / 10.5:.2f}"
+
+
+def test_committed_records_show_until_a_newer_local_one_exists(tmp_path):
+    committed = tmp_path / "benchmarks" / "results"
+    committed.mkdir(parents=True)
+    (committed / "generate.json").write_text(json.dumps(
+        {"name": "generate", "time": "2026-11-30 10:00:00", "ratio": 4.5, "ratio_label": "x", "metrics": {}}))
+    (rec,) = load_benchmarks(tmp_path)
+    assert rec["ratio"] == 4.5 and rec["source"].startswith("committed")
+    record_benchmark("generate", {}, ratio=5.0, ratio_label="x", root=tmp_path)  # now, so newer
+    (rec,) = load_benchmarks(tmp_path)
+    assert rec["ratio"] == 5.0 and rec["source"].startswith("this machine")
+    (committed / "broken.json").write_text("{")
+    with pytest.raises(ValueError, match=r"broken.json: not valid JSON"):
+        load_benchmarks(tmp_path)
+
+
+def test_book_log_records_peak_memory(tmp_path):
+    from srllm.book import StageTiming, _log_timing
+
+    _log_timing(tmp_path, "cpu", StageTiming("01_data", 1.0, False))
+    (row,) = read_book_log(tmp_path / "runs" / "book-runs.jsonl")
+    assert row["peak_rss_mib"] > 10 and row["children_peak_rss_mib"] >= 0

@@ -45,3 +45,24 @@ def test_two_process_training_finishes_on_both_ranks_and_saves_a_loadable_adapte
     ids = tok("Rewrite this.", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         assert torch.isfinite(adapted(input_ids=ids).logits).all()
+
+
+def test_shipped_accelerate_configs_parse_and_say_what_they_do():
+    import pytest
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.utils import DistributedType
+
+    from srllm.launch import CONFIGS, config_path
+
+    expected = {"ddp_gpus": (DistributedType.MULTI_GPU, None), "deepspeed_zero2": (DistributedType.DEEPSPEED, 2),
+                "deepspeed_zero3_offload": (DistributedType.DEEPSPEED, 3)}
+    assert set(CONFIGS) == set(expected)
+    for name in CONFIGS:
+        cfg = load_config_from_file(str(config_path(name)))
+        kind, stage = expected[name]
+        assert cfg.distributed_type == kind and cfg.num_processes >= 2 and not cfg.use_cpu
+        if stage is not None:
+            assert cfg.deepspeed_config["zero_stage"] == stage
+            assert cfg.deepspeed_config["gradient_clipping"] == 0.3  # Table 3's max grad norm
+    with pytest.raises(ValueError, match="unknown launch config 'zero9'"):
+        config_path("zero9")
