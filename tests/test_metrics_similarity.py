@@ -79,6 +79,12 @@ def test_retention_falls_back_to_cosine_without_content_words(minilm):
     assert got[0] == pytest.approx(max(0.0, cos[0]))
 
 
+def test_empty_rewrite_retains_nothing(minilm):
+    scores = retention.knowledge_retention(["The council met on Monday to discuss the new bridge."] * 3,
+                                 ["", "   ", "The council met on Monday about the bridge."])
+    assert scores[0] == 0.0 and scores[1] == 0.0 and scores[2] > 0.5
+
+
 def test_retention_input_errors():
     with pytest.raises(SrllmError, match="biased_words\\[0\\] must be a list"):
         retention.knowledge_retention(["a b"], ["a b"], ["lazy"])

@@ -16,7 +16,8 @@ labelled as such wherever it is reported:
   (names, places, numbers, events) still there?
 
 When the original has no content word left, ``recall`` is undefined and the
-score is ``max(0, cos)``. Scores lie in [0, 1]; Table 7 prints them as percent.
+score is ``max(0, cos)``. An empty or blank rewrite scores 0. Scores lie in
+[0, 1]; Table 7 prints them as percent.
 
 The measure is validated on a hand-labelled set of retained-versus-lost pairs
 (``tests/fixtures/metrics/retention_pairs.jsonl``): it must rank retained pairs
@@ -106,6 +107,9 @@ def knowledge_retention(originals: Sequence[str], rewrites: Sequence[str],
     w = config.similarity_weight
     out = np.empty(len(originals))
     for i, (o, r) in enumerate(zip(originals, rewrites)):
+        if not r.strip():  # an empty rewrite keeps nothing (MiniLM would still give "" a small cosine)
+            out[i] = 0.0
+            continue
         rec = content_recall(o, r, excl[i])
         out[i] = cos[i] if rec is None else w * cos[i] + (1.0 - w) * rec
     return out
