@@ -172,9 +172,11 @@ class TrainConfig:
         t = p.train
         device = resolve_device(p.device)
         notes: list[str] = []
-        lr, epochs, optim = t.learning_rate, t.epochs, t.optim
+        lr, epochs, optim, max_steps = t.learning_rate, t.epochs, t.optim, t.max_steps
         if method == "prefix":
             lr, epochs, optim = p.prefix.learning_rate, p.prefix.epochs, p.prefix.optim
+            if p.prefix.max_steps is not None:
+                max_steps = p.prefix.max_steps
             notes.append(f"prefix-tuning dropout {p.prefix.dropout} (Table 3) is not applied: peft's "
                          "PrefixTuningConfig has no dropout")
         elif method == "dense":
@@ -211,7 +213,7 @@ class TrainConfig:
         values: dict[str, Any] = dict(
             method=method, model=p.model, device=device, seed=p.seed, prompt_format=p.prompt_format,
             max_length=t.max_length, batch_size=t.batch_size, eval_batch_size=t.eval_batch_size,
-            grad_accum=t.grad_accum, epochs=float(epochs), max_steps=t.max_steps, learning_rate=lr,
+            grad_accum=t.grad_accum, epochs=float(epochs), max_steps=max_steps, learning_rate=lr,
             scheduler=t.scheduler, warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay,
             max_grad_norm=t.max_grad_norm, optim=optim, adam_beta1=t.adam_beta1, adam_beta2=t.adam_beta2,
             eval_steps=t.eval_steps, save_steps=t.save_steps, patience=t.patience, logging_steps=t.logging_steps,

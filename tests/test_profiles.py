@@ -54,3 +54,15 @@ def test_overrides_apply_and_keep_the_rest():
     p = get_profile("cpu", **{"train.max_steps": 7, "seed": 3})
     assert p.train.max_steps == 7 and p.seed == 3
     assert p.model == get_profile("cpu").model
+
+
+def test_prefix_tuning_can_have_its_own_step_limit():
+    from srllm.train import TrainConfig
+
+    cpu = get_profile("cpu")
+    assert TrainConfig.from_profile(cpu, "prefix").max_steps == cpu.prefix.max_steps != cpu.train.max_steps
+    assert TrainConfig.from_profile(cpu, "qlora").max_steps == cpu.train.max_steps
+    same = get_profile("cpu", **{"prefix.max_steps": None})
+    assert TrainConfig.from_profile(same, "prefix").max_steps == same.train.max_steps
+    with pytest.raises(ProfileError, match=r"prefix.max_steps"):
+        get_profile("cpu", **{"prefix.max_steps": 0})
