@@ -119,7 +119,7 @@ def main() -> int:
     transformers.logging.set_verbosity_error()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from srllm.perf import RssSampler, record_benchmark
+    from srllm.perf import RssSampler, peak_rss_mib, record_benchmark
     from srllm.profiles import get_profile
     from srllm.train import TrainConfig, default_records
 
@@ -163,9 +163,12 @@ def main() -> int:
           f"batch {args.batch_size}, lr {cfg.learning_rate:g}, {cfg.optim}; {args.rounds} interleaved round(s)")
     print(f"theirs (trl SFTTrainer, text field, no packing, group_by_length): {t_theirs.steps} steps, "
           f"{tok_theirs} tokens in {t_theirs.seconds:.1f} s = {r_theirs:.0f} tokens/s, "
-          f"peak RSS {peaks.get('theirs', 0):.0f} MiB")
+          f"peak RSS while it ran {peaks.get('theirs', 0):.0f} MiB")
     print(f"ours (srllm.train, response-only loss, length-grouped): {t_ours.steps} steps, "
-          f"{tok_ours} tokens in {t_ours.seconds:.1f} s = {r_ours:.0f} tokens/s, peak RSS {peaks.get('ours', 0):.0f} MiB")
+          f"{tok_ours} tokens in {t_ours.seconds:.1f} s = {r_ours:.0f} tokens/s, peak RSS while it ran "
+          f"{peaks.get('ours', 0):.0f} MiB")
+    print(f"process peak RSS (getrusage): {peak_rss_mib():.0f} MiB (memory freed by one side stays with the "
+          "process, so the per-side peaks are upper bounds)")
     record_benchmark("train", {
         "model": cfg.model, "method": args.method, "rows": len(rows), "rounds": args.rounds,
         "batch_size": args.batch_size, "lora": lora, "theirs_steps": t_theirs.steps, "ours_steps": t_ours.steps,
