@@ -16,6 +16,11 @@ evaluation data, so a second call with the same inputs returns the finished run
 instead of training again, and an interrupted run resumes from its latest
 checkpoint (model, optimizer, scheduler and RNG states).
 
+Under ``accelerate launch`` (several processes, DDP) every process calls
+:func:`train`; the main process alone holds the folder's lock, prunes
+checkpoints, saves, merges and writes the manifest, and the others wait for it
+at barriers and then return the same run.
+
 The loss is Eq. (1) of the paper over the response tokens only: prompt tokens
 carry label -100 (:func:`srllm.prompts.tokenize_example`).
 
