@@ -71,8 +71,22 @@ def package_fingerprint(root: Path) -> str:
     return stable_hash([(str(p.relative_to(root)), file_hash(p)) for p in files])
 
 
-def notebook_key(nb: Path, profile: str, params: dict[str, Any], fingerprint: str) -> str:
-    return stable_hash(file_hash(nb), profile, params, fingerprint)
+def declared_inputs(nb: Path, root: Path) -> list[Path]:
+    """Files outside ``srllm/`` that a notebook reads and that should re-execute it when they change.
+
+    Declared in the notebook's metadata as ``{"srllm": {"inputs": ["glob", ...]}}`` with globs
+    relative to the repository root; e.g. the performance page lists the benchmark records.
+    """
+    meta = json.loads(nb.read_text(encoding="utf-8")).get("metadata", {}).get("srllm", {})
+    globs = meta.get("inputs", [])
+    if not isinstance(globs, list) or not all(isinstance(g, str) for g in globs):
+        raise SrllmError(f"{nb}: metadata field 'srllm.inputs' must be a list of glob strings, got {globs!r}")
+    return sorted({p for g in globs for p in root.glob(g) if p.is_file()})
+
+
+def notebook_key(nb: Path, profile: str, params: dict[str, Any], fingerprint: str, root: Path | None = None) -> str:
+    inputs = [(str(p.relative_to(root)), file_hash(p)) for p in declared_inputs(nb, root)] if root else []
+    return stable_hash(file_hash(nb), profile, params, fingerprint, *([inputs] if inputs else []))
 
 
 def _log_timing(root: Path, profile: str, t: StageTiming) -> None:
@@ -176,7 +190,7 @@ def build_book(profile: str = "cpu", *, only: list[str] | None = None, force: bo
         notebooks = [nb for nb in notebooks if any(o in nb.stem for o in only)]
     for nb in notebooks:
         dst = out_dir / nb.name
-        key = notebook_key(nb, profile, params, fingerprint)
+        key = notebook_key(nb, profile, params, fingerprint, root)
         t0 = time.perf_counter()
         cached = not force and dst.exists() and keys.get(nb.name) == key
         if not cached:

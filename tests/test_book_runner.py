@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from srllm.book import NotebookFailed, build_book, filtered_toc
+from srllm.errors import SrllmError
 
 
 def _notebook(path, cells):
@@ -65,6 +66,27 @@ def test_unchanged_notebooks_are_reused_and_changes_rerun(mini_repo):
     assert [t.cached for t in fourth.timings] == [False]
     log = (mini_repo / "runs" / "book-runs.jsonl").read_text().splitlines()
     assert len(log) == 4 and json.loads(log[1])["cached"] is True
+
+
+def test_declared_input_files_rerun_the_notebook_when_they_change(mini_repo):
+    nb_path = mini_repo / "notebooks" / "01_ok.ipynb"
+    _notebook(nb_path, ["print(open('../results/r.json').read())"])
+    nb = nbformat.read(str(nb_path), as_version=4)
+    nb.metadata["srllm"] = {"inputs": ["results/*.json"]}
+    nbformat.write(nb, str(nb_path))
+    (mini_repo / "results").mkdir()
+    (mini_repo / "results" / "r.json").write_text('{"ratio": 1}')
+    assert [t.cached for t in build_book("smoke", root=mini_repo, build_html=False).timings] == [False]
+    assert [t.cached for t in build_book("smoke", root=mini_repo, build_html=False).timings] == [True]
+    (mini_repo / "results" / "r.json").write_text('{"ratio": 2}')
+    assert [t.cached for t in build_book("smoke", root=mini_repo, build_html=False).timings] == [False]
+    (mini_repo / "results" / "new.json").write_text("{}")  # a new matching file is a change too
+    assert [t.cached for t in build_book("smoke", root=mini_repo, build_html=False).timings] == [False]
+
+    nb.metadata["srllm"] = {"inputs": "results/*.json"}
+    nbformat.write(nb, str(nb_path))
+    with pytest.raises(SrllmError, match=r"01_ok.ipynb: metadata field 'srllm.inputs' must be a list"):
+        build_book("smoke", root=mini_repo, build_html=False)
 
 
 def test_filtered_toc_drops_missing_files_and_empty_parts(mini_repo):
