@@ -36,3 +36,22 @@ def smollm():
     from srllm.models import load_model
 
     return load_model("smollm2-135m-instruct", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A private $SRLLM_CACHE for the requesting test module: models linked from the shared
+    cache (converted once), training runs and generations kept apart from other modules."""
+    from srllm.cache import cache_dir
+
+    shared_models = cache_dir() / "models"
+    shared_models.mkdir(parents=True, exist_ok=True)
+    root = tmp_path_factory.mktemp("srllm-cache")
+    (root / "models").symlink_to(shared_models)
+    old = os.environ.get("SRLLM_CACHE")
+    os.environ["SRLLM_CACHE"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("SRLLM_CACHE", None)
+    else:
+        os.environ["SRLLM_CACHE"] = old

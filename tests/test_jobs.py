@@ -7,31 +7,12 @@ Training uses tiny-random-llama (smoke profile) in a private cache folder.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 
 import pytest
 
 from srllm import jobs
 from srllm.errors import SrllmError
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A private $SRLLM_CACHE (models linked from the shared cache, runs kept apart)."""
-    from srllm.cache import cache_dir
-
-    shared_models = cache_dir() / "models"
-    shared_models.mkdir(parents=True, exist_ok=True)
-    root = tmp_path_factory.mktemp("srllm-cache")
-    (root / "models").symlink_to(shared_models)
-    old = os.environ.get("SRLLM_CACHE")
-    os.environ["SRLLM_CACHE"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("SRLLM_CACHE", None)
-    else:
-        os.environ["SRLLM_CACHE"] = old
 
 
 def smoke(**more):

@@ -32,24 +32,6 @@ def smoke(**more):
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A private $SRLLM_CACHE for this module (models linked from the shared cache, runs kept apart)."""
-    from srllm.cache import cache_dir
-
-    shared_models = cache_dir() / "models"
-    shared_models.mkdir(parents=True, exist_ok=True)
-    root = tmp_path_factory.mktemp("srllm-cache")
-    (root / "models").symlink_to(shared_models)
-    old = os.environ.get("SRLLM_CACHE")
-    os.environ["SRLLM_CACHE"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("SRLLM_CACHE", None)
-    else:
-        os.environ["SRLLM_CACHE"] = old
-
-
-@pytest.fixture(scope="module")
 def lora_run(cache):
     return train("lora", smoke(), progress=False, **LORA_OVERRIDES)
 
