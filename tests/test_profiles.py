@@ -66,3 +66,9 @@ def test_prefix_tuning_can_have_its_own_step_limit():
     assert TrainConfig.from_profile(same, "prefix").max_steps == same.train.max_steps
     with pytest.raises(ProfileError, match=r"prefix.max_steps"):
         get_profile("cpu", **{"prefix.max_steps": 0})
+
+
+def test_reproducing_chapter_states_the_cpu_step_counts(repo_root):
+    cpu = get_profile("cpu")
+    text = (repo_root / "book" / "reproducing.md").read_text()
+    assert f"{cpu.train.max_steps} QLoRA steps (prefix-tuning {cpu.prefix.max_steps})" in text
