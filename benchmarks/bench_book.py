@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from srllm.perf import BOOK_LOG, book_stage_times, read_book_log, record_benchmark
+from srllm.perf import BOOK_LOG, book_peak_rss_mib, book_stage_times, read_book_log, record_benchmark
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,8 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = read_book_log(args.log)
     stages = book_stage_times(rows, profile=args.profile)
-    peaks = [r["children_peak_rss_mib"] for r in rows
-             if r.get("profile") == args.profile and r.get("children_peak_rss_mib") is not None]
+
     if not stages:
         print(f"no '{args.profile}' runs in {args.log}: run `make book PROFILE={args.profile}` first", file=sys.stderr)
         return 1
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'total':34} {cold:9.1f} {warm:9.1f}")
     if missing_warm:
         print(f"(no warm time yet for: {', '.join(missing_warm)}; run `make book` again)")
-    peak = max(peaks) if peaks else None
+    peak = book_peak_rss_mib(rows, args.profile)
     if peak is not None:
         print(f"peak resident memory of any notebook kernel or build step: {peak:.0f} MiB "
               f"({peak / 1024:.2f} GiB; budget for the cpu book: 8 GiB)")

@@ -179,3 +179,10 @@ def book_stage_times(rows: list[dict[str, Any]], profile: str | None = None) -> 
         else:
             stage["warm" if r.get("cached") else "cold"] = r["seconds"]
     return out
+
+
+def book_peak_rss_mib(rows: list[dict[str, Any]], profile: str | None = None) -> float | None:
+    """Largest logged peak memory of any notebook kernel or build step (``srllm book`` log rows), or None."""
+    peaks = [r["children_peak_rss_mib"] for r in rows
+             if (profile is None or r.get("profile") == profile) and r.get("children_peak_rss_mib") is not None]
+    return max(peaks) if peaks else None

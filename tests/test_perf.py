@@ -75,3 +75,13 @@ def test_book_log_records_peak_memory(tmp_path):
     _log_timing(tmp_path, "cpu", StageTiming("01_data", 1.0, False))
     (row,) = read_book_log(tmp_path / "runs" / "book-runs.jsonl")
     assert row["peak_rss_mib"] > 10 and row["children_peak_rss_mib"] >= 0
+
+
+def test_book_peak_memory_is_the_largest_logged_for_the_profile():
+    from srllm.perf import book_peak_rss_mib
+
+    rows = [{"profile": "cpu", "children_peak_rss_mib": 300.0}, {"profile": "cpu", "children_peak_rss_mib": 4900.0},
+            {"profile": "smoke", "children_peak_rss_mib": 9000.0}, {"profile": "cpu"}]
+    assert book_peak_rss_mib(rows, "cpu") == 4900.0
+    assert book_peak_rss_mib(rows) == 9000.0
+    assert book_peak_rss_mib(rows, "paper") is None
