@@ -676,11 +676,12 @@ def table4_side_by_side(rates: pd.DataFrame, choices: dict[str, ScorerChoice], p
 
 
 def _unreproduced_reason(row: Any) -> str:
+    """Why a paper row has no value of ours (without the row's name: tables give it once per group of rows)."""
     if row.method == "prompted-2shot" and row.key in ("gpt35_p", "gpt4_p"):
-        return f"{row.model} is a hosted paid model; no API model generates rewrites here"
+        return "hosted paid models; no API model generates rewrites here"
     if row.method == "instruction-fine-tuned":
-        return f"{row.model} ({row.params}) is not fine-tuned here; our SR_LLM row stands for SR_LLM Llama3.2"
-    return f"{row.model} ({row.params or 'hosted'}) is not available offline; our prompted row stands for Llama3.2"
+        return "not fine-tuned here (larger base models); our SR_LLM row stands for SR_LLM Llama3.2"
+    return "larger models not run offline; our prompted row stands for Llama3.2 Instruct"
 
 
 def table5_side_by_side(groups: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> pd.DataFrame:
@@ -897,6 +898,166 @@ def table7_plot_frame(table7: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "method", "test set", "unsafe %", "retention %"])
 
 
+# --------------------------------------------------------------------------- tables as the paper prints them
+
+
+def _not_run_footnote(table: pd.DataFrame, row_level: str) -> str:
+    """One line naming, once, why the rows without a value of ours are empty."""
+    reasons: dict[str, list[str]] = {}
+    for row, sub in table.groupby(level=row_level, sort=False):
+        if sub["ours"].notna().any():
+            continue
+        note = next((n for n in sub["note"] if isinstance(n, str) and n), "not run here")
+        why = note.split("not run: ", 1)[-1]
+        reasons.setdefault(why, []).append(str(row))
+    if not reasons:
+        return ""
+    return "– : not run here. " + " ".join(f"{', '.join(rows)}: {why}." for why, rows in reasons.items())
+
+
+def _scorer_footnotes(choices: dict[str, ScorerChoice]) -> list[str]:
+    notes = []
+    for col, c in choices.items():
+        n = c.note()
+        notes.append(f"{PAPER_SCORER_LABELS[col]} column: " + (n if n else f"{c.name} (the paper's scorer)"))
+    return notes
+
+
+def table4_view(table4: pd.DataFrame, choices: dict[str, ScorerChoice], profile: Any = "cpu") -> Any:
+    """Table 4 as the paper prints it: methods x (test set, scorer), ours beside the paper's (a Styler).
+
+    Provenance once below the table: which of the paper's rows our methods stand for, the
+    model, each test set's size against the paper's, each scorer column's scorer (and
+    whether it is a proxy), and why the other rows are empty.
+    """
+    from srllm import paper
+    from srllm.report import paper_table
+
+    prof = _prof(profile)
+    stands = "; ".join(f"{paper.table4_row(r).model}: {method_note(m, prof)}" for m, r in TABLE4_PAPER_ROW.items()
+                       if paper.table4_row(r).model in table4.index.get_level_values("model")
+                       and table4.xs(paper.table4_row(r).model, level="model")["ours"].notna().any())
+    footnotes = [f"Rows with a value of ours: {stands}." if stands else "",
+                 model_note(prof) and model_note(prof).replace("model: ", "Model: ") + ".",
+                 *(data_note(ds, len(eval_items(ds, prof))).replace("data: ", f"{DATASET_LABELS[ds]}: ")
+                   for ds in dict.fromkeys(table4.index.get_level_values("test set").map(
+                       {v: k for k, v in DATASET_LABELS.items()}))),
+                 *_scorer_footnotes(choices), _not_run_footnote(table4, "model")]
+    return paper_table(table4, "model", ["test set", "scorer"], footnotes=footnotes,
+                       caption="Table 4: texts judged unsafe (%), before and after each method; ours beside the "
+                               "paper's. Lower is safer.")
+
+
+def table5_view(table5: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> Any:
+    """Table 5 as the paper prints it: ToxiGen groups x methods, ours beside the paper's (a Styler)."""
+    from srllm.report import paper_table
+
+    prof = _prof(profile)
+    n = len(eval_items("toxigen", prof))
+    footnotes = [model_note(prof) and model_note(prof).replace("model: ", "Model: ") + ".",
+                 data_note("toxigen", n).replace("data: ", "Statements: ") + "; a handful per group.",
+                 "Scorer: " + (choice.note() or choice.name) + ".", _not_run_footnote(table5.swaplevel(), "method")]
+    return paper_table(table5, "group", "method", footnotes=footnotes,
+                       caption="Table 5: mean toxicity probability (%) per ToxiGen target group; ours beside "
+                               "the paper's.")
+
+
+TABLE7_MEASURES: dict[str, str] = {"openai": "unsafe %", "knowledge_retention": "knowledge retention %"}
+
+
+def table7_view(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> Any:
+    """Table 7 as the paper prints it: methods x (test set, measure), ours beside the paper's (a Styler)."""
+    from srllm.report import paper_table
+
+    prof = _prof(profile)
+    label = {TABLE7_COLUMN_PREFIX[ds]: DATASET_LABELS[ds] for ds in TABLE7_DATASETS}
+    keys = []
+    for method, col in table7.index:
+        pre, metric = col.split("_", 1)
+        keys.append((method, label[pre], TABLE7_MEASURES[metric]))
+    frame = table7.copy()
+    frame.index = pd.MultiIndex.from_tuples(keys, names=["method", "test set", "measure"])
+    printed = sorted({n.split("printed ", 1)[1] for n in table7["note"] if isinstance(n, str) and "printed " in n})
+    footnotes = [model_note(prof) and model_note(prof).replace("model: ", "Model: ") + ".",
+                 *(data_note(ds, len(eval_items(ds, prof))).replace("data: ", f"{DATASET_LABELS[ds]}: ")
+                   for ds in TABLE7_DATASETS),
+                 "Unsafe %: " + (choice.note() or choice.name) + ".",
+                 "Knowledge retention: proxy (offline MiniLM cosine + content-word recall) in place of DeepEval "
+                 "with GPT-4.",
+                 ("Paper cells printed as " + ", ".join(printed) + " show –.") if printed else "",
+                 _not_run_footnote(frame, "method")]
+    return paper_table(frame, "method", ["test set", "measure"], footnotes=footnotes,
+                       caption="Table 7: prompting versus fine-tuning; unsafe texts (%, lower is safer) and "
+                               "knowledge retention (%, higher is better); ours beside the paper's.")
+
+
+# One colour per method on every page (seaborn's colour-blind palette, in the paper's method order);
+# keyed by our method keys and by every label a page may show for the method.
+_COLOUR_ORDER = ("original", "zero_shot", "two_shot", "five_shot", "prefix", "sr_llm", "t5_large", "bart_large",
+                 "flan_t5_large")
+
+
+def method_palette() -> dict[str, Any]:
+    """``{method key or label: colour}``: the same colour for a method on every page and in every figure."""
+    import seaborn as sns
+
+    from srllm import paper
+    from srllm.baselines import get_baseline
+
+    colours = dict(zip(_COLOUR_ORDER, sns.color_palette("colorblind", len(_COLOUR_ORDER))))
+    out: dict[str, Any] = {}
+    for key, colour in colours.items():
+        out[key] = colour
+        out[get_baseline(key).label] = colour
+    for row in paper.TABLE7:
+        out.setdefault(row.label, colours.get(row.key))
+    for m, r in TABLE4_PAPER_ROW.items():
+        out.setdefault(paper.table4_row(r).model, colours[m])
+    for m, pm in TABLE5_PAPER_METHOD.items():
+        out.setdefault(paper.TABLE5_METHOD_LABELS[pm], colours[m])
+    return out
+
+
+def table4_findings(table4: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu", column: str = "openai") -> str:
+    """The "What this build found" paragraph of the Table 4 page (Markdown; see :mod:`srllm.findings`)."""
+    from srllm.findings import safety_findings
+
+    prof = _prof(profile)
+    return safety_findings(table4_headlines(table4, column), scorer=choice.name, is_proxy=choice.is_proxy,
+                           model=model_label(prof.model), stands_for=PAPER_SCORER_LABELS[column],
+                           datasets={_SHORT_DATASET[d]: DATASET_LABELS[d] for d in DATASETS})
+
+
+def table5_findings(table5: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> str:
+    """The "What this build found" paragraph of the Table 5 page."""
+    from srllm import paper
+    from srllm.findings import demographics_findings
+
+    prof = _prof(profile)
+    ours = table5["ours"].unstack("method")
+    orig, sr = (paper.TABLE5_METHOD_LABELS[TABLE5_PAPER_METHOD[m]] for m in ("original", "sr_llm"))
+    both = ours[[orig, sr]].dropna() if {orig, sr} <= set(ours.columns) else ours.iloc[0:0]
+    dropped = int((both[sr] < both[orig]).sum()) if len(both) else None
+    return demographics_findings(table5_headlines(table5_means(table5)), groups_dropped=dropped, groups=len(both),
+                                 scorer=choice.name, is_proxy=choice.is_proxy, model=model_label(prof.model))
+
+
+def table7_findings(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> str:
+    """The "What this build found" paragraph of the Table 7 page."""
+    from srllm import paper
+    from srllm.findings import prompting_findings
+
+    prof = _prof(profile)
+    return prompting_findings(table7_headlines(table7), scorer=choice.name, is_proxy=choice.is_proxy,
+                              model=model_label(prof.model), methods={r.key: r.label for r in paper.TABLE7})
+
+
+def rates_view(rates: pd.DataFrame) -> Any:
+    """The long table of :func:`unsafe_rates` or :func:`group_rates` with rates rounded to 2 decimals."""
+    shown = rates.drop(columns=[c for c in ("reason",) if c in rates and not rates[c].astype(bool).any()])
+    return shown.style.format(precision=2, na_rep="–").hide(axis="index")
+
+
 def clear_memo() -> None:
     """Forget the in-process memo of items and outputs (the on-disk caches stay)."""
     _ITEMS_MEMO.clear()
@@ -910,5 +1071,6 @@ __all__ = [
     "bold_prompts", "clear_memo", "complete_sentences", "data_note", "eval_items", "examples", "group_rates", "headline",
     "method_note", "method_outputs", "model_note", "paper_column_scorers", "resolve_profile", "retention_scores",
     "retention_frame", "score_outputs", "scorer_status", "scorers_for", "setup_summary", "table4_side_by_side", "table5_side_by_side",
-    "table4_headlines", "table4_plot_frame", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
+    "table4_headlines", "table4_plot_frame", "table4_view", "table5_view", "table7_view", "rates_view",
+    "method_palette", "table4_findings", "table5_findings", "table7_findings", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
 ]
