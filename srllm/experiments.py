@@ -1052,6 +1052,39 @@ def table7_findings(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "
                               model=model_label(prof.model), methods={r.key: r.label for r in paper.TABLE7})
 
 
+EXPLORER_COLUMNS = ("test set", "group", "id", "method", "original", "rewrite", "p_unsafe %", "unsafe")
+
+
+def explorer_frame(profile: Any = "cpu", scorer: Any = "offline-proxy",
+                   combos: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Every evaluation text with each method's rewrite and its score: the rewrite explorer's rows.
+
+    One row per (test set, item, method), for the method/test-set pairs the results pages
+    run (Table 4's methods on every set, Table 7's on its two), from the same cached
+    outputs those pages use; methods that did not run here (e.g. T5 without the Hub) have
+    no rows. ``p_unsafe %`` and ``unsafe`` come from ``scorer`` (the pages' stand-in).
+    """
+    prof = _prof(profile)
+    choice = as_choice(scorer)
+    if combos is None:
+        combos = [(m, d) for d in DATASETS for m in TABLE4_METHODS]
+        combos += [(m, d) for d in TABLE7_DATASETS for m in TABLE7_METHODS if (m, d) not in combos]
+    from srllm.baselines import get_baseline
+
+    rows = []
+    for method, dataset in combos:
+        result = method_outputs(method, dataset, prof, progress=False)
+        if not result.ok:
+            continue
+        scores = score_outputs(result, choice) if choice.available else None
+        for k, (item, out) in enumerate(zip(eval_items(dataset, prof), result.outputs)):
+            rows.append({"test set": DATASET_LABELS[dataset], "group": item.group, "id": item.id,
+                         "method": get_baseline(method).label, "original": item.text, "rewrite": out,
+                         "p_unsafe %": round(100.0 * scores[k].p_unsafe, 1) if scores else math.nan,
+                         "unsafe": ("yes" if scores[k].flag else "no") if scores else ""})
+    return pd.DataFrame(rows, columns=list(EXPLORER_COLUMNS))
+
+
 def rates_view(rates: pd.DataFrame) -> Any:
     """The long table of :func:`unsafe_rates` or :func:`group_rates` with rates rounded to 2 decimals."""
     shown = rates.drop(columns=[c for c in ("reason",) if c in rates and not rates[c].astype(bool).any()])
@@ -1072,5 +1105,5 @@ __all__ = [
     "method_note", "method_outputs", "model_note", "paper_column_scorers", "resolve_profile", "retention_scores",
     "retention_frame", "score_outputs", "scorer_status", "scorers_for", "setup_summary", "table4_side_by_side", "table5_side_by_side",
     "table4_headlines", "table4_plot_frame", "table4_view", "table5_view", "table7_view", "rates_view",
-    "method_palette", "table4_findings", "table5_findings", "table7_findings", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
+    "explorer_frame", "method_palette", "table4_findings", "table5_findings", "table7_findings", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
 ]

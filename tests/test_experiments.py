@@ -371,3 +371,15 @@ def test_method_palette_gives_a_method_one_colour_under_every_label():
     assert pal["two_shot"] == pal["Baseline (2-shots)"] == pal["Llama3.2 Instruct"]
     assert pal["original"] == pal["Original texts"] == pal["Original Texts"]
     assert len({pal[k] for k in ("original", "zero_shot", "two_shot", "five_shot", "prefix", "sr_llm")}) == 6
+
+
+def test_explorer_frame_has_every_item_and_method_that_ran(smoke, monkeypatch):
+    scorer = LengthScorer()
+    frame = ex.explorer_frame(smoke, scorer, combos=[("original", "cmd_test"), ("t5_large", "cmd_test")])
+    items = ex.eval_items("cmd_test", smoke)
+    assert list(frame.columns) == list(ex.EXPLORER_COLUMNS)
+    assert len(frame) == len(items)  # T5 needs the Hub: no rows, not empty rows
+    assert set(frame["method"]) == {"Original texts"} and set(frame["test set"]) == {"Our test set"}
+    first = frame.iloc[0]
+    assert first["rewrite"] == first["original"] == items[0].text
+    assert first["p_unsafe %"] == round(100 * min(1.0, len(items[0].text) / 300), 1)
