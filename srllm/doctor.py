@@ -93,8 +93,8 @@ def check_rewrite(profile: Any) -> Check:
             from srllm.metrics.task_success import task_success  # a17's measure, when it is installed
         except ImportError:
             return True, detail, ""
-        ok = task_success([PROBE_TEXT], [out])
-        return True, f"{detail}; task success {ok}", ""
+        kind = task_success([PROBE_TEXT], [out]).kinds[0]
+        return True, f"{detail}; task success: {kind}", ""
     return _timed("one text rewritten", run)
 
 

@@ -900,6 +900,101 @@ def table7_plot_frame(table7: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "method", "test set", "unsafe %", "retention %"])
 
 
+# --------------------------------------------------------------------------- task success (a17's measure)
+
+SUCCESS_COLUMNS = ("method", "dataset", "n", "success", "status", "reason")
+SUCCESS_LABEL = "task success %"
+
+
+def task_inputs(dataset: str, profile: Any = "cpu") -> list[int]:
+    """Positions of the items whose input needs a rewrite: on our test set the records labelled
+    biased or toxic (:func:`srllm.metrics.task_success.biased_inputs`); every item elsewhere."""
+    prof = _prof(profile)
+    items = eval_items(dataset, prof)
+    if dataset != "cmd_test":
+        return list(range(len(items)))
+    from srllm.data.sources import profile_splits
+    from srllm.metrics.task_success import biased_inputs
+
+    biased = {r.id for r in biased_inputs(profile_splits(prof, "cmd")["test"])}
+    return [i for i, it in enumerate(items) if it.id in biased]
+
+
+def task_success_rates(methods: Sequence[str], datasets: Sequence[str], scorer: Any,
+                       profile: Any = "cpu") -> pd.DataFrame:
+    """Task success (:mod:`srllm.metrics.task_success`) of each rewriting method on each set, in percent.
+
+    One row per method and set, over :func:`task_inputs`; the scorer decides "still unsafe"
+    (the same stand-in as the unsafe rates beside it). The original texts are not a rewrite
+    and get no row; a method that did not run gets ``status="not_run"``.
+    """
+    from srllm.metrics.task_success import task_success
+
+    prof = _prof(profile)
+    choice = as_choice(scorer)
+    sc = choice.instance if choice.instance is not None else get_scorer_instance(choice.name)
+    rows = []
+    for dataset in datasets:
+        keep = task_inputs(dataset, prof)
+        items = eval_items(dataset, prof)
+        for method in methods:
+            if method == "original":
+                continue
+            result = method_outputs(method, dataset, prof, progress=False)
+            row = {"method": method, "dataset": dataset, "n": len(keep), "success": math.nan, "status": "ok",
+                   "reason": ""}
+            if not result.ok:
+                row.update(status="not_run", reason=result.reason or "not run", n=0)
+            elif not choice.available:
+                row.update(status="not_run", reason=f"scorer {choice.name} unavailable: {choice.reason}", n=0)
+            elif keep:
+                res = task_success([items[i].text for i in keep], [result.outputs[i] for i in keep], scorer=sc)
+                row["success"] = 100.0 * res.success_rate
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(SUCCESS_COLUMNS))
+
+
+def _with_success(table: pd.DataFrame, success: pd.DataFrame | None, key_of: Any, group_level: str) -> pd.DataFrame:
+    """``table`` with one more column group per test set, ``task success %`` (ours only; the paper has none).
+
+    ``key_of(method, dataset)`` gives the table's index key (without the last level) for our method.
+    """
+    if success is None or success.empty:
+        return table
+    ours = {}
+    for r in success.to_dict("records"):
+        if r["status"] == "ok":
+            ours[key_of(r["method"], r["dataset"])] = r["success"]
+    rows, index = [], []
+    last_group = None
+    names = list(table.index.names)
+    for key, rec in zip(table.index, table.to_dict("records")):
+        group = key[:-1]
+        if last_group is not None and group != last_group:
+            index.append((*last_group, SUCCESS_LABEL))
+            rows.append({"ours": ours.get(last_group, math.nan), "paper": math.nan, "difference": math.nan,
+                         "note": "our measure; the paper has none"})
+        index.append(key)
+        rows.append(rec)
+        last_group = group
+    if last_group is not None:
+        index.append((*last_group, SUCCESS_LABEL))
+        rows.append({"ours": ours.get(last_group, math.nan), "paper": math.nan, "difference": math.nan,
+                     "note": "our measure; the paper has none"})
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=names))
+
+
+def _success_footnote(success: pd.DataFrame | None) -> str:
+    if success is None or success.empty:
+        return ""
+    from srllm.metrics.task_success import DEFAULT_THRESHOLD
+
+    return (f"{SUCCESS_LABEL}: our measure, not the paper's (srllm.metrics.task_success): the share of rewrites "
+            "that change the input, are no echo or refusal, are not flagged by the same scorer and keep the "
+            f"content (MiniLM cosine ≥ {DEFAULT_THRESHOLD}, chosen on the dev split); on our test set over the "
+            "inputs labelled biased or toxic, elsewhere over every item.")
+
+
 # --------------------------------------------------------------------------- tables as the paper prints them
 
 
@@ -925,7 +1020,8 @@ def _scorer_footnotes(choices: dict[str, ScorerChoice]) -> list[str]:
     return notes
 
 
-def table4_view(table4: pd.DataFrame, choices: dict[str, ScorerChoice], profile: Any = "cpu") -> Any:
+def table4_view(table4: pd.DataFrame, choices: dict[str, ScorerChoice], profile: Any = "cpu",
+                success: pd.DataFrame | None = None) -> Any:
     """Table 4 as the paper prints it: methods x (test set, scorer), ours beside the paper's (a Styler).
 
     Provenance once below the table: which of the paper's rows our methods stand for, the
@@ -944,8 +1040,10 @@ def table4_view(table4: pd.DataFrame, choices: dict[str, ScorerChoice], profile:
                  *(data_note(ds, len(eval_items(ds, prof))).replace("data: ", f"{DATASET_LABELS[ds]}: ")
                    for ds in dict.fromkeys(table4.index.get_level_values("test set").map(
                        {v: k for k, v in DATASET_LABELS.items()}))),
-                 *_scorer_footnotes(choices), _not_run_footnote(table4, "model")]
-    return paper_table(table4, "model", ["test set", "scorer"], footnotes=footnotes,
+                 *_scorer_footnotes(choices), _success_footnote(success), _not_run_footnote(table4, "model")]
+    model_of = {m: paper.table4_row(r).model for m, r in TABLE4_PAPER_ROW.items()}
+    shown = _with_success(table4, success, lambda m, d: (model_of.get(m, m), DATASET_LABELS[d]), "test set")
+    return paper_table(shown, "model", ["test set", "scorer"], footnotes=footnotes,
                        caption="Table 4: texts judged unsafe (%), before and after each method; ours beside the "
                                "paper's. Lower is safer.")
 
@@ -967,7 +1065,8 @@ def table5_view(table5: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu"
 TABLE7_MEASURES: dict[str, str] = {"openai": "unsafe %", "knowledge_retention": "knowledge retention %"}
 
 
-def table7_view(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> Any:
+def table7_view(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu",
+                success: pd.DataFrame | None = None) -> Any:
     """Table 7 as the paper prints it: methods x (test set, measure), ours beside the paper's (a Styler)."""
     from srllm.report import paper_table
 
@@ -987,7 +1086,11 @@ def table7_view(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu"
                  "Knowledge retention: proxy (offline MiniLM cosine + content-word recall) in place of DeepEval "
                  "with GPT-4.",
                  ("Paper cells printed as " + ", ".join(printed) + " show –.") if printed else "",
-                 _not_run_footnote(frame, "method")]
+                 _success_footnote(success), _not_run_footnote(frame, "method")]
+    from srllm import paper
+
+    label_of = {r.key: r.label for r in paper.TABLE7}
+    frame = _with_success(frame, success, lambda m, d: (label_of.get(m, m), DATASET_LABELS[d]), "test set")
     return paper_table(frame, "method", ["test set", "measure"], footnotes=footnotes,
                        caption="Table 7: prompting versus fine-tuning; unsafe texts (%, lower is safer) and "
                                "knowledge retention (%, higher is better); ours beside the paper's.")
@@ -1020,14 +1123,31 @@ def method_palette() -> dict[str, Any]:
     return out
 
 
-def table4_findings(table4: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu", column: str = "openai") -> str:
+def _success_sentence(success: pd.DataFrame | None, dataset: str = "cmd_test") -> str:
+    """One sentence of task success per method on ``dataset`` (empty without results)."""
+    from srllm.baselines import get_baseline
+    from srllm.findings import fmt
+
+    if success is None or success.empty:
+        return ""
+    ok = success[(success["dataset"] == dataset) & (success["status"] == "ok")]
+    if ok.empty:
+        return ""
+    parts = [f"{get_baseline(r['method']).label} {fmt(r['success'], 1)}%" for r in ok.to_dict("records")]
+    return (f"\n\nTask success on {DATASET_LABELS[dataset].lower()} (our measure: the rewrite changes the text, "
+            f"is not flagged and keeps its content; the paper has no such figure): " + ", ".join(parts) + ".")
+
+
+def table4_findings(table4: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu", column: str = "openai",
+                    success: pd.DataFrame | None = None) -> str:
     """The "What this build found" paragraph of the Table 4 page (Markdown; see :mod:`srllm.findings`)."""
     from srllm.findings import safety_findings
 
     prof = _prof(profile)
     return safety_findings(table4_headlines(table4, column), scorer=choice.name, is_proxy=choice.is_proxy,
                            model=model_label(prof.model), stands_for=PAPER_SCORER_LABELS[column],
-                           datasets={_SHORT_DATASET[d]: DATASET_LABELS[d] for d in DATASETS})
+                           datasets={_SHORT_DATASET[d]: DATASET_LABELS[d] for d in DATASETS}) + \
+        _success_sentence(success)
 
 
 def table5_findings(table5: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> str:
@@ -1044,14 +1164,16 @@ def table5_findings(table5: pd.DataFrame, choice: ScorerChoice, profile: Any = "
                                  scorer=choice.name, is_proxy=choice.is_proxy, model=model_label(prof.model))
 
 
-def table7_findings(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> str:
+def table7_findings(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu",
+                    success: pd.DataFrame | None = None) -> str:
     """The "What this build found" paragraph of the Table 7 page."""
     from srllm import paper
     from srllm.findings import prompting_findings
 
     prof = _prof(profile)
     return prompting_findings(table7_headlines(table7), scorer=choice.name, is_proxy=choice.is_proxy,
-                              model=model_label(prof.model), methods={r.key: r.label for r in paper.TABLE7})
+                              model=model_label(prof.model), methods={r.key: r.label for r in paper.TABLE7}) + \
+        _success_sentence(success)
 
 
 EXPLORER_COLUMNS = ("test set", "group", "id", "method", "original", "rewrite", "p_unsafe %", "unsafe")
@@ -1107,5 +1229,5 @@ __all__ = [
     "method_note", "method_outputs", "model_note", "paper_column_scorers", "resolve_profile", "retention_scores",
     "retention_frame", "score_outputs", "scorer_status", "scorers_for", "setup_summary", "table4_side_by_side", "table5_side_by_side",
     "table4_headlines", "table4_plot_frame", "table4_view", "table5_view", "table7_view", "rates_view",
-    "explorer_frame", "method_palette", "table4_findings", "table5_findings", "table7_findings", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
+    "explorer_frame", "method_palette", "task_inputs", "task_success_rates", "table4_findings", "table5_findings", "table7_findings", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
 ]

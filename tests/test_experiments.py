@@ -383,3 +383,29 @@ def test_explorer_frame_has_every_item_and_method_that_ran(smoke, monkeypatch):
     first = frame.iloc[0]
     assert first["rewrite"] == first["original"] == items[0].text
     assert first["p_unsafe %"] == round(100 * min(1.0, len(items[0].text) / 300), 1)
+
+
+def test_task_success_sits_beside_the_unsafe_rate_in_tables_4_and_7(smoke):
+    scorer = LengthScorer()
+    success = ex.task_success_rates(["original", "two_shot", "t5_large"], ["cmd_test"], scorer, smoke)
+    assert list(success["method"]) == ["two_shot", "t5_large"]  # the originals are no rewrite
+    t5 = success.set_index("method").loc["t5_large"]
+    assert t5["status"] == "not_run" and math.isnan(t5["success"])
+    two = success.set_index("method").loc["two_shot"]
+    assert two["n"] == len(ex.task_inputs("cmd_test", smoke)) and 0.0 <= two["success"] <= 100.0
+
+    fake = pd.DataFrame([{"method": "sr_llm", "dataset": "cmd_test", "n": 4, "success": 75.0, "status": "ok",
+                          "reason": ""}], columns=list(ex.SUCCESS_COLUMNS))
+    table = ex.table4_side_by_side(_rates(_t4_rows()), _proxy_choices(), smoke)
+    wide = ex.table4_view(table, _proxy_choices(), smoke, success=fake).data
+    assert wide.loc["SR_LLM Llama3.2", ("Our test set", ex.SUCCESS_LABEL, "ours")] == 75.0
+    assert math.isnan(wide.loc["SR_LLM Llama3.2", ("Our test set", ex.SUCCESS_LABEL, "paper")])
+    cols = [c[:2] for c in wide.columns[::2]]  # task success right after the scorers of its test set
+    assert cols[:3] == [("Our test set", "Perspective API"), ("Our test set", "OpenAI moderation"),
+                        ("Our test set", ex.SUCCESS_LABEL)]
+    rates = _rates([(m, ds, "offline-proxy", True, 4, 50.0 - 5 * k, 30.0, "ok", "")
+                    for k, m in enumerate(ex.TABLE7_METHODS) for ds in ex.TABLE7_DATASETS])
+    ochoice = ex.ScorerChoice("offline-proxy", True, True, "offline", stands_in_for="openai")
+    t7 = ex.table7_view(ex.table7_side_by_side(rates, {}, ochoice, smoke), ochoice, smoke, success=fake)
+    assert t7.data.loc["SR_LLM", ("Our test set", ex.SUCCESS_LABEL, "ours")] == 75.0
+    assert "srllm.metrics.task_success" in t7.to_html()
