@@ -299,6 +299,9 @@ def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path
     from papermill.exceptions import PapermillExecutionError
 
     dst.parent.mkdir(parents=True, exist_ok=True)
+    style = Path(__file__).with_name("style") / "matplotlibrc"  # legible figure fonts at page width
+    saved_rc = os.environ.get("MATPLOTLIBRC")
+    os.environ["MATPLOTLIBRC"] = str(style)
     try:
         with quiet_environment():  # the kernel inherits it: no bars, warnings or log lines
             pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
@@ -310,6 +313,11 @@ def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path
             f"notebook {src.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
             f"{exc.ename}: {exc.evalue}\n    cell source:\n      {head}\n"
             f"    partial executed copy kept at {dst}") from None
+    finally:
+        if saved_rc is None:
+            os.environ.pop("MATPLOTLIBRC", None)
+        else:
+            os.environ["MATPLOTLIBRC"] = saved_rc
 
 
 def filtered_toc(root: Path, out: Path) -> Path:

@@ -181,3 +181,10 @@ def test_api_reference_names_every_module_and_has_no_placeholder(repo_root):
         modules.add(".".join(parts))
     assert not sorted(modules - documented), f"modules missing from book/api.md: {sorted(modules - documented)}"
     assert not re.search(r"appears here once|placeholder|\bTODO\b", api)
+
+
+def test_kernels_draw_figures_with_the_books_legible_style(mini_repo):
+    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["import matplotlib\nprint('font', matplotlib.rcParams['font.size'])"])
+    build_book("smoke", root=mini_repo, build_html=False)
+    nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
+    assert "font 12.0" in json.dumps([c.get("outputs") for c in nb.cells])
