@@ -182,7 +182,8 @@ def clean_executed(path: Path, root: Path, log_path: Path | None = None) -> dict
     """Make an executed notebook read like a page; return counts of what was moved or changed.
 
     * stderr streams (warnings, log lines, progress bars that bypassed the quiet
-      environment) go to ``log_path`` instead of the page; progress widgets are dropped;
+      environment) go to ``log_path`` instead of the page; progress widgets and HTML
+      progress displays (transformers' notebook callback) are dropped;
     * paths of the build machine in any output become ``$SRLLM_CACHE/...`` or repository
       paths (:func:`machine_paths`);
     * the ``parameters`` and papermill's ``injected-parameters`` cells are removed from
@@ -206,8 +207,10 @@ def clean_executed(path: Path, root: Path, log_path: Path | None = None) -> dict
                 log_lines.append(f"--- cell {i} (stderr)\n{out.get('text', '')}")
                 continue
             data = out.get("data", {})
-            if _WIDGET_MIME in data:
+            html = str(data.get("text/html", ""))
+            if _WIDGET_MIME in data or "<progress" in html:  # widgets; transformers' notebook progress table
                 counts["widgets"] += 1
+                log_lines.append(f"--- cell {i} (progress display)\n{data.get('text/plain', '')}")
                 continue
             scrubbed = _scrub(dict(out), paths)
             if scrubbed != out:

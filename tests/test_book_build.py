@@ -141,10 +141,11 @@ def _page_report(page_path: Path, shot: Path):
         text = page.inner_text("article") if page.query_selector("article") else page.inner_text("body")
         cells = page.eval_on_selector_all("article td, article th", "els => els.map(e => e.innerText.trim())")
         height = page.evaluate("document.documentElement.scrollHeight")
+        bars = page.eval_on_selector_all("article progress", "els => els.length")
         html = page.content()
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
-    return text, cells, height, html
+    return text, cells, height, html, bars
 
 
 def test_executed_pages_show_no_noise_paths_or_long_decimals(smoke_book, tmp_path):
@@ -156,7 +157,9 @@ def test_executed_pages_show_no_noise_paths_or_long_decimals(smoke_book, tmp_pat
     assert pages
     problems = []
     for page in pages:
-        text, cells, height, html = _page_report(page, tmp_path / f"{page.stem}.png")
+        text, cells, height, html, bars = _page_report(page, tmp_path / f"{page.stem}.png")
+        if bars:
+            problems.append(f"{page.name}: {bars} HTML progress bars")
         for what, pattern in _NOISE.items():
             hit = pattern.search(text)
             if hit:

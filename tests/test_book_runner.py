@@ -108,12 +108,13 @@ def test_executed_copy_is_cleaned_of_noise_paths_and_code(mini_repo):
         "warnings.warn('planted FutureWarning', FutureWarning)\nprint('progress 50%', file=sys.stderr)\nprint('kept')",
         f"print('run folder {cache}/runs/abc123 and ' + {str(mini_repo)!r} + '/notebooks/x.csv')",
         "glue('answer', 42, display=False)",
+        "from IPython.display import HTML, display\ndisplay(HTML(\"<progress value='2' max='2'></progress> [2/2]\"))",
     ])
     build_book("smoke", root=mini_repo, build_html=False)
     nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
     text = json.dumps([c.get("outputs") for c in nb.cells])
     assert "planted FutureWarning" not in text and "progress 50%" not in text
-    assert "kept" in text
+    assert "kept" in text and "<progress" not in text
     assert cache not in text and str(mini_repo) not in text
     assert "$SRLLM_CACHE/runs/abc123" in text and "x.csv" in text
     tags = [c.metadata.get("tags", []) for c in nb.cells]
