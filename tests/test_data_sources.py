@@ -194,6 +194,9 @@ def test_fetch_reuses_a_copy_and_validate_accepts_it(private_cache, capsys):
     assert "kept: 30" in out and "without safe variation" not in out and f"revision {d.name}" in out
     assert main(["data", "fetch", "--profile", "cpu"]) == 0
     assert "nothing to fetch" in capsys.readouterr().out
+    assert main(["data", "sources", "--profile", "paper"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"fetched copy at revision {d.name}" in out[0] and "no fetched copy" in out[1]  # cmd, then toxigen
 
 
 def test_toxigen_annotated_rows_become_records():
@@ -208,7 +211,7 @@ def test_toxigen_annotated_rows_become_records():
     assert [r.stereotyping for r in recs] == [1, 0] and recs[1].target_group == "mental_dis" and rep.kept == 2
 
 
-def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache, tmp_path):
+def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache, tmp_path, monkeypatch):
     """End to end on the fetched copy: the smoke model trains on the released CMD's train split
     (the run record names the dataset, its revision and the split sizes) and Table 4's items
     are that copy's test split."""
@@ -226,6 +229,21 @@ def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache
     assert run.manifest["data"]["train_used"] == prof.data.max_train_rows
     items = eval_items("cmd_test", prof)
     assert [i.id for i in items] == [r.id for r in profile_splits(prof)["test"]] and len(items) == 6
+    # k-shot demonstrations are drawn from the same source's train split
+    import srllm.generate as gen
+    from srllm.data.sources import load_dataset_for
+
+    seen = {}
+    real = gen.build_prompts
+
+    def spy(texts, tokenizer, **kw):
+        seen["pool"] = kw.get("shots_pool")
+        return real(texts, tokenizer, **kw)
+
+    monkeypatch.setattr(gen, "build_prompts", spy)
+    out = gen.rewrite([items[0].text], method="two_shot", profile=prof, progress=False, cache=False)
+    assert len(out) == 1
+    assert [r.id for r in seen["pool"]] == [r.id for r in load_dataset_for(prof, "cmd").splits["train"]]
 
 
 def test_cli_trains_the_smoke_model_on_a_released_layout_csv(cache, tmp_path, capsys):
