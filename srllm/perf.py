@@ -124,27 +124,33 @@ def record_benchmark(name: str, metrics: dict[str, Any], *, ratio: float, ratio_
     return path
 
 
-def load_benchmarks(root: str | os.PathLike = ".") -> list[dict[str, Any]]:
-    """The newest record of every benchmark, newest first, each with its ``source``.
+LOCAL_SOURCE = "local: this machine (runs/benchmarks)"
+COMMITTED_SOURCE = "committed (benchmarks/results)"
 
-    Records written on this machine (``runs/benchmarks/``, not in git) win over
-    the maintainers' committed ones (``benchmarks/results/``) when newer, so a
-    fresh clone's book still shows measured numbers, labelled with where and
-    when they were measured.
+
+def load_benchmarks(root: str | os.PathLike = ".") -> list[dict[str, Any]]:
+    """One record per benchmark, by name, each with its ``source``.
+
+    A record written on this machine (``runs/benchmarks/``, not in git) is shown
+    whenever it exists, labelled ``local``; otherwise the maintainers' committed
+    one (``benchmarks/results/``), so a fresh clone's book still shows measured
+    numbers. The choice never compares the records' time stamps: a machine whose
+    clock is behind would otherwise hide its own, newer run behind the committed
+    record (issue 14, item 9).
     """
-    newest: dict[str, dict[str, Any]] = {}
-    for folder, source in ((Path(root) / COMMITTED_DIR, "committed (benchmarks/results)"),
-                           (Path(root) / BENCH_DIR, "this machine (runs/benchmarks)")):
+    chosen: dict[str, dict[str, Any]] = {}
+    # Committed first, local second: a local record replaces the committed one of the same name.
+    for folder, source in ((Path(root) / COMMITTED_DIR, COMMITTED_SOURCE), (Path(root) / BENCH_DIR, LOCAL_SOURCE)):
         for p in sorted(folder.glob("*.json")) if folder.exists() else []:
             try:
                 rec = json.loads(p.read_text(encoding="utf-8"))
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{p}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+            if not isinstance(rec, dict):
+                raise ValueError(f"{p}: a benchmark record is a JSON object, found {type(rec).__name__}")
             rec["source"] = source
-            name = rec.get("name", p.stem)
-            if name not in newest or rec.get("time", "") >= newest[name].get("time", ""):
-                newest[name] = rec
-    return sorted(newest.values(), key=lambda r: r.get("time", ""), reverse=True)
+            chosen[rec.get("name", p.stem)] = rec
+    return [chosen[name] for name in sorted(chosen)]
 
 
 def read_book_log(path: str | os.PathLike = BOOK_LOG) -> list[dict[str, Any]]:

@@ -54,19 +54,36 @@ def test_bench_book_prints_ratio_last(tmp_path, repo_root):
     assert last == f"ratio cold/warm book time: {30.0 / 10.5:.2f}"
 
 
-def test_committed_records_show_until_a_newer_local_one_exists(tmp_path):
+def test_committed_records_show_until_a_local_one_exists(tmp_path):
     committed = tmp_path / "benchmarks" / "results"
     committed.mkdir(parents=True)
     (committed / "generate.json").write_text(json.dumps(
         {"name": "generate", "time": "2026-11-30 10:00:00", "ratio": 4.5, "ratio_label": "x", "metrics": {}}))
     (rec,) = load_benchmarks(tmp_path)
     assert rec["ratio"] == 4.5 and rec["source"].startswith("committed")
-    record_benchmark("generate", {}, ratio=5.0, ratio_label="x", root=tmp_path)  # now, so newer
+    record_benchmark("generate", {}, ratio=5.0, ratio_label="x", root=tmp_path)
     (rec,) = load_benchmarks(tmp_path)
-    assert rec["ratio"] == 5.0 and rec["source"].startswith("this machine")
+    assert rec["ratio"] == 5.0 and rec["source"].startswith("local")
     (committed / "broken.json").write_text("{")
     with pytest.raises(ValueError, match=r"broken.json: not valid JSON"):
         load_benchmarks(tmp_path)
+
+
+def test_local_record_wins_even_when_its_clock_is_behind(tmp_path):
+    # Issue 14 item 9: a machine whose clock is behind must still see its own run.
+    committed = tmp_path / "benchmarks" / "results"
+    committed.mkdir(parents=True)
+    (committed / "generate.json").write_text(json.dumps(
+        {"name": "generate", "time": "2099-01-01 00:00:00", "ratio": 4.5, "ratio_label": "x", "metrics": {}}))
+    (committed / "train.json").write_text(json.dumps(
+        {"name": "train", "time": "2000-01-01 00:00:00", "ratio": 1.1, "ratio_label": "x", "metrics": {}}))
+    local = tmp_path / "runs" / "benchmarks"
+    local.mkdir(parents=True)
+    (local / "generate.json").write_text(json.dumps(
+        {"name": "generate", "time": "1999-01-01 00:00:00", "ratio": 9.0, "ratio_label": "x", "metrics": {}}))
+    recs = {r["name"]: r for r in load_benchmarks(tmp_path)}
+    assert recs["generate"]["ratio"] == 9.0 and recs["generate"]["source"].startswith("local")
+    assert recs["train"]["ratio"] == 1.1 and recs["train"]["source"].startswith("committed")
 
 
 def test_book_log_records_peak_memory(tmp_path):
