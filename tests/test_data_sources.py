@@ -272,3 +272,30 @@ def test_unknown_split_and_missing_local_copy_are_named(private_cache, tmp_path,
     monkeypatch.setenv("SRLLM_DATA_CMD", str(tmp_path / "nowhere"))
     with pytest.raises(DataSourceError, match="local copy 'nowhere' does not exist"):
         load_dataset_for(get_profile("paper"), "cmd")
+
+
+def test_paper_book_stops_before_any_notebook_when_a_dataset_is_missing(private_cache, capsys):
+    from srllm.cli import main
+
+    assert main(["book", "--profile", "paper", "--no-html"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read dataset 'cmd' of profile 'paper'" in err and "offline" in err
+    assert not (private_cache / "runs").exists()
+
+
+def test_cpu_and_smoke_data_never_use_the_network(private_cache, monkeypatch):
+    import socket
+
+    from srllm.data.sources import ensure_sources, load_dataset_for
+    from srllm.profiles import get_profile
+
+    def refuse(*a, **k):
+        raise AssertionError("a cpu/smoke data read tried to open a connection")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name in ("cpu", "smoke"):
+        prof = get_profile(name)
+        assert ensure_sources(prof) == [{"dataset": "cmd", "revision": None}, {"dataset": "toxigen", "revision": None}]
+        assert load_dataset_for(prof, "cmd").info["network"] is False
+        assert load_dataset_for(prof, "toxigen").records
