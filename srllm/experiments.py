@@ -1210,9 +1210,25 @@ def explorer_frame(profile: Any = "cpu", scorer: Any = "offline-proxy",
 
 
 def rates_view(rates: pd.DataFrame) -> Any:
-    """The long table of :func:`unsafe_rates` or :func:`group_rates` with rates rounded to 2 decimals."""
-    shown = rates.drop(columns=[c for c in ("reason",) if c in rates and not rates[c].astype(bool).any()])
-    return shown.style.format(precision=2, na_rep="–").hide(axis="index")
+    """The long table of :func:`unsafe_rates` or :func:`group_rates` as a page shows it (a Styler).
+
+    Rows that ran, rates to 2 decimals; the methods that did not run are named once below
+    the table with their reason instead of a row each.
+    """
+    from html import escape
+
+    ok = rates[rates["status"] == "ok"].drop(columns=[c for c in ("status", "reason") if c in rates])
+    reasons: dict[str, list[str]] = {}
+    for r in rates[rates["status"] != "ok"].to_dict("records"):
+        methods = reasons.setdefault(str(r["reason"]), [])
+        if r["method"] not in methods:
+            methods.append(r["method"])
+    caption = " ".join(f"Not run: {', '.join(ms)} ({why})." for why, ms in reasons.items())
+    styler = ok.style.format(precision=2, na_rep="–").hide(axis="index")
+    if caption:
+        styler = styler.set_caption(f"<small>{escape(caption)}</small>").set_table_styles(
+            [{"selector": "caption", "props": "caption-side: bottom; text-align: left;"}])
+    return styler
 
 
 def clear_memo() -> None:

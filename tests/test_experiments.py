@@ -409,3 +409,11 @@ def test_task_success_sits_beside_the_unsafe_rate_in_tables_4_and_7(smoke):
     t7 = ex.table7_view(ex.table7_side_by_side(rates, {}, ochoice, smoke), ochoice, smoke, success=fake)
     assert t7.data.loc["SR_LLM", ("Our test set", ex.SUCCESS_LABEL, "ours")] == 75.0
     assert "srllm.metrics.task_success" in t7.to_html()
+
+
+def test_rates_view_names_methods_that_did_not_run_once():
+    rates = _rates(_t4_rows())
+    styler = ex.rates_view(rates)
+    assert set(styler.data["method"]) == {"original", "two_shot", "sr_llm"}
+    html = styler.to_html()
+    assert html.count("needs the Hub") == 1 and "Not run: t5_large" in html and "50.12" in html
