@@ -129,6 +129,7 @@ def notebook_key(nb: Path, profile: str, params: dict[str, Any], fingerprint: st
 # --------------------------------------------------------------------------- cleaning executed copies
 
 _HIDDEN_TAGS = {"remove-cell", "remove-input", "hide-input", "hide-cell", "remove-output", "hide-output"}
+_LAYOUT_TAGS = {"full-width", "margin", "output_scroll", "scroll-output"}
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 _GLUE_META = "scrapbook"
 
@@ -220,7 +221,7 @@ def clean_executed(path: Path, root: Path, log_path: Path | None = None) -> dict
         tags = list(cell.metadata.get("tags", []))
         if {"parameters", "injected-parameters"} & set(tags):
             tags.append("remove-cell")
-        elif not tags:
+        elif not (set(tags) - _LAYOUT_TAGS):  # untagged, or tagged for layout only
             if not any(_visible(o) for o in kept):
                 tags.append("remove-cell")
                 counts["removed"] += 1

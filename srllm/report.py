@@ -156,6 +156,8 @@ def paper_table(
         wide.index = pd.MultiIndex.from_tuples(wide.index, names=rows_l)
     else:
         wide.index.name = rows_l[0]
+    # a column group the paper has no value for (a measure of ours) keeps only our column
+    wide = wide.drop(columns=[c for c in wide.columns if c[-1] == paper_label and wide[c].isna().all()])
     styler = wide.style.format(precision=decimals, na_rep="–", thousands=",")
     styler = styler.set_caption(_legend_html(caption, footnotes))
     styler = styler.set_table_styles([

@@ -399,8 +399,8 @@ def test_task_success_sits_beside_the_unsafe_rate_in_tables_4_and_7(smoke):
     table = ex.table4_side_by_side(_rates(_t4_rows()), _proxy_choices(), smoke)
     wide = ex.table4_view(table, _proxy_choices(), smoke, success=fake).data
     assert wide.loc["SR_LLM Llama3.2", ("Our test set", ex.SUCCESS_LABEL, "ours")] == 75.0
-    assert math.isnan(wide.loc["SR_LLM Llama3.2", ("Our test set", ex.SUCCESS_LABEL, "paper")])
-    cols = [c[:2] for c in wide.columns[::2]]  # task success right after the scorers of its test set
+    assert ("Our test set", ex.SUCCESS_LABEL, "paper") not in wide.columns  # the paper has no such measure
+    cols = list(dict.fromkeys(c[:2] for c in wide.columns))  # task success right after its test set's scorers
     assert cols[:3] == [("Our test set", "Perspective API"), ("Our test set", "OpenAI moderation"),
                         ("Our test set", ex.SUCCESS_LABEL)]
     rates = _rates([(m, ds, "offline-proxy", True, 4, 50.0 - 5 * k, 30.0, "ok", "")
