@@ -168,3 +168,29 @@ def paper_table(
     # the paper's values in grey: ours is what this build measured
     paper_cols = [c for c in wide.columns if c[-1] == paper_label]
     return styler.set_properties(subset=paper_cols, **{"color": "#666"})
+
+
+def page_float(value: float) -> str:
+    """How a plain DataFrame's float reads on a page: at most four significant digits below 1,000
+    (``0.4022``, ``10.82``), scientific notation for tiny values (``4.20e-05``: learning rates,
+    p-values), thousands separators and one decimal from 1,000 on."""
+    if value != value:  # NaN
+        return "NaN"
+    a = abs(value)
+    if a == 0:
+        return "0"
+    if a < 0.001:
+        return f"{value:.2e}"
+    if a >= 1000:
+        return f"{value:,.1f}"
+    return f"{value:.4g}"
+
+
+def book_display() -> None:
+    """Number display for book pages: plain DataFrames print floats with :func:`page_float`.
+
+    Called once per notebook by the book runner (a set-up cell it adds to the executed copy,
+    removed from the page), so a table without its own formatting never shows
+    ``22.916667``; tables built with :func:`paper_table` or a Styler keep their format.
+    """
+    pd.set_option("display.float_format", page_float)

@@ -41,7 +41,7 @@ def test_failing_notebook_names_notebook_and_cell_and_keeps_partial_copy(mini_re
     with pytest.raises(NotebookFailed) as info:
         build_book("smoke", root=mini_repo, build_html=False)
     msg = str(info.value)
-    assert "notebook 02_bad.ipynb failed in cell" in msg
+    assert "notebook 02_bad.ipynb failed in cell 2 " in msg  # numbered as in the source
     assert "ValueError: planted failure" in msg
     assert "raise ValueError('planted failure')" in msg
     partial = mini_repo / "book" / "executed" / "02_bad.ipynb"
@@ -118,10 +118,12 @@ def test_executed_copy_is_cleaned_of_noise_paths_and_code(mini_repo):
     assert cache not in text and str(mini_repo) not in text
     assert "$SRLLM_CACHE/runs/abc123" in text and "x.csv" in text
     tags = [c.metadata.get("tags", []) for c in nb.cells]
-    assert "remove-cell" in tags[0]  # the parameters cell
+    assert "remove-cell" in tags[0] and "srllm-setup" in tags[0]  # the runner's set-up cell
+    assert "remove-cell" in tags[1] and "parameters" in tags[1]
     injected = [t for t in tags if "injected-parameters" in t]
     assert injected and all("remove-cell" in t for t in injected)
-    code = [c for c in nb.cells if c.cell_type == "code" and "parameters" not in " ".join(c.metadata.get("tags", []))]
+    code = [c for c in nb.cells if c.cell_type == "code"
+            and not {"parameters", "injected-parameters", "srllm-setup"} & set(c.metadata.get("tags", []))]
     assert "remove-cell" in code[0].metadata["tags"]  # imports: no output
     assert "hide-input" in code[1].metadata["tags"]  # prints: folded code, output shown
     assert "remove-cell" in code[3].metadata["tags"]  # glue only
@@ -189,3 +191,16 @@ def test_kernels_draw_figures_with_the_books_legible_style(mini_repo):
     build_book("smoke", root=mini_repo, build_html=False)
     nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
     assert "font 12.0" in json.dumps([c.get("outputs") for c in nb.cells])
+
+
+def test_plain_tables_on_pages_show_at_most_four_significant_digits(mini_repo):
+    from srllm.report import page_float
+
+    assert [page_float(v) for v in (22.916667, 0.000042, 0.402159, -49.597841, 12345.678, 0.0)] == \
+        ["22.92", "4.20e-05", "0.4022", "-49.6", "12,345.7", "0"]
+    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["import pandas as pd\npd.DataFrame({'rate': [22.916667]})"])
+    build_book("smoke", root=mini_repo, build_html=False)
+    nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
+    html = json.dumps([c.get("outputs") for c in nb.cells])
+    assert "22.92" in html and "22.916667" not in html
+    assert "remove-cell" in nb.cells[0].metadata["tags"] and "book_display" in nb.cells[0].source
