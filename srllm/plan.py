@@ -242,21 +242,32 @@ def measure_step(profile: Any, method: str, splits: dict[str, list[Any]] | None,
         torch.cuda.reset_peak_memory_stats()
     from srllm.train import train
 
+    from transformers import TrainerCallback
+
+    class _StepTimes(TrainerCallback):
+        """Wall time at the end of every optimizer step: the first step (allocation, warm-up) is left out."""
+
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.times.append(time.perf_counter())
+
     per_step = profile.train.batch_size * profile.train.grad_accum
-    rows = [r for r in splits["train"] if r.safe_variation][: per_step * steps]
+    rows = [r for r in splits["train"] if r.safe_variation][: per_step * (steps + 1)]
+    timer = _StepTimes()
     with tempfile.TemporaryDirectory(prefix="srllm-plan-") as tmp:
-        t0 = time.perf_counter()
-        run = train(method, profile, rows, [], out_dir=tmp, merge=False, progress=False, max_steps=steps)
-        wall = time.perf_counter() - t0
-    m = run.manifest
-    seconds = m.get("last_session_train_seconds") or wall
+        train(method, profile, rows, [], out_dir=tmp, merge=False, progress=False, max_steps=steps + 1,
+              callbacks=[timer])
+    if len(timer.times) < 2:
+        return {"why": "the measured run made fewer than two steps"}
     peak = peak_rss_mib()
     if profile.device == "cuda":
         import torch
 
         peak = torch.cuda.max_memory_allocated() / 2**20
-    return {"seconds_per_step": seconds / max(1, m.get("global_step") or steps), "peak_mib": peak,
-            "device": profile.device, "steps": m.get("global_step")}
+    return {"seconds_per_step": (timer.times[-1] - timer.times[0]) / (len(timer.times) - 1), "peak_mib": peak,
+            "device": profile.device, "steps": len(timer.times) - 1}
 
 
 def _apply_measure(stage: Stage, meas: dict[str, Any]) -> None:
@@ -265,9 +276,11 @@ def _apply_measure(stage: Stage, meas: dict[str, Any]) -> None:
         return
     stage.seconds = meas["seconds_per_step"] * (stage.steps or 0)
     stage.peak_mib = meas["peak_mib"]
+    stage.basis = [("replaced by the measurement below: " + b) if b.startswith("time") else b for b in stage.basis]
     stage.basis.append(f"time: {meas['seconds_per_step']:.2f} s per step measured here over {meas['steps']} steps "
-                       f"(replaces the benchmark estimate); peak memory: that measurement's "
-                       f"({'GPU allocated' if meas['device'] == 'cuda' else 'process RSS'})")
+                       f"after a first (warm-up) step; peak memory: that measurement's "
+                       f"({'GPU allocated' if meas['device'] == 'cuda' else 'process RSS'}; under other load on "
+                       f"this machine the time is too)")
 
 
 def build_plan(profile: Any, root: str = ".", measure: bool = False) -> dict[str, Any]:

@@ -108,6 +108,6 @@ def test_measured_steps_replace_the_record_estimate(no_network, repo_root, monke
     for name in ("train: qlora (SR_LLM)", "train: prefix-tuning"):
         st = stages[name]
         assert st["seconds"] is not None and st["seconds"] > 0 and st["peak_mib"] > 0
-        assert "measured here over 3 steps" in " ".join(st["basis"])
+        assert "measured here over 3 steps after a first (warm-up) step" in " ".join(st["basis"])
     paper = {s["name"]: s for s in build_plan("paper", measure=True)["stages"]}
     assert "no measured step: the data is not on this machine" in " ".join(paper["train: prefix-tuning"]["basis"])
