@@ -104,13 +104,21 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
         return real(self, *a, **k)
 
     monkeypatch.setattr(type(model), "forward", spy)
+    monkeypatch.setattr(gen, "COMPACT_SHARE", 0.0)  # drop a finished row at once
     got = gen._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
     monkeypatch.undo()
     assert got[0] == free[0][:3]  # ends with the stop token
     assert calls[0] == (1, shared)  # the shared start, once
-    assert calls[1:1 + len(rows)] == [(1, len(r) - shared) for r in rows]  # each remainder alone, unpadded
-    decode = [c[0] for c in calls[1 + len(rows):]]
-    assert decode[0] == len(rows) and min(decode) == len(rows) - 1  # row 0 left after its stop token
+    assert calls[1] == (len(rows), max(len(r) - shared for r in rows))  # all remainders in one padded pass
+    decode = calls[2:]
+    assert all(c[1] == 1 for c in decode)
+    assert decode[0][0] == len(rows) and min(c[0] for c in decode) == len(rows) - 1  # row 0 left after its stop
+    # With the default share, one finished row of five stays in the batch (its tokens ignored): same tokens.
+    calls.clear()
+    monkeypatch.setattr(type(model), "forward", spy)
+    lazy = gen._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
+    monkeypatch.undo()
+    assert lazy == got and min(c[0] for c in calls[2:]) == len(rows)
     # Same tokens as transformers' generate one prompt at a time with that stop token.
     with torch.inference_mode():
         for r, o in zip(rows, got):
