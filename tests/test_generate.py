@@ -32,6 +32,7 @@ TEXTS = [
 def _private_cache(tmp_path, monkeypatch):
     # Keep generation caches and run folders of the tests out of the user's cache.
     monkeypatch.setattr(gen, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr("srllm.perf.work_log_path", lambda: tmp_path / "work-log.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -418,3 +419,23 @@ def test_debias_uses_latest_adapter_else_two_shot(diverse, tmp_path, monkeypatch
     assert gen.debias("Women are bad at math.", lora, profile=prof) == res2.text
     with pytest.raises(SrllmError, match="non-empty"):
         gen.debias("  ", profile=prof)
+
+
+def test_stats_count_tokens_and_only_computed_rows_are_logged_as_work(diverse, tmp_path):
+    from srllm.perf import read_work_log
+
+    model, tok, _ = diverse
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS]
+    cache = tmp_path / "rows.jsonl"
+    stats: dict = {}
+    gen.generate_texts(model, tok, prompts[:3], max_new_tokens=6, batch_size=2, cache_path=cache, stats=stats,
+                       progress=False)
+    assert stats["generated"] == 3 and 3 <= stats["new_tokens"] <= 18 and stats["tokens_per_s"] > 0
+    assert stats["decode_row_steps"] >= stats["new_tokens"] - 3  # the first token comes from the prefill pass
+    (row,) = read_work_log(tmp_path / "work-log.jsonl")
+    assert row["kind"] == "generation" and row["rows"] == 3 and row["new_tokens"] == stats["new_tokens"]
+    gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)
+    rows = read_work_log(tmp_path / "work-log.jsonl")
+    assert len(rows) == 2 and rows[1]["rows"] == 2 and rows[1]["cached_rows"] == 3
+    gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)
+    assert len(read_work_log(tmp_path / "work-log.jsonl")) == 2  # all cached: nothing computed, nothing logged
