@@ -439,3 +439,30 @@ def test_stats_count_tokens_and_only_computed_rows_are_logged_as_work(diverse, t
     assert len(rows) == 2 and rows[1]["rows"] == 2 and rows[1]["cached_rows"] == 3
     gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)
     assert len(read_work_log(tmp_path / "work-log.jsonl")) == 2  # all cached: nothing computed, nothing logged
+
+
+def test_batch_size_is_measured_once_per_machine_and_stored(diverse, tmp_path, monkeypatch):
+    model, tok, _ = diverse
+    monkeypatch.setattr(gen, "_PICKED", {})
+    pick = gen.pick_batch_size(model, candidates=(1, 2, 4), context=16)
+    assert pick in (1, 2, 4)
+    store = json.loads((tmp_path / "cache" / "perf" / "batch-size.json").read_text())
+    (rec,) = store.values()
+    assert rec["batch_size"] == pick and set(rec["ms_per_row_step"]) == {"1", "2", "4"}
+    best = min(rec["ms_per_row_step"].values())
+    # The smallest candidate within 10% of the best time per row (the stored times are rounded).
+    assert pick == min(int(b) for b, t in rec["ms_per_row_step"].items() if t <= best * 1.1 + 1e-3)
+    # A new process (empty memo) reads the stored pick instead of measuring again.
+    monkeypatch.setattr(gen, "_PICKED", {})
+    with monkeypatch.context() as m:
+        m.setattr(type(model), "forward", lambda *a, **k: pytest.fail("measured again"))
+        assert gen.resolve_batch_size("auto", model) == pick
+    assert gen.resolve_batch_size(3, model) == 3
+    for bad in (0, -1, "8", True):
+        with pytest.raises(ValueError, match="positive integer or 'auto'"):
+            gen.resolve_batch_size(bad, model)
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS]
+    stats: dict = {}
+    auto = gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size="auto", progress=False, stats=stats)
+    assert stats["batch_size"] == pick
+    assert auto == gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=5, progress=False)
