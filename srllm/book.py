@@ -9,12 +9,26 @@ not executed again. Jupyter Book runs with ``execute_notebooks: off``.
 
 Timings of every stage, cold or cached, are appended to
 ``runs/book-runs.jsonl`` for ``benchmarks/bench_book.py``.
+
+Execution noise stays out of the pages by one mechanism for all notebooks: kernels
+start with :data:`srllm.quiet.QUIET_ENV` (no progress bars, warnings or library log
+lines), and :func:`clean_executed` moves whatever still reached stderr into the build
+log (``runs/book-logs/<notebook>.log``), drops progress widgets, replaces paths of the
+build machine by ``$SRLLM_CACHE/...`` or repository paths, hides parameter cells and
+cells without visible output (imports, glue) and folds the remaining code.
+
+Each notebook's cache key includes :func:`capabilities` (which scorers and Hub-only
+baselines can run here), so a cached page never shows results of another setting, and
+the build-status page (:func:`write_status_page`) lists every notebook's profile, model,
+cache state, run time and date.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,10 +41,14 @@ import yaml
 from srllm.cache import atomic_write_text, file_hash, stable_hash
 from srllm.perf import children_peak_rss_mib, peak_rss_mib
 from srllm.errors import SrllmError
+from srllm.quiet import quiet_environment
 
 EXECUTED_DIR = Path("book/executed")
 KEYS_FILE = "_keys.json"
 RUN_LOG = Path("runs/book-runs.jsonl")
+LOG_DIR = Path("runs/book-logs")
+STATUS_FILE = "_status.json"
+STATUS_PAGE = "status.md"
 
 
 class NotebookFailed(SrllmError):
@@ -84,9 +102,180 @@ def declared_inputs(nb: Path, root: Path) -> list[Path]:
     return sorted({p for g in globs for p in root.glob(g) if p.is_file()})
 
 
-def notebook_key(nb: Path, profile: str, params: dict[str, Any], fingerprint: str, root: Path | None = None) -> str:
+def capabilities() -> dict[str, dict[str, bool]]:
+    """Which network-dependent parts can run here: each scorer and each Hub-only baseline.
+
+    Part of every notebook's cache key and of the build-status record (issue 14, item 8):
+    with the Hub or an API key reachable the book contains rows it lacks offline, and a
+    page cached under one setting must not be shown under the other. Cheap: loads no
+    model, opens at most one socket.
+    """
+    from srllm.baselines import BASELINES, seq2seq_source
+    from srllm.scorers import available_scorers
+
+    scorers = {r["name"]: bool(r["available"]) for r in available_scorers()}
+    baselines = {key: seq2seq_source(b.hub_id)[0] is not None
+                 for key, b in sorted(BASELINES.items()) if b.hub_id}
+    return {"scorers": scorers, "baselines": baselines}
+
+
+def notebook_key(nb: Path, profile: str, params: dict[str, Any], fingerprint: str, root: Path | None = None,
+                 caps: dict[str, Any] | None = None) -> str:
     inputs = [(str(p.relative_to(root)), file_hash(p)) for p in declared_inputs(nb, root)] if root else []
-    return stable_hash(file_hash(nb), profile, params, fingerprint, *([inputs] if inputs else []))
+    return stable_hash(file_hash(nb), profile, params, fingerprint, *([inputs] if inputs else []),
+                       *([caps] if caps is not None else []))
+
+
+# --------------------------------------------------------------------------- cleaning executed copies
+
+_HIDDEN_TAGS = {"remove-cell", "remove-input", "hide-input", "hide-cell", "remove-output", "hide-output"}
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+_GLUE_META = "scrapbook"
+
+
+def machine_paths(root: Path) -> list[tuple[str, str]]:
+    """(path of the build machine, what a page shows instead), longest first.
+
+    The cache folder becomes ``$SRLLM_CACHE``, the repository root its relative path,
+    the interpreter's prefix ``<python>`` and the home folder ``~``.
+    """
+    from srllm.cache import cache_dir as cache_root
+
+    pairs = [(str(cache_root().resolve()), "$SRLLM_CACHE"), (str(cache_root()), "$SRLLM_CACHE"),
+             (str(Path(root).resolve()) + "/notebooks/", ""), (str(Path(root).resolve()) + "/", ""),
+             (str(Path(root).resolve()), "."), (sys.prefix, "<python>"), (sys.base_prefix, "<python>"),
+             (str(Path.home()), "~")]
+    seen: dict[str, str] = {}
+    for path, repl in pairs:
+        if path and path not in ("/", ".") and path not in seen:
+            seen[path] = repl
+    return sorted(seen.items(), key=lambda kv: -len(kv[0]))
+
+
+def scrub_paths(text: str, paths: list[tuple[str, str]]) -> str:
+    """``text`` with every path of :func:`machine_paths` replaced."""
+    for path, repl in paths:
+        text = text.replace(path, repl)
+    return text
+
+
+def _scrub(value: Any, paths: list[tuple[str, str]]) -> Any:
+    if isinstance(value, str):
+        return scrub_paths(value, paths)
+    if isinstance(value, list):
+        return [_scrub(v, paths) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v, paths) for k, v in value.items()}
+    return value
+
+
+def _visible(output: dict[str, Any]) -> bool:
+    """Whether an output shows anything on a page (glue data is pasted elsewhere)."""
+    if _GLUE_META in output.get("metadata", {}):
+        return False
+    if output.get("output_type") == "stream":
+        return bool(str(output.get("text", "")).strip())
+    return True
+
+
+def clean_executed(path: Path, root: Path, log_path: Path | None = None) -> dict[str, int]:
+    """Make an executed notebook read like a page; return counts of what was moved or changed.
+
+    * stderr streams (warnings, log lines, progress bars that bypassed the quiet
+      environment) go to ``log_path`` instead of the page; progress widgets are dropped;
+    * paths of the build machine in any output become ``$SRLLM_CACHE/...`` or repository
+      paths (:func:`machine_paths`);
+    * the ``parameters`` and papermill's ``injected-parameters`` cells are removed from
+      the page, as are code cells that show nothing (imports, glue); the remaining code is
+      folded behind a toggle (``hide-input``). Cells that carry their own tags (the
+      workshop's exercises) keep them. The source notebook is unchanged.
+    """
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    paths = machine_paths(root)
+    counts = {"stderr": 0, "widgets": 0, "paths": 0, "removed": 0, "folded": 0}
+    log_lines: list[str] = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                counts["stderr"] += 1
+                log_lines.append(f"--- cell {i} (stderr)\n{out.get('text', '')}")
+                continue
+            data = out.get("data", {})
+            if _WIDGET_MIME in data:
+                counts["widgets"] += 1
+                continue
+            scrubbed = _scrub(dict(out), paths)
+            if scrubbed != out:
+                counts["paths"] += 1
+            kept.append(nbformat.from_dict(scrubbed))
+        cell.outputs = kept
+        tags = list(cell.metadata.get("tags", []))
+        if {"parameters", "injected-parameters"} & set(tags):
+            tags.append("remove-cell")
+        elif not tags:
+            if not any(_visible(o) for o in kept):
+                tags.append("remove-cell")
+                counts["removed"] += 1
+            else:
+                tags.append("hide-input")
+                counts["folded"] += 1
+        if tags:
+            cell.metadata["tags"] = list(dict.fromkeys(tags))
+    nbformat.write(nb, str(path))
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(log_path, "\n".join(log_lines) + ("\n" if log_lines else ""))
+    return counts
+
+
+# --------------------------------------------------------------------------- build status
+
+
+def _notebook_title(nb: Path) -> str:
+    cells = json.loads(nb.read_text(encoding="utf-8")).get("cells", [])
+    for c in cells:
+        if c.get("cell_type") == "markdown":
+            for line in "".join(c.get("source", "")).splitlines():
+                m = re.match(r"#\s+(.*)", line)
+                if m:
+                    return m.group(1).strip()
+    return nb.stem
+
+
+def write_status_page(root: Path, status: dict[str, dict[str, Any]]) -> Path:
+    """``book/executed/status.md``: one row per notebook (QuantEcon's build-status style).
+
+    Columns: notebook, profile, model, executed in this build or reused from the cache,
+    run time of the execution that produced the page, its date, and which
+    network-dependent scorers and baselines could run.
+    """
+    import pandas as pd
+
+    rows = []
+    for name, s in sorted(status.items()):
+        caps = s.get("capabilities", {})
+        ran = [k for k, v in {**caps.get("scorers", {}), **caps.get("baselines", {})}.items() if v]
+        rows.append({"notebook": f"[{s.get('title', name)}]({Path(name).stem}.ipynb)",
+                     "profile": s.get("profile", ""), "model": s.get("model", ""),
+                     "this build": "reused from cache" if s.get("cached") else "executed",
+                     "run time (s)": f"{s.get('seconds', 0):.1f}", "executed on": s.get("date", ""),
+                     "scorers and baselines available": ", ".join(ran) or "none"})
+    table = pd.DataFrame(rows).to_markdown(index=False) if rows else "No notebook has been executed yet."
+    text = ("# Build status\n\n"
+            "Every notebook of this book, as the build that produced these pages left it: the profile and model "
+            "it ran with, whether this build executed it or reused the executed copy from the cache (the "
+            "notebook, the profile, the `srllm` package, the files it declares and the scorers and baselines "
+            "available were all unchanged), how long its execution took and when it ran. A cached page was "
+            "produced under the same network setting as a fresh run: which scorers and Hub-only baselines "
+            "could run is part of the cache key.\n\n" + table + "\n")
+    out = root / EXECUTED_DIR / STATUS_PAGE
+    atomic_write_text(out, text)
+    return out
 
 
 def _log_timing(root: Path, profile: str, t: StageTiming) -> None:
@@ -111,8 +300,9 @@ def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path
 
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
-                            cwd=str(cwd), progress_bar=False, log_output=False)
+        with quiet_environment():  # the kernel inherits it: no bars, warnings or log lines
+            pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
+                                cwd=str(cwd), progress_bar=False, log_output=False)
     except PapermillExecutionError as exc:
         source = (exc.source or "").strip().splitlines()
         head = "\n      ".join(source[:6]) + ("\n      ..." if len(source) > 6 else "")
@@ -156,6 +346,7 @@ def book_config(root: Path, out: Path) -> Path:
     unset they are left out rather than pointing at a placeholder.
     """
     cfg = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    cfg["copyright"] = str(_dt.date.today().year)  # the footer's year is the build's
     url = os.environ.get("SRLLM_REPO_URL", "").strip()
     if url:
         cfg["repository"] = {"url": url, "branch": os.environ.get("SRLLM_REPO_BRANCH", "main")}
@@ -175,12 +366,15 @@ def build_book(profile: str = "cpu", *, only: list[str] | None = None, force: bo
     """
     from srllm.profiles import get_profile
 
-    get_profile(profile)  # validate early, with a clear message
+    model = get_profile(profile).model  # validate early, with a clear message
     root = repo_root(root)
     out_dir = root / EXECUTED_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     keys_path = out_dir / KEYS_FILE
     keys = json.loads(keys_path.read_text()) if keys_path.exists() else {}
+    status_path = out_dir / STATUS_FILE
+    status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    caps = capabilities()
     fingerprint = package_fingerprint(root)
     params = {"profile": profile, **(extra_params or {})}
     timings: list[StageTiming] = []
@@ -190,7 +384,7 @@ def build_book(profile: str = "cpu", *, only: list[str] | None = None, force: bo
         notebooks = [nb for nb in notebooks if any(o in nb.stem for o in only)]
     for nb in notebooks:
         dst = out_dir / nb.name
-        key = notebook_key(nb, profile, params, fingerprint, root)
+        key = notebook_key(nb, profile, params, fingerprint, root, caps)
         t0 = time.perf_counter()
         cached = not force and dst.exists() and keys.get(nb.name) == key
         if not cached:
@@ -198,14 +392,26 @@ def build_book(profile: str = "cpu", *, only: list[str] | None = None, force: bo
             keys.pop(nb.name, None)
             atomic_write_text(keys_path, json.dumps(keys, indent=1))
             execute_notebook(nb, dst, params, cwd=root / "notebooks")
+            moved = clean_executed(dst, root, root / LOG_DIR / f"{nb.stem}.log")
+            if moved["stderr"] or moved["widgets"]:
+                print(f"[srllm book] {nb.name}: {moved['stderr']} stderr and {moved['widgets']} widget outputs "
+                      f"moved to {LOG_DIR / (nb.stem + '.log')}", flush=True)
             keys[nb.name] = key
             atomic_write_text(keys_path, json.dumps(keys, indent=1))
         else:
             print(f"[srllm book] {nb.name}: unchanged, reusing executed copy", flush=True)
         t = StageTiming(nb.stem, time.perf_counter() - t0, cached)
+        prev = status.get(nb.name, {})
+        status[nb.name] = {"title": _notebook_title(nb), "profile": profile,
+                           "model": prev.get("model", model) if cached else model, "cached": cached,
+                           "seconds": prev.get("seconds", t.seconds) if cached else round(t.seconds, 1),
+                           "date": prev.get("date", "") if cached else _dt.date.today().isoformat(),
+                           "capabilities": caps}
+        atomic_write_text(status_path, json.dumps(status, indent=1))
         timings.append(t)
         _log_timing(root, profile, t)
 
+    write_status_page(root, status)
     html_index = root / "_build" / "html" / "index.html"
     if build_html:
         t0 = time.perf_counter()

@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    if getattr(args, "quiet", False):  # every command's --quiet: no bars (weight loading too), warnings, log lines
+        from srllm.quiet import silence
+
+        silence()
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

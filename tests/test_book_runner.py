@@ -96,3 +96,69 @@ def test_filtered_toc_drops_missing_files_and_empty_parts(mini_repo):
     toc = yaml.safe_load(out.read_text())
     assert [p["caption"] for p in toc["parts"]] == ["A"]
     assert toc["parts"][0]["chapters"] == [{"file": "book/executed/01_ok"}]
+
+
+def test_executed_copy_is_cleaned_of_noise_paths_and_code(mini_repo):
+    from srllm.book import clean_executed
+    from srllm.cache import cache_dir as cache_root
+
+    cache = str(cache_root())
+    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", [
+        "import sys, warnings\nfrom myst_nb import glue",
+        "warnings.warn('planted FutureWarning', FutureWarning)\nprint('progress 50%', file=sys.stderr)\nprint('kept')",
+        f"print('run folder {cache}/runs/abc123 and ' + {str(mini_repo)!r} + '/notebooks/x.csv')",
+        "glue('answer', 42, display=False)",
+    ])
+    build_book("smoke", root=mini_repo, build_html=False)
+    nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
+    text = json.dumps([c.get("outputs") for c in nb.cells])
+    assert "planted FutureWarning" not in text and "progress 50%" not in text
+    assert "kept" in text
+    assert cache not in text and str(mini_repo) not in text
+    assert "$SRLLM_CACHE/runs/abc123" in text and "x.csv" in text
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert "remove-cell" in tags[0]  # the parameters cell
+    injected = [t for t in tags if "injected-parameters" in t]
+    assert injected and all("remove-cell" in t for t in injected)
+    code = [c for c in nb.cells if c.cell_type == "code" and "parameters" not in " ".join(c.metadata.get("tags", []))]
+    assert "remove-cell" in code[0].metadata["tags"]  # imports: no output
+    assert "hide-input" in code[1].metadata["tags"]  # prints: folded code, output shown
+    assert "remove-cell" in code[3].metadata["tags"]  # glue only
+    assert any(o.get("metadata", {}).get("scrapbook") for o in code[3].outputs)  # glue data kept for the page
+    log = (mini_repo / "runs/book-logs/01_ok.log").read_text()
+    assert "progress 50%" in log  # (the warning itself is silenced by the quiet environment)
+    src = nbformat.read(str(mini_repo / "notebooks/01_ok.ipynb"), as_version=4)
+    assert all(not c.metadata.get("tags") or c.metadata["tags"] == ["parameters"] for c in src.cells)
+
+
+def test_status_record_and_page_list_every_notebook_with_cache_state(mini_repo):
+    from srllm.book import capabilities
+
+    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["x = 1"])
+    build_book("smoke", root=mini_repo, build_html=False)
+    build_book("smoke", root=mini_repo, build_html=False)
+    status = json.loads((mini_repo / "book/executed/_status.json").read_text())
+    assert status["01_ok.ipynb"]["cached"] is True and status["01_ok.ipynb"]["profile"] == "smoke"
+    assert status["01_ok.ipynb"]["capabilities"] == capabilities()
+    assert set(capabilities()["scorers"]) >= {"offline-proxy", "perspective", "openai-moderation"}
+    page = (mini_repo / "book/executed/status.md").read_text()
+    assert "reused from cache" in page and "01_ok.ipynb" in page and "offline-proxy" in page
+
+
+def test_network_capabilities_are_part_of_the_cache_key(mini_repo, monkeypatch):
+    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["x = 1"])
+    assert [t.cached for t in build_book("smoke", root=mini_repo, build_html=False).timings] == [False]
+    assert [t.cached for t in build_book("smoke", root=mini_repo, build_html=False).timings] == [True]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")  # another scorer could now run
+    assert [t.cached for t in build_book("smoke", root=mini_repo, build_html=False).timings] == [False]
+    status = json.loads((mini_repo / "book/executed/_status.json").read_text())
+    assert status["01_ok.ipynb"]["capabilities"]["scorers"]["openai-moderation"] is True
+
+
+def test_book_config_copyright_is_the_build_year(mini_repo):
+    import datetime
+
+    from srllm.book import book_config
+
+    cfg = yaml.safe_load(book_config(mini_repo, mini_repo / "gen" / "_config.yml").read_text())
+    assert cfg["copyright"] == str(datetime.date.today().year)
