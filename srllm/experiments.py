@@ -1020,7 +1020,8 @@ def _scorer_footnotes(choices: dict[str, ScorerChoice]) -> list[str]:
     notes = []
     for col, c in choices.items():
         n = c.note()
-        notes.append(f"{PAPER_SCORER_LABELS[col]} column: " + (n if n else f"{c.name} (the paper's scorer)"))
+        notes.append(f"{PAPER_SCORER_LABELS[col]} column{' (Perspective)' if col == 'perspective' else ''}"
+                     f"{' (OpenAI)' if col == 'openai' else ''}: " + (n if n else f"{c.name} (the paper's scorer)"))
     return notes
 
 
@@ -1047,6 +1048,9 @@ def table4_view(table4: pd.DataFrame, choices: dict[str, ScorerChoice], profile:
                  *_scorer_footnotes(choices), _success_footnote(success), _not_run_footnote(table4, "model")]
     model_of = {m: paper.table4_row(r).model for m, r in TABLE4_PAPER_ROW.items()}
     shown = _with_success(table4, success, lambda m, d: (model_of.get(m, m), DATASET_LABELS[d]), "test set")
+    # short column heads so that the paper's six columns and ours fit the page; the notes use the full names
+    shown = shown.rename(index={PAPER_SCORER_LABELS["perspective"]: "Perspective",
+                                PAPER_SCORER_LABELS["openai"]: "OpenAI", SUCCESS_LABEL: "success %"}, level="scorer")
     return paper_table(shown, "model", ["test set", "scorer"], footnotes=footnotes,
                        caption="Table 4: texts judged unsafe (%), before and after each method; ours beside the "
                                "paper's. Lower is safer.")

@@ -162,7 +162,8 @@ def paper_table(
     styler = styler.set_caption(_legend_html(caption, footnotes))
     styler = styler.set_table_styles([
         {"selector": "caption", "props": "caption-side: bottom; text-align: left; font-size: 0.85em;"},
-        {"selector": "th, td", "props": "padding: 2px 6px; font-size: 0.9em;"},
+        {"selector": "th, td", "props": "padding: 2px 4px; font-size: 0.85em;"},
+        {"selector": "th.row_heading", "props": "white-space: nowrap; text-align: left;"},
         {"selector": "td", "props": "text-align: right;"},
     ])
     # the paper's values in grey: ours is what this build measured

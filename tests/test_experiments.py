@@ -308,8 +308,8 @@ def test_table4_view_is_shaped_like_the_paper_with_provenance_once(smoke):
     wide = styler.data
     assert list(wide.index) == [r.model for r in paper.TABLE4]  # the paper's rows, in its order
     assert wide.shape[1] == 3 * 2 * 2  # test set x scorer x (ours, paper)
-    assert wide.loc["SR_LLM Llama3.2", ("Toxigen", "OpenAI moderation", "ours")] == 11.0
-    assert wide.loc["SR_LLM Llama3.2", ("Toxigen", "OpenAI moderation", "paper")] == \
+    assert wide.loc["SR_LLM Llama3.2", ("Toxigen", "OpenAI", "ours")] == 11.0
+    assert wide.loc["SR_LLM Llama3.2", ("Toxigen", "OpenAI", "paper")] == \
         paper.table4_row("sr_llm_llama32").score("toxigen", "openai")
     assert "difference" not in " ".join(map(str, wide.columns.get_level_values(-1)))
     html = styler.to_html()
@@ -398,11 +398,10 @@ def test_task_success_sits_beside_the_unsafe_rate_in_tables_4_and_7(smoke):
                           "reason": ""}], columns=list(ex.SUCCESS_COLUMNS))
     table = ex.table4_side_by_side(_rates(_t4_rows()), _proxy_choices(), smoke)
     wide = ex.table4_view(table, _proxy_choices(), smoke, success=fake).data
-    assert wide.loc["SR_LLM Llama3.2", ("Our test set", ex.SUCCESS_LABEL, "ours")] == 75.0
-    assert ("Our test set", ex.SUCCESS_LABEL, "paper") not in wide.columns  # the paper has no such measure
+    assert wide.loc["SR_LLM Llama3.2", ("Our test set", "success %", "ours")] == 75.0
+    assert ("Our test set", "success %", "paper") not in wide.columns  # the paper has no such measure
     cols = list(dict.fromkeys(c[:2] for c in wide.columns))  # task success right after its test set's scorers
-    assert cols[:3] == [("Our test set", "Perspective API"), ("Our test set", "OpenAI moderation"),
-                        ("Our test set", ex.SUCCESS_LABEL)]
+    assert cols[:3] == [("Our test set", "Perspective"), ("Our test set", "OpenAI"), ("Our test set", "success %")]
     rates = _rates([(m, ds, "offline-proxy", True, 4, 50.0 - 5 * k, 30.0, "ok", "")
                     for k, m in enumerate(ex.TABLE7_METHODS) for ds in ex.TABLE7_DATASETS])
     ochoice = ex.ScorerChoice("offline-proxy", True, True, "offline", stands_in_for="openai")
