@@ -49,6 +49,7 @@ from typing import Any
 
 from srllm.cache import atomic_write_text
 from srllm.errors import SrllmError
+from srllm.labels import field_of, is_unsafe
 
 CRITERIA = ("safety", "language")
 CRITERION_LABELS = {"safety": "Safety", "language": "Language understanding"}
@@ -95,35 +96,20 @@ def _seeded_key(seed: int, text: str) -> str:
     return hashlib.sha256(f"{seed}\x00{text}".encode("utf-8")).hexdigest()
 
 
-def _get(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
-
-
-def is_unsafe(record: Any) -> bool:
-    """A record shows bias, toxicity, harm or negative sentiment (what Section 4.6's items contain)."""
-    return (_get(record, "bias") == "Yes" or _get(record, "toxicity") in ("Mild", "High")
-            or _get(record, "harm") in ("Medium", "High") or _get(record, "sentiment") == "Negative")
-
-
 def select_items(records: Sequence[Any], n: int, seed: int = 42) -> list[Any]:
-    """``n`` records to rate, unsafe ones first (see :func:`is_unsafe`), in a seeded order.
+    """``n`` records to rate, unsafe ones first (the paper's definition, :func:`srllm.labels.is_unsafe`), in a seeded order.
 
     Fewer than ``n`` records available returns them all (the caller reports the count).
     """
     if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
         raise SrllmError(f"n_items must be a positive integer, got {n!r}")
-    ordered = sorted(records, key=lambda r: (not is_unsafe(r), _seeded_key(seed, str(_get(r, "id")))))
+    ordered = sorted(records, key=lambda r: (not is_unsafe(r), _seeded_key(seed, str(field_of(r, "id")))))
     return list(ordered[:n])
 
 
 def default_n_items(profile_name: str) -> int:
     """How many items a profile rates when the caller gives no number (paper: 100)."""
     return DEFAULT_N_ITEMS.get(profile_name, DEFAULT_N_ITEMS["cpu"])
-
-
-# Optimizer steps that stand for one epoch of a variant when a budget profile leaves
-# ``train.variant_epoch_steps`` unset (see srllm.train.variant_plan); the profile's own value wins.
-BUDGET_VARIANT_EPOCH_STEPS = {"smoke": 1, "cpu": 1}
 
 
 def _profile(profile: Any) -> Any:
@@ -133,11 +119,13 @@ def _profile(profile: Any) -> Any:
 
 
 def variant_profile(profile: Any) -> Any:
-    """``profile`` with a variant epoch budget: real epochs under ``paper``, a few steps under smoke/cpu."""
-    p = _profile(profile)
-    if p.train.variant_epoch_steps is None and p.name in BUDGET_VARIANT_EPOCH_STEPS:
-        p = p.replace(**{"train.variant_epoch_steps": BUDGET_VARIANT_EPOCH_STEPS[p.name]})
-    return p
+    """``profile`` (a name or a Profile) as the variants train with it.
+
+    The epoch budget is the profile's own ``train.variant_epoch_steps`` (see
+    :func:`srllm.train.variant_plan`): unset under ``paper`` (real epochs), a
+    few optimizer steps per "epoch" under the budget profiles.
+    """
+    return _profile(profile)
 
 
 def train_variants(profile: Any, variants: Sequence[str] = VARIANT_ORDER, *, evaluate: bool | None = None,
@@ -450,7 +438,8 @@ def agreement(ratings: Any) -> dict[str, Agreement]:
     Every subject must be rated by the same number of raters (an error names the
     odd ones); with fewer than two raters the kappa is reported as not computable.
     """
-    from srllm.metrics.agreement import count_table, fleiss_kappa, interpret_kappa
+    from srllm.metrics.agreement import count_table, fleiss_kappa
+    from srllm.paper import kappa_band
 
     n_raters = int(ratings["rater"].nunique()) if len(ratings) else 0
     subjects = ratings[["item_id", "variant"]].drop_duplicates()
@@ -464,7 +453,7 @@ def agreement(ratings: Any) -> dict[str, Agreement]:
                 for r in ratings.to_dict("records")]
         table = count_table(rows, c, item="subject", rater="rater", categories=cats)
         k = fleiss_kappa(table)
-        out[c] = Agreement(c, k, interpret_kappa(k) if k == k else None, len(subjects), table.n_raters)
+        out[c] = Agreement(c, k, kappa_band(k) if k == k else None, len(subjects), table.n_raters)
     return out
 
 
