@@ -186,7 +186,8 @@ def settings_recorder(name: str, baton: Baton, max_length: int, loss_on: str):
                 "lora": None if peft is None else {"r": peft.r, "alpha": peft.lora_alpha, "dropout": peft.lora_dropout,
                                                    "target_modules": sorted(peft.target_modules or [])},
                 "batches": stable_hash(batch_data), "loss_on": loss_on,
-                "sampler": str(getattr(args.train_sampling_strategy, "value", args.train_sampling_strategy))}
+                # The sampler the dataloader really uses (srllm.train replaces the Trainer's own).
+                "sampler": type(getattr(train_dataloader.batch_sampler, "sampler", None)).__name__}
             baton.start(name)
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001

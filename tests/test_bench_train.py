@@ -79,7 +79,7 @@ def test_committed_training_record_compares_like_with_like():
     m = rec["metrics"]
     ours, theirs = m["settings"]["ours"], m["settings"]["theirs"]
     for key in ("gradient_checkpointing", "precision", "batch_size", "max_length", "steps", "learning_rate",
-                "seed", "lora", "data", "loss_on"):
+                "seed", "lora", "batches", "loss_on"):
         assert ours[key] == theirs[key], key
     assert ours["gradient_checkpointing"] is False and ours["precision"] == "float32"
     fo, ft = m["final_loss"]["ours"], m["final_loss"]["theirs"]
