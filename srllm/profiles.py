@@ -243,14 +243,16 @@ class GenerateSettings:
     """Greedy decoding (Appendix C) and batching."""
 
     max_new_tokens: int = 128
-    batch_size: int = 8
+    # Rows decoded together; "auto": measured once per machine (srllm.generate.pick_batch_size).
+    batch_size: int | str = 8
     do_sample: bool = False
 
     def validate(self, prefix: str = "generate") -> None:
         _check(isinstance(self.max_new_tokens, int) and self.max_new_tokens > 0, f"{prefix}.max_new_tokens",
                self.max_new_tokens, "must be a positive integer")
-        _check(isinstance(self.batch_size, int) and self.batch_size > 0, f"{prefix}.batch_size", self.batch_size,
-               "must be a positive integer")
+        _check(self.batch_size == "auto" or (isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool)
+                                             and self.batch_size > 0),
+               f"{prefix}.batch_size", self.batch_size, "must be a positive integer or 'auto'")
 
 
 @dataclass(frozen=True)
@@ -358,7 +360,7 @@ def _cpu() -> Profile:
         prefix=PrefixSettings(num_virtual_tokens=30, learning_rate=5e-3, epochs=1.0, init="zero", max_steps=20),
         data=DataSettings(max_eval_rows=12, max_test_rows=48, max_toxigen_per_group=6, max_bold_prompts=48,
                           max_stereoset_items=400),
-        generate=GenerateSettings(max_new_tokens=64, batch_size=16),
+        generate=GenerateSettings(max_new_tokens=64, batch_size="auto"),
         description="SmolLM2-135M-Instruct on the bundled samples; the whole book on 2 CPU cores",
     )
 
