@@ -704,6 +704,27 @@ def train(method: str | None = None, profile: Any = "cpu", records_train: Sequen
         return RunResult(run_dir, cfg.method, h, manifest["config"], manifest, reused=False)
 
 
+def profile_run_name(profile: Any = "cpu", method: str | None = None) -> str:
+    """The run folder name (``<method>-<hash>``) that ``train(method, profile)`` uses with the
+    profile's own settings and default data: how the book's SR_LLM run is found again by
+    its settings, never by age (a workshop or sweep run has other settings, so another name)."""
+    from srllm.profiles import get_profile
+
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    d_train, d_eval, _ = default_records(prof)
+    cfg = TrainConfig.from_profile(prof, method)
+    train_pairs, _ = to_pairs(d_train, "train")
+    eval_pairs, _ = to_pairs(d_eval, "eval")
+    return f"{cfg.method}-{run_hash(cfg, data_hash(train_pairs, eval_pairs))}"
+
+
+def find_profile_run(profile: Any = "cpu", method: str | None = None,
+                     root: str | os.PathLike | None = None) -> RunResult | None:
+    """The finished run of ``train(method, profile)`` under ``root`` (default the cache's runs/), or None."""
+    run_dir = (Path(root) if root is not None else runs_dir()) / profile_run_name(profile, method)
+    return load_run(run_dir) if _read_manifest(run_dir) is not None else None
+
+
 def _process_state(device: str) -> Any | None:
     """accelerate's process state when several processes train together (``accelerate launch``,
     ``torchrun``: WORLD_SIZE > 1), else None. Creating it joins the process group
