@@ -433,7 +433,33 @@ def _trainer_class() -> type:
     from transformers import Trainer
 
     class SrllmTrainer(Trainer):
-        """Trainer whose training order depends on (seed, epoch) only; see :class:`EpochSeededLengthSampler`."""
+        """Trainer whose training order depends on (seed, epoch) only; see :class:`EpochSeededLengthSampler`.
+
+        It also counts what the training steps compute (issue: training throughput): the
+        tokens of every training batch, how many of them are padding, and the seconds spent
+        in forward and backward passes, for :func:`throughput_record`.
+        """
+
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            self.throughput = {"batches": 0, "tokens": 0, "padded_tokens": 0, "response_tokens": 0,
+                               "step_seconds": 0.0}
+
+        def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+            mask = inputs.get("attention_mask")
+            t0 = time.perf_counter()
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            c = self.throughput
+            c["step_seconds"] += time.perf_counter() - t0
+            if mask is not None:
+                real = int(mask.sum())
+                c["batches"] += 1
+                c["tokens"] += real
+                c["padded_tokens"] += int(mask.numel()) - real
+            labels = inputs.get("labels")
+            if labels is not None:
+                c["response_tokens"] += int((labels != -100).sum())
+            return loss
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             ds = train_dataset if train_dataset is not None else self.train_dataset
@@ -441,6 +467,24 @@ def _trainer_class() -> type:
                                             self.args.data_seed if self.args.data_seed is not None else self.args.seed)
 
     return SrllmTrainer
+
+
+def throughput_record(counts: dict[str, Any], session_seconds: float) -> dict[str, Any]:
+    """Tokens per second and padding share of the last training session (resumed runs: that session only).
+
+    ``tokens``: non-padding tokens of the training batches (prompt and response);
+    ``padding_share``: padded positions / all positions computed; ``tokens_per_s``:
+    over the whole session (evaluations and checkpoints included); ``step_tokens_per_s``:
+    over the forward and backward passes only.
+    """
+    tokens, padded, secs = counts.get("tokens", 0), counts.get("padded_tokens", 0), counts.get("step_seconds", 0.0)
+    total = tokens + padded
+    return {"batches": counts.get("batches", 0), "tokens": tokens, "padded_tokens": padded,
+            "response_tokens": counts.get("response_tokens", 0),
+            "padding_share": round(padded / total, 4) if total else None,
+            "tokens_per_s": round(tokens / session_seconds, 2) if session_seconds > 0 and tokens else None,
+            "step_tokens_per_s": round(tokens / secs, 2) if secs > 0 and tokens else None,
+            "step_seconds": round(secs, 2), "session_seconds": round(session_seconds, 2)}
 
 
 # --------------------------------------------------------------------------- results
@@ -497,6 +541,8 @@ class RunResult:
                 "first_eval_loss": m.get("first_eval_loss"), "best_eval_loss": m.get("best_eval_loss"),
                 "final_train_loss": m.get("final_train_loss"), "energy_kwh": e.get("energy_kwh"),
                 "kg_co2e": e.get("kg_co2e"), "power_source": ", ".join(e.get("power_sources", [])),
+                "tokens_per_s": (m.get("throughput") or {}).get("tokens_per_s"),
+                "padding_share": (m.get("throughput") or {}).get("padding_share"),
                 "reused": self.reused, "run_dir": str(self.run_dir)}
 
 
@@ -806,6 +852,7 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
         session_seconds = time.perf_counter() - t0
         state = trainer.state
+        throughput = dict(trainer.throughput)
         sessions = recorder.write(state.global_step)
 
     if not is_main:  # the main process saves, merges and writes the manifest; wait for it, then read it
@@ -863,6 +910,7 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
         "wall_seconds": sum(s["seconds"] for s in sessions),
         "last_session_train_seconds": session_seconds,
         "merge_seconds": merge_seconds,
+        "throughput": throughput_record(throughput, session_seconds),
         "first_eval_loss": evals[0] if evals else None,
         "best_eval_loss": state.best_metric if state.best_metric is not None else (evals[-1] if evals else None),
         "last_eval_loss": evals[-1] if evals else None,

@@ -59,6 +59,10 @@ def run_record_table(run: Any) -> pd.DataFrame:
         ("optimizer steps", m.get("global_step")),
         ("epochs", round(float(m.get("epoch") or 0.0), 3)),
         ("stopped early", m.get("stopped_early")),
+        ("best checkpoint (step, by dev loss)", m.get("best_checkpoint_step")),
+        ("training tokens / s (whole session)", (m.get("throughput") or {}).get("tokens_per_s")),
+        ("training tokens / s (forward + backward)", (m.get("throughput") or {}).get("step_tokens_per_s")),
+        ("padding share of computed positions", (m.get("throughput") or {}).get("padding_share")),
         ("sessions (1 + resumptions)", m.get("sessions")),
         ("wall time (min)", round(m.get("wall_seconds", 0.0) / 60.0, 2)),
         ("process CPU time (min)", round(e.get("process_cpu_seconds", 0.0) / 60.0, 2)),
@@ -70,7 +74,7 @@ def run_record_table(run: Any) -> pd.DataFrame:
         ("carbon (kgCO2e)", _r(e.get("kg_co2e"), 6)),
         ("power figure", ", ".join(e.get("power_sources", []))),
         ("packages", ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)),
-        ("run folder", str(run.run_dir)),
+        ("run folder (in the cache's runs/)", run.run_dir.name),
     ]
     rows += [("note", n) for n in m.get("notes", [])]
     return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from srllm.errors import SrllmError
+from srllm.train_report import run_record_table
 from srllm.train import TrainConfig, latest_checkpoint, load_run, train, variant_plan
 
 LORA_OVERRIDES = {"max_steps": 6, "learning_rate": 1e-2}
@@ -172,6 +173,40 @@ def test_qlora_run_checks_gradients_and_records_itself(qlora_run):
     assert m["data"]["train_used"] == 10 and m["data"]["hash"]
     assert qlora_run.adapter_dir.is_dir() and qlora_run.merged_dir.is_dir()
     assert not (qlora_run.run_dir / "checkpoints").exists()
+
+
+def test_run_record_has_throughput_and_padding_share(qlora_run):
+    t = qlora_run.manifest["throughput"]
+    assert t["batches"] == qlora_run.manifest["global_step"]  # one batch per step (no accumulation)
+    assert t["tokens"] > t["response_tokens"] > 0
+    assert 0.0 <= t["padding_share"] < 1.0
+    assert t["padding_share"] == pytest.approx(t["padded_tokens"] / (t["tokens"] + t["padded_tokens"]), abs=1e-4)
+    assert 0 < t["step_seconds"] <= t["session_seconds"]
+    assert t["step_tokens_per_s"] >= t["tokens_per_s"] > 0
+    table = run_record_table(qlora_run)
+    assert table.loc["padding share of computed positions", "value"] == t["padding_share"]
+    assert table.loc["run folder (in the cache's runs/)", "value"] == qlora_run.run_dir.name
+
+
+def test_length_grouping_pads_less_than_random_batches():
+    """The length-grouped sampler's batches carry fewer padding positions than shuffled ones."""
+    import random
+
+    from srllm.train import EpochSeededLengthSampler
+
+    rng = random.Random(0)
+    lengths = [rng.randint(100, 260) for _ in range(375)]
+
+    def padding(order, bs=8):
+        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+        pad = sum(max(lengths[j] for j in b) * len(b) - sum(lengths[j] for j in b) for b in batches)
+        return pad / sum(max(lengths[j] for j in b) * len(b) for b in batches)
+
+    grouped = list(EpochSeededLengthSampler(lengths, 8, seed=42))
+    shuffled = list(range(375))
+    rng.shuffle(shuffled)
+    assert sorted(grouped) == list(range(375))
+    assert padding(grouped) < 0.25 * padding(shuffled)
 
 
 # --------------------------------------------------------------------------- loss, reuse, resume
