@@ -19,9 +19,11 @@ scores in :mod:`srllm.scorers`). A notebook calls, in order:
 
 Evaluation sets (Section 3.2):
 
-* ``cmd_test`` - the test split of the bundled CMD sample under the profile
-  (:func:`srllm.data.split_for_profile`), standing in for the paper's CMD test set.
-* ``toxigen`` - the bundled ToxiGen-style sample, at most
+* ``cmd_test`` - the test split of the profile's CMD source (the bundled sample under cpu and
+  smoke, standing in for the paper's CMD test set; the released CMD under paper), through
+  :func:`srllm.data.sources.profile_splits`.
+* ``toxigen`` - the profile's ToxiGen source (the bundled ToxiGen-style sample under cpu and
+  smoke; ToxiGen's annotated test split under paper), at most
   ``profile.data.max_toxigen_per_group`` statements per target group, chosen by
   a seeded hash of the record id (deterministic, and the same under every
   notebook), standing in for ToxiGen v2's 430 examples.
@@ -172,9 +174,9 @@ def eval_items(dataset: str, profile: Any = "cpu") -> list[EvalItem]:
 
 
 def _cmd_items(prof: Any) -> list[EvalItem]:
-    from srllm.data import load_sample, split_for_profile
+    from srllm.data.sources import profile_splits
 
-    test = split_for_profile(load_sample("cmd"), prof)["test"]
+    test = profile_splits(prof, "cmd")["test"]
     return [EvalItem(r.id, r.text, r.target_category or "other", tuple(r.biased_words)) for r in test]
 
 
@@ -198,9 +200,9 @@ def toxigen_subset(records: Sequence[Any], per_group: int | None, seed: int) -> 
 
 
 def _toxigen_items(prof: Any) -> list[EvalItem]:
-    from srllm.data import load_sample
+    from srllm.data.sources import load_dataset_for
 
-    picked = toxigen_subset(load_sample("toxigen"), prof.data.max_toxigen_per_group, prof.seed)
+    picked = toxigen_subset(load_dataset_for(prof, "toxigen").records, prof.data.max_toxigen_per_group, prof.seed)
     return [EvalItem(r.id, r.text, r.target_group) for r in picked]
 
 

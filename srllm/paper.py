@@ -658,6 +658,63 @@ INCONSISTENCIES: tuple[Inconsistency, ...] = (
         "The paper enables nested (double) quantization (use_nested_quant = True); the authors' public "
         "training script sets use_nested_quant = False. Our paper profile follows the paper.",
         "contradiction"),
+    # Differences between the paper and the authors' public training code (its parameter
+    # dictionary TRAIN_PARAM_DICT and the SFTTrainer script that reads it); issue 14 item 5.
+    Inconsistency(
+        "code_batch_size", "Table 3 vs the authors' public training parameters (TRAIN_PARAM_DICT: per_device_train_batch_size, per_device_eval_batch_size)",
+        "per_device_train_batch_size = 4",
+        "Table 3 gives batch sizes 16 (training) and 8 (evaluation); the authors' code uses 4 for both. "
+        "Our paper profile follows the paper.", "contradiction"),
+    Inconsistency(
+        "code_max_seq_length", "Table 3 vs the authors' public training parameters (TRAIN_PARAM_DICT: max_seq_length, set twice)",
+        "max_seq_length = 512",
+        "Table 3 gives a maximum sequence length of 1024; the authors' parameter dictionary sets max_seq_length "
+        "twice, 1024 and then 512, so 512 wins. Our paper profile uses 1024.", "contradiction"),
+    Inconsistency(
+        "code_no_early_stopping", "Table 3 (evaluation every 25 steps, patience 3) vs the authors' code",
+        "no evaluation or early-stopping",
+        "Table 3 evaluates every 25 steps with early-stopping patience 3; the authors' code has no evaluation or "
+        "early-stopping arguments. Our profiles evaluate and stop early as Table 3 says.", "contradiction"),
+    Inconsistency(
+        "code_random_split", "Table 1 vs the authors' code (TRAIN_PARAM_DICT: test_size)",
+        "test_size = 0.3",
+        "Table 1 splits 13,999 / 1,999 / 4,001 (the paper stratifies its sampling of the records; we stratify the "
+        "split too); the authors' code makes a random "
+        "train/test split with test_size = 0.3 and no dev split. Our split follows Table 1.", "contradiction"),
+    Inconsistency(
+        "code_base_model", "Section 3.1 vs the authors' code (TRAIN_PARAM_DICT: base_model)",
+        "Llama-2-7b-chat",
+        "The authors' code fine-tunes meta-llama/Llama-2-7b-chat-hf; the paper's later experiments use "
+        "Llama-3.2-1B-Instruct, which our paper profile uses.", "contradiction"),
+    Inconsistency(
+        "code_target_modules", "the authors' code (LoraConfig without target_modules); the paper names none",
+        "q_proj and v_proj",
+        "The authors' LoraConfig sets no target_modules, so peft's default for Llama applies: q_proj and v_proj "
+        "only. The paper names no target modules; our seven (all attention and MLP projections) are our choice, "
+        "following neither.", "unclear"),
+    Inconsistency(
+        "code_loss_every_token", "Section 2.2, Eq. (1) vs the authors' code (SFTTrainer, dataset_text_field)",
+        "loss covers every token",
+        "Eq. (1) counts the loss on the response only; the authors' code trains trl's SFTTrainer on one text "
+        "field (prompt and response together), so the loss covers every token. Ours follows Eq. (1).",
+        "contradiction"),
+    Inconsistency(
+        "code_group_by_length", "the authors' code (TRAIN_PARAM_DICT: group_by_length); the paper is silent",
+        "group_by_length = True",
+        "The authors' code batches texts of similar length (group_by_length = True); the paper does not say. "
+        "Our trainer also groups by length (a seeded sampler, so that a resumed run sees the same order).",
+        "unclear"),
+    Inconsistency(
+        "code_gradient_checkpointing", "the authors' code (TRAIN_PARAM_DICT: gradient_checkpointing)",
+        "gradient_checkpointing = True",
+        "The authors' code turns gradient checkpointing on (slower, less memory); the paper does not say. Our "
+        "trainer leaves it off; it changes memory and speed, not what is learned.", "unclear"),
+    Inconsistency(
+        "code_prompt", "Section 2.2 vs the authors' code (PROMPT_FORMAT_DICT)",
+        "<<SYS>> system message",
+        "The authors' code writes the Llama 2 chat prompt ([INST] with a <<SYS>> system message), as Fig. 2 "
+        "shows, while the text of Section 2.2 speaks of the Alpaca format. Our paper profile uses the Llama 2 "
+        "layout.", "contradiction"),
     Inconsistency(
         "test_size", "Table 1 vs Section 3.2", "about 6,000",
         "Table 1 gives a test split of 4,001 records; Section 3.2 describes the same test set as about 6,000 entries.",

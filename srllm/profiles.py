@@ -153,9 +153,67 @@ class TrainSettings:
                f"{prefix}.variant_epoch_steps", self.variant_epoch_steps, "must be None or a positive integer")
 
 
+SOURCE_KINDS = ("sample", "hub", "local")
+# The bias label only: the released CMD's Hub copy is labelled for bias (its "BIAS" column), and
+# Table 1's split is described per bias label; the bundled sample keeps its joint-label strata.
+STRATIFY_BIAS = ("bias",)
+STRATIFY_ALL_LABELS = ("bias", "toxicity", "sentiment", "harm")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where one dataset comes from (issue 15): the bundled sample, a Hub dataset, or a local copy.
+
+    * ``kind="sample"``: ``srllm/samples/`` (offline; what the cpu and smoke profiles read);
+    * ``kind="hub"``: ``hub_id`` (with ``config`` and an optional pinned ``revision``), read from a
+      copy that ``srllm data fetch`` saved in the cache, or fetched into the cache when the Hub is
+      reachable; never a silent fall-back to the sample;
+    * ``kind="local"``: ``path``, a data file (CSV, TSV, JSONL, Parquet), a folder saved with
+      ``datasets`` (``save_to_disk``), a folder in the Hub's repository layout, or a copy made by
+      ``srllm data fetch``.
+
+    ``split`` names the split of the source to read (the released CMD has one, ``test``; ToxiGen's
+    ``annotated`` config has ``train``/``test``); None reads the only split, or all rows of a file.
+    CMD records are then divided into train/dev/test in Table 1's proportions, stratified on
+    ``stratify`` and seeded with the profile's seed (:func:`srllm.data.split_records`).
+    """
+
+    kind: str = "sample"
+    hub_id: str | None = None
+    config: str | None = None
+    revision: str | None = None
+    path: str | None = None
+    split: str | None = None
+    format: str | None = None
+    stratify: tuple[str, ...] = STRATIFY_ALL_LABELS
+
+    def validate(self, prefix: str) -> None:
+        _check(self.kind in SOURCE_KINDS, f"{prefix}.kind", self.kind, f"must be one of {SOURCE_KINDS}")
+        if self.kind == "hub":
+            _check(bool(self.hub_id) and "/" in str(self.hub_id), f"{prefix}.hub_id", self.hub_id,
+                   "a Hub source needs a dataset id such as 'owner/name'")
+        if self.kind == "local":
+            _check(bool(self.path), f"{prefix}.path", self.path, "a local source needs a file or folder path")
+        _check(all(f in STRATIFY_ALL_LABELS for f in self.stratify), f"{prefix}.stratify", self.stratify,
+               f"label fields to stratify on, from {STRATIFY_ALL_LABELS}")
+
+    def describe(self) -> str:
+        """One line: where the data comes from (no network, no file access)."""
+        if self.kind == "sample":
+            return "bundled sample (srllm/samples)"
+        if self.kind == "local":
+            return f"local copy {self.path}" + (f" [{self.split}]" if self.split else "")
+        what = self.hub_id + (f" (config {self.config})" if self.config else "")
+        return (f"Hub dataset {what}" + (f" [{self.split}]" if self.split else "")
+                + (f" at revision {self.revision}" if self.revision else " (latest revision, recorded when fetched)"))
+
+
+SAMPLE_SOURCE = DataSource()
+
+
 @dataclass(frozen=True)
 class DataSettings:
-    """How many rows each stage uses (None: all)."""
+    """Where each dataset comes from (``cmd``, ``toxigen``) and how many rows each stage uses (None: all)."""
 
     max_train_rows: int | None = None
     max_eval_rows: int | None = None
@@ -163,11 +221,21 @@ class DataSettings:
     max_toxigen_per_group: int | None = None
     max_bold_prompts: int | None = None
     max_stereoset_items: int | None = None
+    cmd: DataSource = SAMPLE_SOURCE
+    toxigen: DataSource = SAMPLE_SOURCE
 
     def validate(self, prefix: str = "data") -> None:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
+            if isinstance(v, DataSource):
+                v.validate(f"{prefix}.{f.name}")
+                continue
             _check(v is None or (isinstance(v, int) and v > 0), f"{prefix}.{f.name}", v, "must be None or a positive integer")
+
+    def sources(self) -> dict[str, DataSource]:
+        """``{"cmd": ..., "toxigen": ...}``: the profile's data-source section."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), DataSource)}
 
 
 @dataclass(frozen=True)
@@ -295,6 +363,12 @@ def _cpu() -> Profile:
     )
 
 
+# The published datasets (paper footnote 4; Table 5). skg/toxigen-data now redirects to toxigen/toxigen-data,
+# which is gated: accept its terms on the Hub and log in (`hf auth login`) before fetching.
+CMD_HUB_ID = "newsmediabias/instruction-safe-llm"
+TOXIGEN_HUB_ID = "toxigen/toxigen-data"
+
+
 def _paper() -> Profile:
     # Table 3 of the paper, unchanged. Nested quantization follows the paper
     # (True) although the authors' public script sets it False.
@@ -307,9 +381,15 @@ def _paper() -> Profile:
         lora=LoraSettings(),
         quant=QuantSettings(compute_dtype="float16", double_quant=True),
         prefix=PrefixSettings(),
-        data=DataSettings(),
+        # The paper's data (issue 15): the released CMD (footnote 4; one split, `test`, divided here
+        # 13,999 : 1,999 : 4,001 stratified on BIAS) and ToxiGen's human-annotated statements (Table 5).
+        # Both are read from `srllm data fetch`'s copy in the cache, or fetched when the Hub is reachable.
+        data=DataSettings(
+            cmd=DataSource(kind="hub", hub_id=CMD_HUB_ID, split="test", stratify=STRATIFY_BIAS),
+            toxigen=DataSource(kind="hub", hub_id=TOXIGEN_HUB_ID, config="annotated", split="test")),
         generate=GenerateSettings(max_new_tokens=256, batch_size=16),
-        description="the paper's Table 3 on Llama-3.2-1B-Instruct; needs a GPU and the Hub",
+        description="the paper's Table 3 on Llama-3.2-1B-Instruct with the released CMD and ToxiGen; "
+                    "needs a GPU and the data (fetched once)",
     )
 
 

@@ -380,11 +380,15 @@ def data_hash(train_pairs: Sequence[Pair], eval_pairs: Sequence[Pair]) -> str:
 
 
 def default_records(profile: Any) -> tuple[list[Any], list[Any], str]:
-    """The bundled CMD sample's train and dev splits under ``profile`` (seed and row limits)."""
-    from srllm.data import load_sample, split_for_profile
+    """The CMD train and dev splits the profile's data source gives (seed and row limits applied).
 
-    parts = split_for_profile(load_sample("cmd"), profile)
-    return parts["train"], parts["dev"], "bundled CMD sample (srllm.data.split_for_profile: train / dev)"
+    The source (bundled sample, Hub dataset or local copy), its revision and the split sizes
+    are named in the returned description, which goes into the run record.
+    """
+    from srllm.data.sources import load_dataset_for, profile_splits
+
+    parts = profile_splits(profile, "cmd")
+    return parts["train"], parts["dev"], f"{load_dataset_for(profile, 'cmd').describe()}; train / dev"
 
 
 class _Collator:

@@ -453,48 +453,18 @@ def test_bold_prompts_per_domain_balanced_subset():
         load_bold(["sports"])
 
 
-def test_hub_loaders_fail_fast_offline(monkeypatch):
+def test_hub_loaders_fail_fast_offline(monkeypatch, tmp_path):
+    """Offline and without a fetched copy, the Hub loaders stop at once with the one message (no sample)."""
     import srllm.models
     from srllm.datasets_hub import load_hub_cmd, load_hub_toxigen
 
+    monkeypatch.setenv("SRLLM_CACHE", str(tmp_path))
     monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: False)
-    with pytest.raises(SrllmError, match=r"cannot load the CMD \(newsmediabias/instruction-safe-llm\): the Hugging "
-                                         r"Face Hub is not reachable"):
+    with pytest.raises(SrllmError, match=r"cannot read dataset 'cmd': newsmediabias/instruction-safe-llm: "
+                                         r"offline: the Hugging Face Hub is not reachable"):
         load_hub_cmd()
-    with pytest.raises(SrllmError, match=r"cannot load ToxiGen \(skg/toxigen-data\)"):
+    with pytest.raises(SrllmError, match=r"cannot read dataset 'toxigen': toxigen/toxigen-data \(config annotated\)"):
         load_hub_toxigen()
-
-
-def test_hub_loaders_convert_rows(monkeypatch):
-    """With the Hub faked, rows go through the same validation as files."""
-    import datasets
-
-    import srllm.models
-    from srllm.datasets_hub import load_hub_cmd, load_hub_toxigen
-
-    class FakeDS:
-        def __init__(self, rows):
-            self.rows = rows
-
-        def to_list(self):
-            return self.rows
-
-    tables = {
-        "newsmediabias/instruction-safe-llm": [
-            {"biased_text": "Old people are useless.", "debiased_text": "People of all ages contribute.",
-             "label": "Highly Biased", "biased_words": "['useless']", "dimension": "age", "aspect": "ageism"}],
-        "skg/toxigen-data": [
-            {"text": "they all look the same", "target_group": "asian", "toxicity_human": 3.5, "toxicity_ai": 3.0,
-             "stereotyping": 0.7, "intent": 3.0, "predicted_group": "x"},
-            {"text": "they deal with a lot", "target_group": "mental dis", "toxicity_human": 1.2,
-             "toxicity_ai": 1.0, "stereotyping": 0, "intent": 1.0}],
-    }
-    monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: True)
-    monkeypatch.setattr(datasets, "load_dataset", lambda hub_id, *a, **k: FakeDS(tables[hub_id]))
-    recs, rep = load_hub_cmd()
-    assert rep.format == "authors-csv" and recs[0].bias == "Yes" and recs[0].biased_words == ("useless",)
-    tg, rep = load_hub_toxigen()
-    assert [t.stereotyping for t in tg] == [1, 0] and tg[1].target_group == "mental_dis"
 
 
 # --- the data notebook ------------------------------------------------------------------------------

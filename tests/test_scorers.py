@@ -131,7 +131,7 @@ def test_bias_classifier_from_cmd_sample(cache_root):
     splits = split_records(load_sample("cmd"), seed=42)
     n_labelled = sum(r.bias is not None for r in splits["train"])
     n_rewrites = sum(bool((r.safe_variation or "").strip()) for r in splits["train"])
-    assert clf.n_train == n_labelled + n_rewrites  # safe variations join as Bias = No (documented departure)
+    assert clf.n_train == n_labelled and n_rewrites == n_labelled  # originals only; every row has a rewrite
     assert clf.heldout["dev"]["n"] == sum(r.bias is not None for r in splits["dev"])
     test = clf.heldout["test"]
     assert test["n"] == sum(r.bias is not None for r in splits["test"])
@@ -276,3 +276,85 @@ def test_hf_scorer_unavailable_offline_is_clear(monkeypatch):
     monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: False)
     with pytest.raises(ScorerUnavailableError, match="not available: .*Hub"):
         get_scorer("hf:example-org/not-cached-toxicity-model")
+
+
+# --- the proxy's training data and its ablation (issue 14, item 2) ------------------------------
+
+@pytest.fixture(scope="module")
+def cmd_splits():
+    from srllm.data.samples import samples_dir
+
+    if not (samples_dir() / "cmd_sample.jsonl").exists():
+        pytest.skip("the CMD sample has not been written yet")
+    from srllm.data import load_sample, split_records
+
+    return split_records(load_sample("cmd"), seed=42)
+
+
+@pytest.mark.slow  # embeds the CMD sample (shares the cached classifiers with the test above)
+def test_proxy_is_trained_on_no_text_sr_llm_learns_to_write(cache_root, cmd_splits):
+    from srllm.scorers.bias import train_bias_classifier_from_sample
+
+    clf = train_bias_classifier_from_sample(seed=42)
+    trained = set(clf.train_texts)
+    assert len(clf.train_texts) == clf.n_train
+    targets = {r.safe_variation for part in cmd_splits.values() for r in part if r.safe_variation}
+    assert not trained & targets  # no safe variation of any split, SR_LLM's train targets included
+    assert trained == {r.text for r in cmd_splits["train"] if r.bias is not None}
+    held = {r.text for s in ("dev", "test") for r in cmd_splits[s]}
+    assert not trained & held  # held-out accuracy is measured on texts it never saw
+    old = train_bias_classifier_from_sample(seed=42, include_safe_variations=True)
+    assert {r.safe_variation for r in cmd_splits["train"]} <= set(old.train_texts)
+    assert old.data_hash != clf.data_hash
+
+
+@pytest.mark.slow
+def test_proxy_card_reports_heldout_accuracy_recomputed_from_predictions(cache_root, cmd_splits):
+    from srllm.scorers.bias import normalise_labels, proxy_card, train_bias_classifier_from_sample
+    from srllm.scorers.embed import embed
+
+    card = proxy_card(seed=42)
+    json.dumps(card)
+    for key in ("name", "trained_on", "n_train", "heldout_on", "n_heldout", "heldout_accuracy"):
+        assert key in card
+    held = [r for s in ("dev", "test") for r in cmd_splits[s] if r.bias is not None]
+    clf = train_bias_classifier_from_sample(seed=42)
+    pred = clf.model.predict(embed([r.text for r in held]))
+    truth = normalise_labels([r.bias for r in held])
+    assert card["n_heldout"] == len(held)
+    assert card["heldout_accuracy"] == pytest.approx(sum(int(p == t) for p, t in zip(pred, truth)) / len(held))
+    assert card["heldout_accuracy"] > card["majority_baseline"]
+    assert card["n_train"] == sum(r.bias is not None for r in cmd_splits["train"])
+    assert not card["includes_safe_variations"] and "none of the safe variations" in card["trained_on"]
+    assert f"{100 * card['heldout_accuracy']:.0f}%" in card["sentence"]
+    old = proxy_card(seed=42, include_safe_variations=True)
+    assert old["includes_safe_variations"] and old["n_train"] == card["n_train"] + len(cmd_splits["train"])
+
+
+@pytest.mark.slow
+def test_ordering_ablation_scores_both_choices(cache_root, cmd_splits):
+    from srllm.baselines import BaselineResult
+    from srllm.scorers.bias import CHOICES, ordering_ablation, train_bias_classifier_from_sample
+    from srllm.scorers.offline import OfflineProxyScorer
+
+    test = cmd_splits["test"]
+    targets = [r.safe_variation for r in cmd_splits["train"]][:40]
+    outputs = {"original": [r.text for r in test[:40]], "train_targets": targets,
+               "t5_large": BaselineResult("t5_large", "T5", "not_run", None, "no Hub")}
+    frame = ordering_ablation(outputs, seed=42)
+    assert list(frame["method"]) == ["original", "train_targets", "t5_large"]
+    assert list(frame["status"]) == ["ok", "ok", "not_run"] and frame["n"].tolist() == [40, 40, 0]
+    for choice in CHOICES:
+        include = choice == "with_targets"
+        scorer = OfflineProxyScorer(bias_classifier=train_bias_classifier_from_sample(
+            seed=42, include_safe_variations=include), progress=False)
+        for i, texts in enumerate((outputs["original"], targets)):
+            flags = [s.flag for s in scorer.score(texts)]
+            assert frame[f"unsafe_rate_{choice}"][i] == pytest.approx(100 * sum(flags) / len(flags))
+        assert frame[f"rank_{choice}"].isna().tolist() == [False, False, True]
+    # The earlier classifier was taught these very texts as unbiased: it lets more of them through.
+    assert frame["unsafe_rate_with_targets"][1] < frame["unsafe_rate_labelled_only"][1]
+    assert frame.attrs["same_ordering"] == (frame["rank_with_targets"][:2].tolist()
+                                            == frame["rank_labelled_only"][:2].tolist())
+    with pytest.raises(ScorerError, match="outputs\\['x'\\]"):
+        ordering_ablation({"x": 3})

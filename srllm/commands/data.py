@@ -1,20 +1,30 @@
-"""Check data files and list the bundled samples.
+"""Check data files, list the bundled samples, show and fetch a profile's datasets.
 
-  srllm data validate FILE [--format cmd|authors-csv|toxigen|jobs|annotations] [--map OLD=NEW ...]
+  srllm data validate FILE_OR_FOLDER [--format cmd|authors-csv|toxigen|jobs|annotations] [--map OLD=NEW ...]
+                                     [--split NAME]
   srllm data samples
+  srllm data sources [--profile NAME]
+  srllm data fetch [--profile NAME] [--only cmd|toxigen] [--force]
 
 ``validate`` loads FILE as training and scoring would, prints rows read, kept
 and excluded by reason, and exits 0; on bad input it prints one line naming the
-file, row and field, and exits 1.
+file, row and field, and exits 1. A folder is read as a dataset: a copy made by
+``fetch``, a ``datasets`` dataset saved with ``save_to_disk``, or a folder in the
+Hub's layout (``--split`` picks a split when it has several).
+
+``fetch`` downloads the profile's Hub datasets once into the cache
+(``$SRLLM_CACHE/data``) with the commit they came from, so that a machine without
+internet can run the profile from a copy fetched elsewhere (copy that folder over).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 NAME = "data"
-HELP = "validate a data file or list the bundled samples"
+HELP = "validate a data file, list the bundled samples, show or fetch a profile's datasets"
 
 
 def _mapping(items: list[str] | None) -> dict[str, str]:
@@ -31,23 +41,52 @@ def _mapping(items: list[str] | None) -> dict[str, str]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
-    v = sub.add_parser("validate", help="load a file, print what was kept and excluded")
-    v.add_argument("file", help="a .csv, .tsv, .jsonl or .parquet file")
+    v = sub.add_parser("validate", help="load a file or dataset folder, print what was kept and excluded")
+    v.add_argument("file", help="a .csv, .tsv, .jsonl or .parquet file, or a dataset folder")
     v.add_argument("--format", choices=("cmd", "authors-csv", "toxigen", "jobs", "annotations"), default=None,
                    help="the file's layout (detected from its columns when omitted)")
     v.add_argument("--map", dest="mapping", action="append", metavar="OLD=NEW",
                    help="rename a file column to a canonical field (repeatable), e.g. --map sentence=text")
+    v.add_argument("--split", help="for a dataset folder with several splits: the split to read")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     sub.add_parser("samples", help="list the bundled samples with their sizes")
+    s = sub.add_parser("sources", help="show where a profile reads each dataset from (offline)")
+    s.add_argument("--profile", default="cpu", help="run profile (default cpu)")
+    f = sub.add_parser("fetch", help="download a profile's Hub datasets once into the cache, with their revision")
+    f.add_argument("--profile", default="paper", help="run profile (default paper)")
+    f.add_argument("--only", choices=("cmd", "toxigen"), action="append", help="fetch only this dataset")
+    f.add_argument("--force", action="store_true", help="download again even when a copy is in the cache")
+    f.add_argument("--json", action="store_true", help="print what was fetched as JSON")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from srllm.errors import SrllmError
+
+    path = Path(args.file)
+    if path.is_dir():
+        from srllm.data.sources import load_folder
+
+        if args.mapping:
+            raise SrllmError("column mapping is not supported for dataset folders; validate an exported file")
+        _, report, info = load_folder(path, split=args.split, format=args.format)
+        if args.json:
+            print(json.dumps({**report.to_dict(), "folder": info}, indent=2, default=str))
+        else:
+            print(report.summary())
+            if info.get("hub_id"):
+                print(f"fetched copy of {info['hub_id']} at revision {info.get('revision')}; "
+                      f"splits {info.get('splits')}")
+        return 0
+    from srllm.data import validate_file
+
+    report = validate_file(args.file, format=args.format, mapping=_mapping(args.mapping))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     if args.data_command == "validate":
-        from srllm.data import validate_file
-
-        report = validate_file(args.file, format=args.format, mapping=_mapping(args.mapping))
-        print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
-        return 0
+        return _validate(args)
     if args.data_command == "samples":
         from srllm.data import list_samples
 
@@ -58,5 +97,31 @@ def run(args: argparse.Namespace) -> int:
             size = "-" if r["bytes"] is None else f"{r['bytes'] / 1024:.1f} KiB"
             print(f"{r['name']:13} {r['file']:26} {r['format']:12} {rows_s:>6} {size:>9}  {r['status']}")
         return 0
-    print("usage: srllm data {validate FILE | samples}; see srllm data --help")
+    if args.data_command == "sources":
+        from srllm.data.sources import describe_sources
+        from srllm.profiles import get_profile
+
+        for row in describe_sources(get_profile(args.profile)):
+            copy = row["copy"]
+            state = ("" if row["kind"] != "hub" else
+                     f"; fetched copy at revision {copy['revision']} ({copy['splits']})" if copy else
+                     "; no fetched copy: will download (network) or stop if the Hub is unreachable")
+            print(f"{row['dataset']:8} {row['source']}{state}")
+        return 0
+    if args.data_command == "fetch":
+        from srllm.data.sources import fetch
+        from srllm.profiles import get_profile
+
+        done = fetch(get_profile(args.profile), tuple(args.only) if args.only else None, force=args.force)
+        if args.json:
+            print(json.dumps(done, indent=2, default=str))
+            return 0
+        for d in done:
+            if not d["fetched"]:
+                print(f"{d['dataset']:8} not a Hub source ({d['why']}); nothing to fetch")
+            else:
+                print(f"{d['dataset']:8} {d['hub_id']}" + (f" ({d['config']})" if d.get("config") else "")
+                      + f" at revision {d['revision']}: splits {d['splits']} -> $SRLLM_CACHE/{d['copy']}")
+        return 0
+    print("usage: srllm data {validate FILE | samples | sources | fetch}; see srllm data --help")
     return 2

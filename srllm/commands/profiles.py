@@ -1,4 +1,4 @@
-"""Show the run profiles (smoke, cpu, paper) and their settings."""
+"""Show the run profiles (smoke, cpu, paper), their settings and where each reads its data from."""
 
 from __future__ import annotations
 
@@ -22,4 +22,6 @@ def run(args: argparse.Namespace) -> int:
     for n in PROFILE_NAMES:
         p = get_profile(n)
         print(f"{n:6} model={p.model:24} {p.description}")
+        for name, src in p.data.sources().items():
+            print(f"{'':6} data.{name:8} {src.describe()}")
     return 0

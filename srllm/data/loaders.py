@@ -6,7 +6,9 @@ Layouts (``format``):
   target, target_category, biased_words, safe_variation, style, source_note``).
   Column names are matched case-insensitively, and the paper's Appendix B.1
   names (``Original_Sentence, BIAS, TOXICITY, SENTIMENT, HARM,
-  WORDS_OR_PHRASES, Benign``) are recognised too.
+  WORDS_OR_PHRASES, Benign``) and the released CMD's Hub columns
+  (``Original Sentence``, ``Debiased `` with a trailing space, ``BIAS``) are
+  recognised too: case, surrounding spaces and inner spaces do not matter.
 * ``authors-csv`` - the paper authors' public CSV layout: ``biased_text`` (the
   unsafe text), ``debiased_text`` (the rewrite), ``biased_words`` (a Python
   list literal), ``dimension`` (bias dimension -> ``target_category``; unknown
@@ -54,6 +56,8 @@ AUTHORS_COLUMNS = ("id", "biased_text", "debiased_text", "biased_words", "dimens
 CMD_COLUMN_ALIASES = {
     "original_sentence": "text", "original": "text", "unsafe_text": "text",
     "benign": "safe_variation", "benign_variation": "safe_variation", "safe_text": "safe_variation",
+    # the released CMD on the Hub (newsmediabias/instruction-safe-llm): "Debiased " (trailing space)
+    "debiased": "safe_variation", "debiased_text": "safe_variation", "debiased_sentence": "safe_variation",
     "words_or_phrases": "biased_words",
 }
 

@@ -21,9 +21,10 @@ from typing import Any, Sequence
 
 from srllm.data.schema import LABEL_FIELDS
 from srllm.errors import SrllmError
+from srllm.paper import TABLE1
 
 SPLITS = ("train", "dev", "test")
-PAPER_SPLIT_COUNTS = {"train": 13_999, "dev": 1_999, "test": 4_001}
+PAPER_SPLIT_COUNTS = dict(TABLE1.split)  # Table 1, from srllm.paper (the one home of the paper's numbers)
 PAPER_SPLIT = {k: v / sum(PAPER_SPLIT_COUNTS.values()) for k, v in PAPER_SPLIT_COUNTS.items()}
 
 

@@ -6,10 +6,11 @@ a carbon intensity of 0.4 kgCO2e per kWh (a global average). No data-centre
 overhead (PUE) is applied in the paper; ``pue`` defaults to 1.0 so the
 numbers match, and can be raised (e.g. 1.1-1.6) for a fuller estimate.
 
-The paper's figures follow from this recipe: 0.53 kWh -> 0.212 kg (printed
-0.21) for the 50-minute QLoRA run and 0.32 kWh -> 0.128 kg (0.13) for the
-30-minute prefix-tuning run. It does not state the wattage; the energies
-imply about 636 W and 640 W of total draw (:func:`implied_power_watts`).
+The paper's own figures (:data:`srllm.paper.TRAINING_COSTS`: minutes, kWh and
+kgCO2e of the QLoRA and prefix-tuning runs) follow from this recipe; the paper
+does not state the wattage, which :func:`implied_power_watts` recovers from them
+(the tests check both). The paper's numbers live only in :mod:`srllm.paper`;
+this module reads them from there (:data:`PAPER_RUNS`) and holds no copy.
 Note that the paper names the GPU as an A100 in Section 3.1 but an A40 in
 Appendix D.
 
@@ -24,8 +25,9 @@ import time
 from dataclasses import dataclass, field
 
 from srllm.errors import SrllmError
+from srllm.paper import CARBON_INTENSITY_KG_PER_KWH, TRAINING_COSTS
 
-PAPER_INTENSITY_KG_PER_KWH = 0.4
+PAPER_INTENSITY_KG_PER_KWH = CARBON_INTENSITY_KG_PER_KWH  # Appendix D, from srllm.paper
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,8 @@ class PaperRun:
     kg_co2e: float
 
 
-PAPER_RUNS = {
-    "qlora": PaperRun("qlora", 50.0, 0.53, 0.21),
-    "prefix": PaperRun("prefix", 30.0, 0.32, 0.13),
-}
+# The paper's reported runs, read from srllm.paper (the one home of the paper's numbers).
+PAPER_RUNS = {c.method: PaperRun(c.method, c.minutes, c.kwh, c.kg_co2e) for c in TRAINING_COSTS}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,19 @@
 """Bias classifier for the offline proxy: logistic regression on MiniLM embeddings.
 
-Trained on the CMD train split's ``bias`` labels (Yes/No; see
-:func:`train_bias_classifier_from_sample` for the safe variations added as
-No), it is the only part of the offline proxy that can notice a stereotype
-stated politely, without profanity or slurs. Its held-out accuracy (with the majority-class baseline
-next to it, so the number can be judged) travels in the scorer's metadata.
+Trained on the CMD train split's labelled texts (``text`` with its ``bias``
+label, Yes/No) and nothing else: no ``safe_variation`` of any split is among its
+training texts, because SR_LLM is fine-tuned to produce exactly the train
+split's safe variations, and a scorer taught that those texts are unbiased
+would favour SR_LLM over the prompted baselines it is compared with (Tables 4,
+5 and 7). :func:`ordering_ablation` scores the same outputs with the earlier
+choice (the train split's safe variations added as Bias = No) and this one and
+shows how the ordering of methods changes; :func:`proxy_card` says what the
+classifier was trained on and how accurate it is on texts it never saw.
+
+It is the only part of the offline proxy that can notice a stereotype stated
+politely, without profanity or slurs. Its held-out accuracy (with the
+majority-class baseline next to it, so the number can be judged) travels in the
+scorer's metadata.
 
 The trained model is cached with joblib under
 ``cache_dir()/scores/bias-classifier/<hash>.joblib``, the hash covering the
@@ -51,6 +60,7 @@ class BiasClassifier:
     heldout: dict[str, dict[str, float]]  # split -> {"n", "accuracy", "majority_baseline"}
     embedder: str = EMBEDDER_NAME
     C: float = 1.0
+    train_texts: tuple[str, ...] = field(default=(), repr=False)  # kept so that disjointness can be checked
 
     def predict_proba(self, texts: Sequence[str]) -> Any:
         """Probability of bias = Yes for each text (numpy array)."""
@@ -107,7 +117,7 @@ def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any
         if len(ys) != len(texts):
             raise ScorerError(f"{split}: {len(texts)} texts but {len(ys)} labels")
         held[split] = (list(texts), ys)
-    key = stable_hash(train_texts, y, {k: v for k, v in sorted(held.items())}, seed,
+    key = stable_hash("bias-classifier-v2", train_texts, y, {k: v for k, v in sorted(held.items())}, seed,
                       embedder_fingerprint(), sklearn.__version__)
     path = cache_dir() / "scores" / "bias-classifier" / f"{key}.joblib"
     if use_cache and path.exists():
@@ -124,7 +134,8 @@ def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any
         majority = max(Counter(y).items(), key=lambda kv: kv[1])[0]  # majority class of *training* labels
         report[split] = {"n": len(ys), "accuracy": float(sum(int(p == t) for p, t in zip(pred, ys)) / len(ys)),
                          "majority_baseline": float(sum(int(t == majority) for t in ys) / len(ys))}
-    clf = BiasClassifier(model=model, data_hash=key, n_train=len(y), heldout=report, C=C)
+    clf = BiasClassifier(model=model, data_hash=key, n_train=len(y), heldout=report, C=C,
+                         train_texts=tuple(train_texts))
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
@@ -133,46 +144,167 @@ def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any
     return clf
 
 
-def train_bias_classifier_from_sample(seed: int = 42, use_cache: bool = True,
-                                      include_safe_variations: bool = True) -> BiasClassifier:
-    """Train on the bundled CMD sample's train split; report accuracy on its dev and test splits.
+#: The two choices of training data compared by :func:`ordering_ablation`.
+CHOICES: dict[str, str] = {
+    "labelled_only": "the CMD train split's labelled texts only (the default)",
+    "with_targets": "the CMD train split's labelled texts plus its safe variations as Bias = No "
+                    "(the earlier choice: SR_LLM's training targets)",
+}
 
-    Departure (on by default, ``include_safe_variations``): the train split's
-    ``safe_variation`` texts join the training data as Bias = No. They are the
-    dataset's annotated benign rewrites, and the scorer's job is to tell an
-    original from its rewrite; trained on the originals alone, the classifier
-    learns topic as much as bias and flags many benign rewrites of biased texts
-    (on the bundled sample, seed 42: 21% of test-split safe variations flagged
-    without them, 8% with them, while accuracy on the originals also rose).
-    Held-out accuracy is always measured on the dev and test *originals*
-    against their Bias labels; ``test_safe_variations`` adds the share of the
-    test split's rewrites judged unbiased.
-    """
+
+def _sample_splits(seed: int) -> dict[str, list[Any]]:
     try:
         from srllm.data import load_sample, split_records
+        from srllm.data.samples import sample_path
     except ImportError:
         raise ScorerUnavailableError("srllm.data (load_sample, split_records) is not available yet") from None
     try:
-        from srllm.data.samples import sample_path
-
         sample_path("cmd")
-    except (ImportError, SrllmError) as exc:  # missing file; an invalid one still raises below
+    except SrllmError as exc:  # missing file; an invalid one still raises below
         raise ScorerUnavailableError(str(exc)) from None
-    records = load_sample("cmd")
-    splits = split_records(records, seed=seed)
+    return split_records(load_sample("cmd"), seed=seed)
 
-    def pick(name: str) -> tuple[list[str], list[str]]:
-        rows = [r for r in splits[name] if getattr(r, "bias", None) is not None]
-        return [r.text for r in rows], [r.bias for r in rows]
 
-    def rewrites(name: str) -> list[str]:
-        return [r.safe_variation for r in splits[name] if (getattr(r, "safe_variation", None) or "").strip()]
+def _labelled(rows: Sequence[Any]) -> tuple[list[str], list[str]]:
+    rows = [r for r in rows if getattr(r, "bias", None) is not None]
+    return [r.text for r in rows], [r.bias for r in rows]
 
-    tr_texts, tr_labels = pick("train")
-    held: dict[str, tuple[Sequence[str], Sequence[Any]]] = {"dev": pick("dev"), "test": pick("test")}
+
+def _rewrites(rows: Sequence[Any]) -> list[str]:
+    return [r.safe_variation for r in rows if (getattr(r, "safe_variation", None) or "").strip()]
+
+
+def train_bias_classifier_from_sample(seed: int = 42, use_cache: bool = True,
+                                      include_safe_variations: bool = False) -> BiasClassifier:
+    """Train on the bundled CMD sample's train split; report accuracy on its dev and test splits.
+
+    By default the training data are the train split's original texts with their
+    Bias labels, and nothing else. ``include_safe_variations=True`` restores the
+    earlier choice, kept only for :func:`ordering_ablation`: the train split's
+    ``safe_variation`` texts join as Bias = No. Those are SR_LLM's training
+    targets, so that classifier is taught that what SR_LLM learns to write is
+    unbiased, and it favours SR_LLM over the methods it is compared with.
+
+    Held-out accuracy is measured on the dev and test *originals* against their
+    Bias labels (rows disjoint from the training rows: :func:`srllm.data.split_records`
+    puts each record in one split). ``test_safe_variations`` adds the share of the
+    test split's rewrites judged unbiased - how often the classifier flags a
+    benign rewrite of a text on the same topic, which a classifier trained on
+    originals alone does more often (it learns topic as well as bias).
+    """
+    splits = _sample_splits(seed)
+    tr_texts, tr_labels = _labelled(splits["train"])
+    test_rw = _rewrites(splits["test"])
+    held: dict[str, tuple[Sequence[str], Sequence[Any]]] = {
+        "dev": _labelled(splits["dev"]), "test": _labelled(splits["test"]),
+        "test_safe_variations": (test_rw, ["No"] * len(test_rw))}
     if include_safe_variations:
-        extra = rewrites("train")
+        extra = _rewrites(splits["train"])
         tr_texts, tr_labels = tr_texts + extra, tr_labels + ["No"] * len(extra)
-        test_rw = rewrites("test")
-        held["test_safe_variations"] = (test_rw, ["No"] * len(test_rw))
     return train_bias_classifier(tr_texts, tr_labels, heldout=held, seed=seed, use_cache=use_cache)
+
+
+def proxy_card(classifier: BiasClassifier | None = None, seed: int = 42,
+               include_safe_variations: bool = False) -> dict[str, Any]:
+    """What a results page says about the offline proxy's bias classifier: its data and held-out accuracy.
+
+    ``classifier``: the one to describe; by default the one the offline proxy uses
+    (:func:`train_bias_classifier_from_sample` with ``seed`` and
+    ``include_safe_variations``, cached). Keys:
+
+    * ``name``, ``model``, ``C``: what the classifier is;
+    * ``trained_on`` (one sentence), ``n_train``, ``includes_safe_variations``;
+    * ``heldout_on`` (one sentence), ``n_heldout``, ``heldout_accuracy`` (dev and test
+      originals together, a fraction) and ``majority_baseline`` (always answering the
+      training split's majority class), ``heldout`` (the same per split);
+    * ``rewrites_judged_unbiased`` and ``n_rewrites``: the share of the test split's
+      safe variations the classifier alone does not flag;
+    * ``sentence``: all of it in one sentence, for a page.
+
+    Plain values only (JSON-serialisable), so a notebook can glue them.
+    """
+    from_sample = classifier is None
+    clf = classifier if classifier is not None else train_bias_classifier_from_sample(
+        seed=seed, include_safe_variations=include_safe_variations)
+    with_targets = from_sample and include_safe_variations
+    per_split = {k: dict(v) for k, v in clf.heldout.items() if k in ("dev", "test")}
+    n_held = sum(int(v["n"]) for v in per_split.values())
+    acc = sum(v["accuracy"] * v["n"] for v in per_split.values()) / n_held if n_held else float("nan")
+    majority = sum(v["majority_baseline"] * v["n"] for v in per_split.values()) / n_held if n_held else float("nan")
+    rw = clf.heldout.get("test_safe_variations", {})
+    if from_sample:
+        trained_on = ("the bundled CMD sample's train split: "
+                      + (f"{clf.n_train} texts, its labelled texts plus its safe variations as Bias = No "
+                         "(SR_LLM's training targets)" if with_targets else
+                         f"its {clf.n_train} labelled texts, and none of the safe variations SR_LLM is trained "
+                         "to write"))
+        heldout_on = (f"the {n_held} texts of the CMD sample's dev and test splits with their Bias labels, "
+                      "rows the classifier never saw in training")
+    else:
+        trained_on = f"{clf.n_train} labelled texts given by the caller"
+        heldout_on = f"the {n_held} labelled texts given by the caller as {' and '.join(per_split) or 'held-out'} data"
+    card = {
+        "name": "offline-proxy bias classifier", "model": clf.summary()["model"], "embedder": clf.embedder,
+        "C": clf.C, "data_hash": clf.data_hash, "trained_on": trained_on, "n_train": clf.n_train,
+        "includes_safe_variations": bool(with_targets), "heldout_on": heldout_on, "n_heldout": n_held,
+        "heldout_accuracy": float(acc), "majority_baseline": float(majority), "heldout": per_split,
+        "rewrites_judged_unbiased": float(rw["accuracy"]) if rw else None, "n_rewrites": int(rw["n"]) if rw else 0,
+    }
+    card["sentence"] = (f"The offline proxy's bias classifier was trained on {trained_on}. On {heldout_on}, it is "
+                        f"right on {100 * acc:.0f}% (always answering the majority class: {100 * majority:.0f}%)"
+                        + (f"; it lets {100 * rw['accuracy']:.0f}% of the {int(rw['n'])} test-split safe "
+                           "variations through as unbiased." if rw else "."))
+    return card
+
+
+def ordering_ablation(outputs: dict[str, Any], *, seed: int = 42, threshold: float = 0.5) -> Any:
+    """Score the same method outputs with both choices of the bias classifier's training data.
+
+    ``outputs`` maps a method name to its outputs on one evaluation set: a list of
+    texts, or a :class:`srllm.baselines.BaselineResult` (what
+    :func:`srllm.experiments.method_outputs` returns; one that did not run gives a
+    ``not_run`` row). Each is scored by the offline proxy twice, once with the
+    classifier trained as now (``labelled_only``) and once with the earlier choice
+    that included SR_LLM's training targets as unbiased (``with_targets``); see
+    :data:`CHOICES`.
+
+    Returns a pandas DataFrame, one row per method, in the given order, with
+    ``method``, ``status``, ``n``, and for each choice ``unsafe_rate_<choice>``
+    (percent flagged), ``mean_p_unsafe_<choice>`` (percent) and ``rank_<choice>``
+    (1 = lowest unsafe rate; tied rates share the lower rank). ``frame.attrs``
+    holds ``choices`` (what each was trained on) and ``same_ordering`` (whether the
+    two rankings agree).
+    """
+    import pandas as pd
+
+    from srllm.scorers.offline import OfflineProxyScorer
+
+    texts: dict[str, list[str] | None] = {}
+    for method, out in outputs.items():
+        if isinstance(out, (list, tuple)):
+            texts[method] = [str(t) for t in out]
+        elif hasattr(out, "outputs") and hasattr(out, "ok"):
+            texts[method] = list(out.outputs) if out.ok else None
+        else:
+            raise ScorerError(f"outputs[{method!r}] is a {type(out).__name__}; give a list of texts or a "
+                              "BaselineResult")
+    rows = {m: {"method": m, "status": "ok" if t is not None else "not_run", "n": len(t) if t else 0}
+            for m, t in texts.items()}
+    for choice in CHOICES:
+        clf = train_bias_classifier_from_sample(seed=seed, include_safe_variations=choice == "with_targets")
+        scorer = OfflineProxyScorer(bias_classifier=clf, threshold=threshold, progress=False)
+        for m, t in texts.items():
+            scores = scorer.score(t) if t else []
+            rows[m][f"unsafe_rate_{choice}"] = 100.0 * sum(s.flag for s in scores) / len(scores) if scores else None
+            rows[m][f"mean_p_unsafe_{choice}"] = (100.0 * sum(s.p_unsafe for s in scores) / len(scores)
+                                                  if scores else None)
+    frame = pd.DataFrame(list(rows.values()))
+    for choice in CHOICES:
+        frame[f"unsafe_rate_{choice}"] = frame[f"unsafe_rate_{choice}"].astype(float)
+        frame[f"mean_p_unsafe_{choice}"] = frame[f"mean_p_unsafe_{choice}"].astype(float)
+        frame[f"rank_{choice}"] = frame[f"unsafe_rate_{choice}"].rank(method="min").astype("Int64")
+    cols = ["method", "status", "n"] + [f"{k}_{c}" for c in CHOICES for k in ("unsafe_rate", "mean_p_unsafe", "rank")]
+    frame = frame[cols]
+    frame.attrs["choices"] = dict(CHOICES)
+    frame.attrs["same_ordering"] = bool((frame["rank_labelled_only"] == frame["rank_with_targets"]).fillna(True).all())
+    return frame

@@ -14,7 +14,9 @@ Components (each a probability-like score in [0, 1]):
   "offensive" class gives ordinary sentences about 0.25-0.35, so this component
   alone rarely flags a neutral text at 0.5 but sets a floor under ``p_unsafe``.
 * ``bias`` - :mod:`srllm.scorers.bias`: logistic regression on MiniLM embeddings,
-  trained on the CMD train split's Bias labels; P(bias = Yes).
+  trained on the CMD train split's labelled texts only (none of the safe
+  variations SR_LLM learns to write, which would favour SR_LLM); P(bias = Yes).
+  :func:`srllm.scorers.bias.proxy_card` gives its training data and held-out accuracy.
 * ``vader_neg`` - VADER: ``max(0, -compound)``, how negative the tone is.
 
 Combination rule::

@@ -1,0 +1,24 @@
+"""Print what a profile will run, before it runs: every stage's rows, tokens, optimizer steps,
+estimated time and peak memory (from the benchmark records), and which parts need the network.
+Offline; downloads nothing (for example `srllm plan --profile paper`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "plan"
+HELP = "show a profile's stages, sizes, estimated time and memory, and network use (offline)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="cpu", help="run profile: smoke, cpu (default) or paper")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from srllm.plan import build_plan, format_plan
+
+    plan = build_plan(args.profile)
+    print(json.dumps(plan, indent=2, default=str) if args.json else format_plan(plan))
+    return 0
