@@ -1,6 +1,6 @@
 """The cpu profile's SR_LLM budget settings, chosen by a sweep on the dev split only.
 
-Run: ``.venv/bin/python benchmarks/sweep_cpu.py [--out benchmarks/results/sweep_cpu.json] [--only NAME ...]``
+Run: ``.venv/bin/python benchmarks/sweep_cpu.py [--out benchmarks/sweeps/sweep_cpu.json] [--only NAME ...]``
 
 Each setting trains QLoRA SR_LLM for one full epoch over the bundled CMD sample's
 train split (early stopping on the dev loss with Table 3's patience, the best
@@ -8,13 +8,13 @@ checkpoint kept) under the cpu profile with a few budget fields changed (LoRA
 rank, learning rate, batch size, sequence length), then rewrites the dev split's
 biased inputs (:func:`srllm.metrics.task_success.biased_inputs`) and measures
 task success with the offline proxy scorer. The base model's zero-shot and
-2-shot prompting are measured on the same dev texts for reference.
+2-shot prompting are measured on the same dev texts for reference (after the settings).
 
 **Choice rule** (fixed before the runs): the highest dev task success; ties
 (within one text) go to the lower best dev loss, then to the cheaper run. No
 test-split text is generated or scored here.
 
-The record (``benchmarks/results/sweep_cpu.json``) holds every setting's dev loss,
+The record (``benchmarks/sweeps/sweep_cpu.json``, kept apart from the performance page's benchmark records) holds every setting's dev loss,
 task success and failure shares, training time, tokens/s and padding share, the
 chosen setting and the machine; notebook 02 shows it and ``srllm/profiles.py``
 cites it. Times are wall times on the machine named in the record, which may
@@ -57,16 +57,16 @@ def choose(rows: list[dict]) -> str:
 
 
 def dev_texts(profile) -> list:
-    from srllm.data import load_sample, split_records
-    from srllm.metrics.task_success import biased_inputs
 
     # the full dev split (the profile's max_eval_rows limits only the training-time evaluation)
-    return biased_inputs(split_records(load_sample("cmd"), seed=profile.seed)["dev"])
+    from srllm.train_report import dev_biased_records
+
+    return dev_biased_records(profile)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sweep_cpu.json"))
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "sweeps" / "sweep_cpu.json"))
     ap.add_argument("--only", nargs="*", help="run only these settings (names of SETTINGS)")
     ap.add_argument("--no-baselines", action="store_true", help="skip the zero-/2-shot reference rows")
     args = ap.parse_args(argv)
@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             "metrics": {"split": "dev", "dev_texts": len(texts), "scorer": scorer.name, "scorer_is_proxy": True,
                         "content_threshold": DEFAULT_THRESHOLD, "common": COMMON, "settings": SETTINGS,
                         "choice_rule": "highest dev task success; within one text, lowest best dev loss, then time",
-                        "rows": rows, "chosen": chosen},
+                        "rows": rows, "chosen": chosen,
+                        "not_run": [n for n in SETTINGS if n not in {r["setting"] for r in rows}]},
         }
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(record, indent=1, default=str) + "\n")
@@ -109,14 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         save()
         print(json.dumps(row), flush=True)
-
-    if not args.no_baselines:
-        for method in ("zero_shot", "two_shot"):
-            if method in done:
-                continue
-            t0 = time.perf_counter()
-            outs = rewrite(texts, method=method, profile=base, progress=False)
-            measure(method, "prompting", outs, {"gen_minutes": round((time.perf_counter() - t0) / 60, 2)})
 
     for name, over in SETTINGS.items():
         if (args.only and name not in args.only) or name in done:
@@ -138,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
             "train_minutes": round(m.get("wall_seconds", train_min * 60) / 60, 2),
             "reused": run.reused, "tokens_per_s": thr.get("tokens_per_s"), "padding_share": thr.get("padding_share"),
             "gen_minutes": round((time.perf_counter() - t1) / 60, 2), "run": run.run_dir.name})
+    if not args.no_baselines:
+        for method in ("zero_shot", "two_shot"):
+            if method in done:
+                continue
+            t0 = time.perf_counter()
+            outs = rewrite(texts, method=method, profile=base, progress=False)
+            measure(method, "prompting", outs, {"gen_minutes": round((time.perf_counter() - t0) / 60, 2)})
+
     chosen = choose([r for r in rows if r["kind"] == "sr_llm"])
     save(chosen)
     print(f"chosen: {chosen}")

@@ -33,7 +33,8 @@ Departures and choices, all recorded in the manifest's ``notes``:
   ``constant`` schedule has no warmup, so, as in the authors' script, the ratio
   has no effect; use ``constant_with_warmup`` to apply it.
 * Table 3 lists a 0.1 dropout for prefix-tuning; peft's PrefixTuningConfig has no
-  dropout, so it is recorded but not applied.
+  dropout setting, so :func:`srllm.train_model.apply_prefix_dropout` applies it to the
+  prefix key/values during training with a forward hook (as Li and Liang's ``prefix_dropout``).
 * The paper gives no learning rate for dense fine-tuning; profiles set
   ``train.dense_learning_rate`` (2e-5 by default, a usual full fine-tuning rate).
 """
@@ -177,13 +178,17 @@ class TrainConfig:
         t = p.train
         device = resolve_device(p.device)
         notes: list[str] = []
-        lr, epochs, optim, max_steps = t.learning_rate, t.epochs, t.optim, t.max_steps
+        lr, epochs, optim, max_steps, batch = t.learning_rate, t.epochs, t.optim, t.max_steps, t.batch_size
         if method == "prefix":
             lr, epochs, optim = p.prefix.learning_rate, p.prefix.epochs, p.prefix.optim
             if p.prefix.max_steps is not None:
                 max_steps = p.prefix.max_steps
-            notes.append(f"prefix-tuning dropout {p.prefix.dropout} (Table 3) is not applied: peft's "
-                         "PrefixTuningConfig has no dropout")
+            if p.prefix.batch_size is not None:
+                batch = p.prefix.batch_size
+            if p.prefix.dropout:
+                notes.append(f"prefix-tuning dropout {p.prefix.dropout} (Table 3): peft's PrefixTuningConfig has no "
+                             "dropout setting, so srllm applies it to the prefix key/values with a forward hook "
+                             "(srllm.train_model.apply_prefix_dropout), as Li and Liang's prefix_dropout does")
         elif method == "dense":
             lr = t.dense_learning_rate
         fp16, bf16 = t.fp16, t.bf16
@@ -212,12 +217,12 @@ class TrainConfig:
             quant = {"quant_type": p.quant.quant_type, "double_quant": p.quant.double_quant, "compute_dtype": compute}
         if method == "prefix":
             prefix = {"num_virtual_tokens": p.prefix.num_virtual_tokens, "init": p.prefix.init,
-                      "dropout_not_applied": p.prefix.dropout}
+                      "dropout": p.prefix.dropout}
             if p.prefix.init != "normal":
                 notes.append(f"prefixes initialised '{p.prefix.init}' instead of Table 3's random normal")
         values: dict[str, Any] = dict(
             method=method, model=p.model, device=device, seed=p.seed, prompt_format=p.prompt_format,
-            max_length=t.max_length, batch_size=t.batch_size, eval_batch_size=t.eval_batch_size,
+            max_length=t.max_length, batch_size=batch, eval_batch_size=t.eval_batch_size,
             grad_accum=t.grad_accum, epochs=float(epochs), max_steps=max_steps, learning_rate=lr,
             scheduler=t.scheduler, warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay,
             max_grad_norm=t.max_grad_norm, optim=optim, adam_beta1=t.adam_beta1, adam_beta2=t.adam_beta2,
@@ -998,10 +1003,12 @@ def variant_plan(name: str, profile: Any) -> dict[str, Any]:
     epochs = v.epochs if v.epochs is not None else p.prefix.epochs
     k = p.train.variant_epoch_steps
     if k is None:
-        return {"variant": key, "method": v.method, "epochs": epochs, "max_steps": -1, "train_rows": None}
-    rows = k * p.train.batch_size * p.train.grad_accum
+        return {"variant": key, "method": v.method, "epochs": epochs, "max_steps": -1, "train_rows": None,
+                "batch_size": None}
+    batch = p.train.variant_batch_size or p.train.batch_size
+    rows = k * batch * p.train.grad_accum
     return {"variant": key, "method": v.method, "epochs": epochs, "max_steps": max(1, round(k * epochs)),
-            "train_rows": rows}
+            "train_rows": rows, "batch_size": batch if p.train.variant_batch_size else None}
 
 
 def train_variant(name: str, profile: Any = "cpu", records_train: Sequence[Any] | None = None,
@@ -1020,6 +1027,8 @@ def train_variant(name: str, profile: Any = "cpu", records_train: Sequence[Any] 
         records_train = [{"id": p.id, "text": p.text, "safe_variation": p.safe_variation}
                          for p in usable[: plan["train_rows"]]]
         source = f"{source or 'records'}; first {len(records_train)} pairs for variant {plan['variant']}"
+    if plan.get("batch_size") is not None:
+        kwargs.setdefault("batch_size", plan["batch_size"])
     return train(plan["method"], prof, records_train, records_eval, data_source=source,
                  epochs=plan["epochs"], max_steps=plan["max_steps"], **kwargs)
 

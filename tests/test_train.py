@@ -72,6 +72,7 @@ def test_cpu_fallbacks_are_noted():
     assert any("paged_adamw_32bit" in n for n in cfg.notes)
     pre = TrainConfig.from_profile(get_profile("paper", device="cpu", model="tiny-random-llama"), "prefix")
     assert (pre.learning_rate, pre.epochs, pre.prefix["num_virtual_tokens"]) == (5e-5, 5.0, 30)
+    assert pre.prefix["dropout"] == 0.1 and any("apply_prefix_dropout" in n for n in pre.notes)
 
 
 def test_records_without_rewrite_are_counted_and_bad_text_is_named(cache):
@@ -368,3 +369,31 @@ def test_cli_trains_prefix_on_a_data_file_and_reports(cache, tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert str(data) in manifest["data"]["source"] and manifest["merged_dir"] is None
     assert main(["train", "--method", "prefix", "--profile", "smoke", "--data", str(tmp_path / "none.csv")]) == 1
+
+
+def test_prefix_dropout_is_applied_in_training_only():
+    """Table 3's prefix dropout 0.1: the prefix key/values differ between two training-mode
+    passes (about a tenth of them zeroed) and are identical in evaluation mode."""
+    from srllm.models import load_model
+    from srllm.profiles import get_profile
+    from srllm.train_model import attach_method
+
+    cfg = TrainConfig.from_profile(get_profile("smoke", **{"prefix.dropout": 0.1}), "prefix")
+    model, _ = load_model("tiny-random-llama", device="cpu")
+    torch.manual_seed(0)
+    pm = attach_method(model, cfg)
+    enc = pm.prompt_encoder[pm.active_adapter]
+    tokens = pm.prompt_tokens[pm.active_adapter].unsqueeze(0)
+    pm.train()
+    a, b = enc(tokens), enc(tokens)
+    clean = enc.embedding(tokens)
+    assert not torch.equal(a, b)
+    zeroed = ((a == 0) & (clean != 0)).float().mean().item()
+    assert 0.05 < zeroed < 0.15
+    pm.eval()
+    assert torch.equal(enc(tokens), enc(tokens)) and torch.equal(enc(tokens), clean)
+    no_drop = attach_method(load_model("tiny-random-llama", device="cpu")[0],
+                            TrainConfig.from_profile(get_profile("smoke", **{"prefix.dropout": 0.0}), "prefix"))
+    no_drop.train()
+    enc0 = no_drop.prompt_encoder[no_drop.active_adapter]
+    assert torch.equal(enc0(tokens), enc0(tokens))
