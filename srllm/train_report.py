@@ -246,9 +246,13 @@ def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
     margin = sr - others[best]
     highest = margin >= 0
     n = results["sr_llm"].n
-    word = "the highest" if highest else "not the highest"
-    diff = (f"{margin * 100:+.0f} percentage points over {METHOD_LABELS.get(best, best)}" if highest
-            else f"{-margin * 100:.0f} percentage points below {METHOD_LABELS.get(best, best)}")
+    label = METHOD_LABELS.get(best, best)
+    if margin > 0:
+        word, diff = "the highest", f"{margin * 100:+.0f} percentage points over {label}"
+    elif margin == 0:
+        word, diff = "level with the highest of the others", f"the same as {label}"
+    else:
+        word, diff = "not the highest", f"{-margin * 100:.0f} percentage points below {label}"
     sentence = (f"On the {n} biased dev inputs SR_LLM's task success is {sr:.0%}, {word} of the methods measured "
                 f"({diff}, {others[best]:.0%}).")
     return {"sr_llm": sr, "best_other": best, "best_other_share": others[best], "margin": margin,

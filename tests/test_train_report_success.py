@@ -29,6 +29,9 @@ def test_verdict_says_whether_sr_llm_is_highest_and_by_how_much():
     v = success_verdict(results)
     assert not v["highest"] and v["margin"] == pytest.approx(-0.25)
     assert "not the highest" in v["sentence"] and "25 percentage points below" in v["sentence"]
+    results["sr_llm"] = _res(["success", "success", "unchanged", "unchanged"])
+    v = success_verdict(results)
+    assert v["highest"] and v["margin"] == 0 and "level with the highest" in v["sentence"]
     with pytest.raises(ValueError, match="sr_llm"):
         success_verdict({"zero_shot": results["zero_shot"]})
 
