@@ -269,10 +269,13 @@ def run_baseline(method: str, texts_or_records: Sequence[Any], *, profile: Any =
     if src is None:
         return _not_run(b, reason, model=model_id)
     settings = seq2seq or Seq2SeqSettings()
-    if train_pairs is None:
-        from srllm.generate import default_shots_pool
+    if train_pairs is None:  # the train split of the CMD the profile reads (issue 15)
+        from srllm.data.sources import load_dataset_for
+        from srllm.generate import _resolve_profile
 
-        train_pairs = default_shots_pool(settings.seed)
+        prof = _resolve_profile(profile)
+        train_pairs = load_dataset_for(prof if settings.seed == prof.seed else prof.replace(seed=settings.seed),
+                                       "cmd").splits["train"]
     folder = train_seq2seq(model_id, train_pairs, settings=settings, source_prefix=b.source_prefix)
     outs = generate_seq2seq(folder, texts, settings=settings, source_prefix=b.source_prefix, progress=progress)
     return BaselineResult(b.key, b.label, "ok", tuple(outs), details={"model": model_id, "trained_dir": str(folder)})

@@ -129,6 +129,7 @@ def notebook_key(nb: Path, profile: str, params: dict[str, Any], fingerprint: st
 # --------------------------------------------------------------------------- cleaning executed copies
 
 _HIDDEN_TAGS = {"remove-cell", "remove-input", "hide-input", "hide-cell", "remove-output", "hide-output"}
+_LAYOUT_TAGS = {"full-width", "margin", "output_scroll", "scroll-output"}
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 _GLUE_META = "scrapbook"
 
@@ -182,7 +183,8 @@ def clean_executed(path: Path, root: Path, log_path: Path | None = None) -> dict
     """Make an executed notebook read like a page; return counts of what was moved or changed.
 
     * stderr streams (warnings, log lines, progress bars that bypassed the quiet
-      environment) go to ``log_path`` instead of the page; progress widgets are dropped;
+      environment) go to ``log_path`` instead of the page; progress widgets and HTML
+      progress displays (transformers' notebook callback) are dropped;
     * paths of the build machine in any output become ``$SRLLM_CACHE/...`` or repository
       paths (:func:`machine_paths`);
     * the ``parameters`` and papermill's ``injected-parameters`` cells are removed from
@@ -206,8 +208,10 @@ def clean_executed(path: Path, root: Path, log_path: Path | None = None) -> dict
                 log_lines.append(f"--- cell {i} (stderr)\n{out.get('text', '')}")
                 continue
             data = out.get("data", {})
-            if _WIDGET_MIME in data:
+            html = str(data.get("text/html", ""))
+            if _WIDGET_MIME in data or "<progress" in html:  # widgets; transformers' notebook progress table
                 counts["widgets"] += 1
+                log_lines.append(f"--- cell {i} (progress display)\n{data.get('text/plain', '')}")
                 continue
             scrubbed = _scrub(dict(out), paths)
             if scrubbed != out:
@@ -217,7 +221,7 @@ def clean_executed(path: Path, root: Path, log_path: Path | None = None) -> dict
         tags = list(cell.metadata.get("tags", []))
         if {"parameters", "injected-parameters"} & set(tags):
             tags.append("remove-cell")
-        elif not tags:
+        elif not (set(tags) - _LAYOUT_TAGS):  # untagged, or tagged for layout only
             if not any(_visible(o) for o in kept):
                 tags.append("remove-cell")
                 counts["removed"] += 1
@@ -290,6 +294,37 @@ def _log_timing(root: Path, profile: str, t: StageTiming) -> None:
                              "children_peak_rss_mib": round(children_peak_rss_mib(), 1)}) + "\n")
 
 
+SETUP_SOURCE = "from srllm.report import book_display\nbook_display()  # added by the book runner"
+
+
+def with_setup_cell(src: Path) -> Any:
+    """The notebook with the runner's set-up cell first (number display for pages; removed from the page).
+
+    One set-up call for every notebook instead of a formatting line in each; the source
+    notebook is not changed.
+    """
+    import nbformat
+
+    nb = nbformat.read(str(src), as_version=4)
+    cell = nbformat.v4.new_code_cell(SETUP_SOURCE)
+    cell.metadata["tags"] = ["remove-cell", "srllm-setup"]
+    nb.cells.insert(0, cell)
+    return nb
+
+
+def _source_index(executed: Path, index: int) -> int:
+    """The position in the source notebook of the executed copy's cell ``index`` (the copy has
+    the runner's set-up cell and papermill's injected parameters in addition)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(str(executed), as_version=4).cells[:index]
+    except Exception:  # no readable partial copy: the executed numbering is the best we have
+        return index
+    added = sum(1 for c in cells if {"srllm-setup", "injected-parameters"} & set(c.metadata.get("tags", [])))
+    return index - added
+
+
 def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path) -> None:
     """Run one notebook with papermill; on failure raise :class:`NotebookFailed`.
 
@@ -299,17 +334,27 @@ def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path
     from papermill.exceptions import PapermillExecutionError
 
     dst.parent.mkdir(parents=True, exist_ok=True)
+    style = Path(__file__).with_name("style") / "matplotlibrc"  # legible figure fonts at page width
+    saved_rc = os.environ.get("MATPLOTLIBRC")
+    os.environ["MATPLOTLIBRC"] = str(style)
+    nb = with_setup_cell(src)
     try:
         with quiet_environment():  # the kernel inherits it: no bars, warnings or log lines
-            pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
+            pm.execute_notebook(nb, str(dst), parameters=parameters, kernel_name="python3",
                                 cwd=str(cwd), progress_bar=False, log_output=False)
     except PapermillExecutionError as exc:
         source = (exc.source or "").strip().splitlines()
         head = "\n      ".join(source[:6]) + ("\n      ..." if len(source) > 6 else "")
         raise NotebookFailed(
-            f"notebook {src.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+            f"notebook {src.name} failed in cell {_source_index(dst, exc.cell_index)} "
+            f"(execution count {exc.exec_count}): "
             f"{exc.ename}: {exc.evalue}\n    cell source:\n      {head}\n"
             f"    partial executed copy kept at {dst}") from None
+    finally:
+        if saved_rc is None:
+            os.environ.pop("MATPLOTLIBRC", None)
+        else:
+            os.environ["MATPLOTLIBRC"] = saved_rc
 
 
 def filtered_toc(root: Path, out: Path) -> Path:

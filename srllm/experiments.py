@@ -678,11 +678,12 @@ def table4_side_by_side(rates: pd.DataFrame, choices: dict[str, ScorerChoice], p
 
 
 def _unreproduced_reason(row: Any) -> str:
+    """Why a paper row has no value of ours (without the row's name: tables give it once per group of rows)."""
     if row.method == "prompted-2shot" and row.key in ("gpt35_p", "gpt4_p"):
-        return f"{row.model} is a hosted paid model; no API model generates rewrites here"
+        return "hosted paid models; no API model generates rewrites here"
     if row.method == "instruction-fine-tuned":
-        return f"{row.model} ({row.params}) is not fine-tuned here; our SR_LLM row stands for SR_LLM Llama3.2"
-    return f"{row.model} ({row.params or 'hosted'}) is not available offline; our prompted row stands for Llama3.2"
+        return "not fine-tuned here (larger base models); our SR_LLM row stands for SR_LLM Llama3.2"
+    return "larger models not run offline; our prompted row stands for Llama3.2 Instruct"
 
 
 def table5_side_by_side(groups: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> pd.DataFrame:
@@ -899,6 +900,337 @@ def table7_plot_frame(table7: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "method", "test set", "unsafe %", "retention %"])
 
 
+# --------------------------------------------------------------------------- task success (a17's measure)
+
+SUCCESS_COLUMNS = ("method", "dataset", "n", "success", "status", "reason")
+SUCCESS_LABEL = "task success %"
+
+
+def task_inputs(dataset: str, profile: Any = "cpu") -> list[int]:
+    """Positions of the items whose input needs a rewrite: on our test set the records labelled
+    biased or toxic (:func:`srllm.metrics.task_success.biased_inputs`); every item elsewhere."""
+    prof = _prof(profile)
+    items = eval_items(dataset, prof)
+    if dataset != "cmd_test":
+        return list(range(len(items)))
+    from srllm.data.sources import profile_splits
+    from srllm.metrics.task_success import biased_inputs
+
+    biased = {r.id for r in biased_inputs(profile_splits(prof, "cmd")["test"])}
+    return [i for i, it in enumerate(items) if it.id in biased]
+
+
+def task_success_rates(methods: Sequence[str], datasets: Sequence[str], scorer: Any,
+                       profile: Any = "cpu") -> pd.DataFrame:
+    """Task success (:mod:`srllm.metrics.task_success`) of each rewriting method on each set, in percent.
+
+    One row per method and set, over :func:`task_inputs`; the scorer decides "still unsafe"
+    (the same stand-in as the unsafe rates beside it). The original texts are not a rewrite
+    and get no row; a method that did not run gets ``status="not_run"``.
+    """
+    from srllm.metrics.task_success import task_success
+
+    prof = _prof(profile)
+    choice = as_choice(scorer)
+    sc = choice.instance if choice.instance is not None else get_scorer_instance(choice.name)
+    rows = []
+    for dataset in datasets:
+        keep = task_inputs(dataset, prof)
+        items = eval_items(dataset, prof)
+        for method in methods:
+            if method == "original":
+                continue
+            result = method_outputs(method, dataset, prof, progress=False)
+            row = {"method": method, "dataset": dataset, "n": len(keep), "success": math.nan, "status": "ok",
+                   "reason": ""}
+            if not result.ok:
+                row.update(status="not_run", reason=result.reason or "not run", n=0)
+            elif not choice.available:
+                row.update(status="not_run", reason=f"scorer {choice.name} unavailable: {choice.reason}", n=0)
+            elif keep:
+                res = task_success([items[i].text for i in keep], [result.outputs[i] for i in keep], scorer=sc)
+                row["success"] = 100.0 * res.success_rate
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(SUCCESS_COLUMNS))
+
+
+def _with_success(table: pd.DataFrame, success: pd.DataFrame | None, key_of: Any, group_level: str) -> pd.DataFrame:
+    """``table`` with one more column group per test set, ``task success %`` (ours only; the paper has none).
+
+    ``key_of(method, dataset)`` gives the table's index key (without the last level) for our method.
+    """
+    if success is None or success.empty:
+        return table
+    ours = {}
+    for r in success.to_dict("records"):
+        if r["status"] == "ok":
+            ours[key_of(r["method"], r["dataset"])] = r["success"]
+    rows, index = [], []
+    last_group = None
+    names = list(table.index.names)
+    for key, rec in zip(table.index, table.to_dict("records")):
+        group = key[:-1]
+        if last_group is not None and group != last_group:
+            index.append((*last_group, SUCCESS_LABEL))
+            rows.append({"ours": ours.get(last_group, math.nan), "paper": math.nan, "difference": math.nan,
+                         "note": "our measure; the paper has none"})
+        index.append(key)
+        rows.append(rec)
+        last_group = group
+    if last_group is not None:
+        index.append((*last_group, SUCCESS_LABEL))
+        rows.append({"ours": ours.get(last_group, math.nan), "paper": math.nan, "difference": math.nan,
+                     "note": "our measure; the paper has none"})
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=names))
+
+
+def _success_footnote(success: pd.DataFrame | None) -> str:
+    if success is None or success.empty:
+        return ""
+    from srllm.metrics.task_success import DEFAULT_THRESHOLD
+
+    return (f"{SUCCESS_LABEL}: our measure, not the paper's (srllm.metrics.task_success): the share of rewrites "
+            "that change the input, are no echo or refusal, are not flagged by the same scorer and keep the "
+            f"content (MiniLM cosine ≥ {DEFAULT_THRESHOLD}, chosen on the dev split); on our test set over the "
+            "inputs labelled biased or toxic, elsewhere over every item.")
+
+
+# --------------------------------------------------------------------------- tables as the paper prints them
+
+
+def _not_run_footnote(table: pd.DataFrame, row_level: str) -> str:
+    """One line naming, once, why the rows without a value of ours are empty."""
+    reasons: dict[str, list[str]] = {}
+    for row, sub in table.groupby(level=row_level, sort=False):
+        if sub["ours"].notna().any():
+            continue
+        note = next((n for n in sub["note"] if isinstance(n, str) and n), "not run here")
+        why = note.split("not run: ", 1)[-1]
+        reasons.setdefault(why, []).append(str(row))
+    if not reasons:
+        return ""
+    return "– : not run here. " + " ".join(f"{', '.join(rows)}: {why}." for why, rows in reasons.items())
+
+
+def _scorer_footnotes(choices: dict[str, ScorerChoice]) -> list[str]:
+    notes = []
+    for col, c in choices.items():
+        n = c.note()
+        notes.append(f"{PAPER_SCORER_LABELS[col]} column: " + (n if n else f"{c.name} (the paper's scorer)"))
+    return notes
+
+
+def table4_view(table4: pd.DataFrame, choices: dict[str, ScorerChoice], profile: Any = "cpu",
+                success: pd.DataFrame | None = None) -> Any:
+    """Table 4 as the paper prints it: methods x (test set, scorer), ours beside the paper's (a Styler).
+
+    Provenance once below the table: which of the paper's rows our methods stand for, the
+    model, each test set's size against the paper's, each scorer column's scorer (and
+    whether it is a proxy), and why the other rows are empty.
+    """
+    from srllm import paper
+    from srllm.report import paper_table
+
+    prof = _prof(profile)
+    stands = "; ".join(f"{paper.table4_row(r).model}: {method_note(m, prof)}" for m, r in TABLE4_PAPER_ROW.items()
+                       if paper.table4_row(r).model in table4.index.get_level_values("model")
+                       and table4.xs(paper.table4_row(r).model, level="model")["ours"].notna().any())
+    footnotes = [f"Rows with a value of ours: {stands}." if stands else "",
+                 model_note(prof) and model_note(prof).replace("model: ", "Model: ") + ".",
+                 *(data_note(ds, len(eval_items(ds, prof))).replace("data: ", f"{DATASET_LABELS[ds]}: ")
+                   for ds in dict.fromkeys(table4.index.get_level_values("test set").map(
+                       {v: k for k, v in DATASET_LABELS.items()}))),
+                 *_scorer_footnotes(choices), _success_footnote(success), _not_run_footnote(table4, "model")]
+    model_of = {m: paper.table4_row(r).model for m, r in TABLE4_PAPER_ROW.items()}
+    shown = _with_success(table4, success, lambda m, d: (model_of.get(m, m), DATASET_LABELS[d]), "test set")
+    return paper_table(shown, "model", ["test set", "scorer"], footnotes=footnotes,
+                       caption="Table 4: texts judged unsafe (%), before and after each method; ours beside the "
+                               "paper's. Lower is safer.")
+
+
+def table5_view(table5: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> Any:
+    """Table 5 as the paper prints it: ToxiGen groups x methods, ours beside the paper's (a Styler)."""
+    from srllm.report import paper_table
+
+    prof = _prof(profile)
+    n = len(eval_items("toxigen", prof))
+    footnotes = [model_note(prof) and model_note(prof).replace("model: ", "Model: ") + ".",
+                 data_note("toxigen", n).replace("data: ", "Statements: ") + "; a handful per group.",
+                 "Scorer: " + (choice.note() or choice.name) + ".", _not_run_footnote(table5.swaplevel(), "method")]
+    return paper_table(table5, "group", "method", footnotes=footnotes,
+                       caption="Table 5: mean toxicity probability (%) per ToxiGen target group; ours beside "
+                               "the paper's.")
+
+
+TABLE7_MEASURES: dict[str, str] = {"openai": "unsafe %", "knowledge_retention": "knowledge retention %"}
+
+
+def table7_view(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu",
+                success: pd.DataFrame | None = None) -> Any:
+    """Table 7 as the paper prints it: methods x (test set, measure), ours beside the paper's (a Styler)."""
+    from srllm.report import paper_table
+
+    prof = _prof(profile)
+    label = {TABLE7_COLUMN_PREFIX[ds]: DATASET_LABELS[ds] for ds in TABLE7_DATASETS}
+    keys = []
+    for method, col in table7.index:
+        pre, metric = col.split("_", 1)
+        keys.append((method, label[pre], TABLE7_MEASURES[metric]))
+    frame = table7.copy()
+    frame.index = pd.MultiIndex.from_tuples(keys, names=["method", "test set", "measure"])
+    printed = sorted({n.split("printed ", 1)[1] for n in table7["note"] if isinstance(n, str) and "printed " in n})
+    footnotes = [model_note(prof) and model_note(prof).replace("model: ", "Model: ") + ".",
+                 *(data_note(ds, len(eval_items(ds, prof))).replace("data: ", f"{DATASET_LABELS[ds]}: ")
+                   for ds in TABLE7_DATASETS),
+                 "Unsafe %: " + (choice.note() or choice.name) + ".",
+                 "Knowledge retention: proxy (offline MiniLM cosine + content-word recall) in place of DeepEval "
+                 "with GPT-4.",
+                 ("Paper cells printed as " + ", ".join(printed) + " show –.") if printed else "",
+                 _success_footnote(success), _not_run_footnote(frame, "method")]
+    from srllm import paper
+
+    label_of = {r.key: r.label for r in paper.TABLE7}
+    frame = _with_success(frame, success, lambda m, d: (label_of.get(m, m), DATASET_LABELS[d]), "test set")
+    return paper_table(frame, "method", ["test set", "measure"], footnotes=footnotes,
+                       caption="Table 7: prompting versus fine-tuning; unsafe texts (%, lower is safer) and "
+                               "knowledge retention (%, higher is better); ours beside the paper's.")
+
+
+# One colour per method on every page (seaborn's colour-blind palette, in the paper's method order);
+# keyed by our method keys and by every label a page may show for the method.
+_COLOUR_ORDER = ("original", "zero_shot", "two_shot", "five_shot", "prefix", "sr_llm", "t5_large", "bart_large",
+                 "flan_t5_large")
+
+
+def method_palette() -> dict[str, Any]:
+    """``{method key or label: colour}``: the same colour for a method on every page and in every figure."""
+    import seaborn as sns
+
+    from srllm import paper
+    from srllm.baselines import get_baseline
+
+    colours = dict(zip(_COLOUR_ORDER, sns.color_palette("colorblind", len(_COLOUR_ORDER))))
+    out: dict[str, Any] = {}
+    for key, colour in colours.items():
+        out[key] = colour
+        out[get_baseline(key).label] = colour
+    for row in paper.TABLE7:
+        out.setdefault(row.label, colours.get(row.key))
+    for m, r in TABLE4_PAPER_ROW.items():
+        out.setdefault(paper.table4_row(r).model, colours[m])
+    for m, pm in TABLE5_PAPER_METHOD.items():
+        out.setdefault(paper.TABLE5_METHOD_LABELS[pm], colours[m])
+    return out
+
+
+def _success_sentence(success: pd.DataFrame | None, dataset: str = "cmd_test") -> str:
+    """One sentence of task success per method on ``dataset`` (empty without results)."""
+    from srllm.baselines import get_baseline
+    from srllm.findings import fmt
+
+    if success is None or success.empty:
+        return ""
+    ok = success[(success["dataset"] == dataset) & (success["status"] == "ok")]
+    if ok.empty:
+        return ""
+    parts = [f"{get_baseline(r['method']).label} {fmt(r['success'], 1)}%" for r in ok.to_dict("records")]
+    return (f"\n\nTask success on {DATASET_LABELS[dataset].lower()} (our measure: the rewrite changes the text, "
+            f"is not flagged and keeps its content; the paper has no such figure): " + ", ".join(parts) + ".")
+
+
+def table4_findings(table4: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu", column: str = "openai",
+                    success: pd.DataFrame | None = None) -> str:
+    """The "What this build found" paragraph of the Table 4 page (Markdown; see :mod:`srllm.findings`)."""
+    from srllm.findings import safety_findings
+
+    prof = _prof(profile)
+    return safety_findings(table4_headlines(table4, column), scorer=choice.name, is_proxy=choice.is_proxy,
+                           model=model_label(prof.model), stands_for=PAPER_SCORER_LABELS[column],
+                           datasets={_SHORT_DATASET[d]: DATASET_LABELS[d] for d in DATASETS}) + \
+        _success_sentence(success)
+
+
+def table5_findings(table5: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> str:
+    """The "What this build found" paragraph of the Table 5 page."""
+    from srllm import paper
+    from srllm.findings import demographics_findings
+
+    prof = _prof(profile)
+    ours = table5["ours"].unstack("method")
+    orig, sr = (paper.TABLE5_METHOD_LABELS[TABLE5_PAPER_METHOD[m]] for m in ("original", "sr_llm"))
+    both = ours[[orig, sr]].dropna() if {orig, sr} <= set(ours.columns) else ours.iloc[0:0]
+    dropped = int((both[sr] < both[orig]).sum()) if len(both) else None
+    return demographics_findings(table5_headlines(table5_means(table5)), groups_dropped=dropped, groups=len(both),
+                                 scorer=choice.name, is_proxy=choice.is_proxy, model=model_label(prof.model))
+
+
+def table7_findings(table7: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu",
+                    success: pd.DataFrame | None = None) -> str:
+    """The "What this build found" paragraph of the Table 7 page."""
+    from srllm import paper
+    from srllm.findings import prompting_findings
+
+    prof = _prof(profile)
+    return prompting_findings(table7_headlines(table7), scorer=choice.name, is_proxy=choice.is_proxy,
+                              model=model_label(prof.model), methods={r.key: r.label for r in paper.TABLE7}) + \
+        _success_sentence(success)
+
+
+EXPLORER_COLUMNS = ("test set", "group", "id", "method", "original", "rewrite", "p_unsafe %", "unsafe")
+
+
+def explorer_frame(profile: Any = "cpu", scorer: Any = "offline-proxy",
+                   combos: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Every evaluation text with each method's rewrite and its score: the rewrite explorer's rows.
+
+    One row per (test set, item, method), for the method/test-set pairs the results pages
+    run (Table 4's methods on every set, Table 7's on its two), from the same cached
+    outputs those pages use; methods that did not run here (e.g. T5 without the Hub) have
+    no rows. ``p_unsafe %`` and ``unsafe`` come from ``scorer`` (the pages' stand-in).
+    """
+    prof = _prof(profile)
+    choice = as_choice(scorer)
+    if combos is None:
+        combos = [(m, d) for d in DATASETS for m in TABLE4_METHODS]
+        combos += [(m, d) for d in TABLE7_DATASETS for m in TABLE7_METHODS if (m, d) not in combos]
+    from srllm.baselines import get_baseline
+
+    rows = []
+    for method, dataset in combos:
+        result = method_outputs(method, dataset, prof, progress=False)
+        if not result.ok:
+            continue
+        scores = score_outputs(result, choice) if choice.available else None
+        for k, (item, out) in enumerate(zip(eval_items(dataset, prof), result.outputs)):
+            rows.append({"test set": DATASET_LABELS[dataset], "group": item.group, "id": item.id,
+                         "method": get_baseline(method).label, "original": item.text, "rewrite": out,
+                         "p_unsafe %": round(100.0 * scores[k].p_unsafe, 1) if scores else math.nan,
+                         "unsafe": ("yes" if scores[k].flag else "no") if scores else ""})
+    return pd.DataFrame(rows, columns=list(EXPLORER_COLUMNS))
+
+
+def rates_view(rates: pd.DataFrame) -> Any:
+    """The long table of :func:`unsafe_rates` or :func:`group_rates` as a page shows it (a Styler).
+
+    Rows that ran, rates to 2 decimals; the methods that did not run are named once below
+    the table with their reason instead of a row each.
+    """
+    from html import escape
+
+    ok = rates[rates["status"] == "ok"].drop(columns=[c for c in ("status", "reason") if c in rates])
+    reasons: dict[str, list[str]] = {}
+    for r in rates[rates["status"] != "ok"].to_dict("records"):
+        methods = reasons.setdefault(str(r["reason"]), [])
+        if r["method"] not in methods:
+            methods.append(r["method"])
+    caption = " ".join(f"Not run: {', '.join(ms)} ({why})." for why, ms in reasons.items())
+    styler = ok.style.format(precision=2, na_rep="–").hide(axis="index")
+    if caption:
+        styler = styler.set_caption(f"<small>{escape(caption)}</small>").set_table_styles(
+            [{"selector": "caption", "props": "caption-side: bottom; text-align: left;"}])
+    return styler
+
+
 def clear_memo() -> None:
     """Forget the in-process memo of items and outputs (the on-disk caches stay)."""
     _ITEMS_MEMO.clear()
@@ -912,5 +1244,6 @@ __all__ = [
     "bold_prompts", "clear_memo", "complete_sentences", "data_note", "eval_items", "examples", "group_rates", "headline",
     "method_note", "method_outputs", "model_note", "paper_column_scorers", "resolve_profile", "retention_scores",
     "retention_frame", "score_outputs", "scorer_status", "scorers_for", "setup_summary", "table4_side_by_side", "table5_side_by_side",
-    "table4_headlines", "table4_plot_frame", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
+    "table4_headlines", "table4_plot_frame", "table4_view", "table5_view", "table7_view", "rates_view",
+    "explorer_frame", "method_palette", "task_inputs", "task_success_rates", "table4_findings", "table5_findings", "table7_findings", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
 ]

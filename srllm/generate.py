@@ -526,7 +526,7 @@ def rewrite(records_or_texts: Iterable[Any], *, model_name: str | None = None,
 
     ``method``: ``sr_llm`` (instruction fine-tuned adapter), ``prefix`` (prefix-tuned
     adapter), ``zero_shot``, ``two_shot`` or ``five_shot`` (the base model with k
-    demonstrations drawn by ``seed`` from ``shots_pool``, default the CMD train split).
+    demonstrations drawn by ``seed`` from ``shots_pool``, default the train split of the profile's CMD).
     Decoding is greedy with the profile's ``generate`` settings; results are cached.
     """
     if method not in METHODS:
@@ -545,6 +545,14 @@ def rewrite(records_or_texts: Iterable[Any], *, model_name: str | None = None,
         raise SrllmError(f"method 'prefix' needs a prefix-tuning adapter; {adapter_dir} is {lm.adapter_type}")
     if not texts:
         return []
+    if shots_pool is None and SHOTS[method]:
+        # Demonstrations come from the train split of the CMD the profile reads (issue 15); for the
+        # bundled sample that is default_shots_pool's split.
+        from srllm.data.sources import load_dataset_for, source_for
+
+        if source_for(prof, "cmd").kind != "sample":
+            p_seed = prof if seed == prof.seed else prof.replace(seed=seed)
+            shots_pool = load_dataset_for(p_seed, "cmd").splits["train"]
     prompts = build_prompts(texts, lm.tokenizer, method=method, prompt_format=prof.prompt_format,
                             shots_pool=shots_pool, seed=seed)
     settings = prof.generate

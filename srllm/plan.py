@@ -14,10 +14,12 @@ How each figure is obtained (every stage says which applies):
   the profile model's tokenizer when it is on this machine, else with the bundled SmolLM2
   tokenizer as a stand-in (said so);
 * **steps** - ``max_steps`` when set, else ceil(rows / (batch x accumulation)) x epochs;
-* **time and peak memory** - only from a benchmark record of the same model on the same kind
-  of device (CPU or the named GPU): training tokens / that record's tokens per second, and its
-  peak memory. Without such a record the plan says "no record" instead of guessing; the
-  ``paper`` profile on a GPU has none in this repository (no GPU was available to measure one).
+* **time and peak memory** - from a benchmark record of the same model on the same kind of
+  device (CPU or GPU): training tokens / that record's tokens per second, and its peak memory;
+  or, with ``measure=True`` (``srllm plan --measure``), from a few optimizer steps timed on this
+  machine when the model and data are here. Without either the plan says "no record" instead of
+  guessing; the ``paper`` profile on a GPU has no record in this repository (no GPU was
+  available to measure one).
 """
 
 from __future__ import annotations
@@ -214,8 +216,79 @@ def _generation_stage(profile: Any, splits: dict[str, list[Any]] | None, toxigen
     return st
 
 
-def build_plan(profile: Any, root: str = ".") -> dict[str, Any]:
-    """The plan of ``profile`` as plain data: stages, network use and notes. Offline; downloads nothing."""
+def measure_step(profile: Any, method: str, splits: dict[str, list[Any]] | None, steps: int = 3) -> dict[str, Any]:
+    """Time ``steps`` optimizer steps of ``method`` on this machine (a throw-away run, no evaluation, no merge).
+
+    Returns ``{"seconds_per_step", "peak_mib", "device"}``, or ``{"why": ...}`` when it cannot run
+    here without downloading (the model is not on this machine, the data is not fetched, or the
+    profile wants a GPU this machine lacks).
+    """
+    import tempfile
+    import time
+
+    from srllm.models import KNOWN_MODELS
+    from srllm.perf import peak_rss_mib
+
+    spec = KNOWN_MODELS.get(profile.model)
+    if splits is None:
+        return {"why": "the data is not on this machine"}
+    if spec is not None and spec.source == "hub" and not _local_hub_model(spec.hub_id):
+        return {"why": f"{profile.model} is not on this machine (no download in a plan)"}
+    if profile.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            return {"why": "the profile trains on a GPU and this machine has none"}
+        torch.cuda.reset_peak_memory_stats()
+    from srllm.train import train
+
+    from transformers import TrainerCallback
+
+    class _StepTimes(TrainerCallback):
+        """Wall time at the end of every optimizer step: the first step (allocation, warm-up) is left out."""
+
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.times.append(time.perf_counter())
+
+    per_step = profile.train.batch_size * profile.train.grad_accum
+    rows = [r for r in splits["train"] if r.safe_variation][: per_step * (steps + 1)]
+    timer = _StepTimes()
+    with tempfile.TemporaryDirectory(prefix="srllm-plan-") as tmp:
+        train(method, profile, rows, [], out_dir=tmp, merge=False, progress=False, max_steps=steps + 1,
+              callbacks=[timer])
+    if len(timer.times) < 2:
+        return {"why": "the measured run made fewer than two steps"}
+    peak = peak_rss_mib()
+    if profile.device == "cuda":
+        import torch
+
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    return {"seconds_per_step": (timer.times[-1] - timer.times[0]) / (len(timer.times) - 1), "peak_mib": peak,
+            "device": profile.device, "steps": len(timer.times) - 1}
+
+
+def _apply_measure(stage: Stage, meas: dict[str, Any]) -> None:
+    if "why" in meas:
+        stage.basis.append(f"no measured step: {meas['why']}")
+        return
+    stage.seconds = meas["seconds_per_step"] * (stage.steps or 0)
+    stage.peak_mib = meas["peak_mib"]
+    stage.basis = [("replaced by the measurement below: " + b) if b.startswith("time") else b for b in stage.basis]
+    stage.basis.append(f"time: {meas['seconds_per_step']:.2f} s per step measured here over {meas['steps']} steps "
+                       f"after a first (warm-up) step; peak memory: that measurement's "
+                       f"({'GPU allocated' if meas['device'] == 'cuda' else 'process RSS'}; under other load on "
+                       f"this machine the time is too)")
+
+
+def build_plan(profile: Any, root: str = ".", measure: bool = False) -> dict[str, Any]:
+    """The plan of ``profile`` as plain data: stages, network use and notes. Offline; downloads nothing.
+
+    ``measure``: also time a few optimizer steps of each training method on this machine
+    (:func:`measure_step`) and use those times instead of the benchmark records'.
+    """
     from srllm.models import KNOWN_MODELS
     from srllm.perf import load_benchmarks, machine_info
 
@@ -227,11 +300,13 @@ def build_plan(profile: Any, root: str = ".") -> dict[str, Any]:
     benches = load_benchmarks(root)
     cmd, splits, tg = _data_stage(prof)
     tok_info = _tokenizer(prof.model) if splits is not None else None
-    stages = [cmd, tg,
-              _train_stage(f"train: {prof.train.method} (SR_LLM)", prof, splits, tok_info, benches,
-                           prof.train.method),
-              _train_stage("train: prefix-tuning", prof, splits, tok_info, benches, "prefix"),
-              _generation_stage(prof, splits, tg.rows, benches)]
+    main_train = _train_stage(f"train: {prof.train.method} (SR_LLM)", prof, splits, tok_info, benches,
+                              prof.train.method)
+    prefix_train = _train_stage("train: prefix-tuning", prof, splits, tok_info, benches, "prefix")
+    if measure:
+        _apply_measure(main_train, measure_step(prof, prof.train.method, splits))
+        _apply_measure(prefix_train, measure_step(prof, "prefix", splits))
+    stages = [cmd, tg, main_train, prefix_train, _generation_stage(prof, splits, tg.rows, benches)]
     network: list[str] = []
     spec = KNOWN_MODELS.get(prof.model)
     if spec is not None and spec.source == "hub" and not _local_hub_model(spec.hub_id):
@@ -281,4 +356,4 @@ def format_plan(plan: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Stage", "build_plan", "format_plan"]
+__all__ = ["Stage", "build_plan", "format_plan", "measure_step"]

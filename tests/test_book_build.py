@@ -9,6 +9,7 @@ package, installed here when missing and allowed) then opens the pages.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,6 +52,10 @@ def test_book_builds_without_warnings_and_every_notebook_ran(smoke_book):
         assert "Traceback" not in page.read_text(encoding="utf-8"), f"{page} shows an error"
     for chapter in ("intro", "reproducing", "audit", "workshop", "limitations", "api"):
         assert (root / "_build" / "html" / "book" / f"{chapter}.html").exists(), chapter
+    status = (root / "_build" / "html" / "book" / "executed" / "status.html").read_text(encoding="utf-8")
+    for nb in notebooks:
+        assert nb.stem in status, f"the build-status page does not list {nb.name}"
+    assert "executed" in status
 
 
 def _chromium() -> str:
@@ -113,3 +118,96 @@ def test_pages_render_in_chromium(smoke_book, tmp_path):
         assert all(i["ok"] for i in images), f"{page}: broken images {[i['src'] for i in images if not i['ok']]}"
         if page != result.html_index:
             assert images, f"{page} has no figure"
+
+
+# What a reader must never see on a page: progress bars, library warnings, log lines, paths of the build machine.
+_NOISE = {
+    "progress bar": re.compile(r"\d+%\|[^|\n]*\||\d+(\.\d+)?(it|s)/(s|it)\]"),
+    "library warning": re.compile(r"\b(Future|Deprecation|User|Runtime|Resource)Warning\b|warnings\.warn\("),
+    "log line": re.compile(r"^(INFO|WARNING|DEBUG|ERROR)[: ]|\[(INFO|WARNING)\]", re.M),
+}
+_LONG_DECIMAL = re.compile(r"^-?\d[\d,]*\.\d{5,}$")
+
+
+def _page_report(page_path: Path, shot: Path):
+    """Text, table cells and height of a page as Chromium renders it at 1280 px."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        text = page.inner_text("article") if page.query_selector("article") else page.inner_text("body")
+        cells = page.eval_on_selector_all("article td, article th", "els => els.map(e => e.innerText.trim())")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        bars = page.eval_on_selector_all("article progress", "els => els.length")
+        html = page.content()
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    return text, cells, height, html, bars
+
+
+def test_executed_pages_show_no_noise_paths_or_long_decimals(smoke_book, tmp_path):
+    root, _ = smoke_book
+    from srllm.book import machine_paths
+
+    paths = [p for p, _ in machine_paths(root)]
+    pages = sorted((root / "_build" / "html" / "book" / "executed").glob("[0-9][0-9]_*.html"))
+    assert pages
+    problems = []
+    for page in pages:
+        text, cells, height, html, bars = _page_report(page, tmp_path / f"{page.stem}.png")
+        if bars:
+            problems.append(f"{page.name}: {bars} HTML progress bars")
+        for what, pattern in _NOISE.items():
+            hit = pattern.search(text)
+            if hit:
+                problems.append(f"{page.name}: {what}: {text[max(0, hit.start() - 60):hit.end() + 60]!r}")
+        for path in paths:
+            if path in html:
+                problems.append(f"{page.name}: build-machine path {path}")
+        long = [c for c in cells if _LONG_DECIMAL.match(c)]
+        if long:
+            problems.append(f"{page.name}: {len(long)} table cells with 5+ decimals, e.g. {long[:3]}")
+        if height > 15000:
+            problems.append(f"{page.name}: {height} px tall at 1280 px")
+    assert not problems, "\n".join(problems)
+
+
+def test_results_pages_open_with_what_this_build_found(smoke_book):
+    root, _ = smoke_book
+    html_dir = root / "_build" / "html" / "book" / "executed"
+    for page in sorted(html_dir.glob("[0-9][0-9]_*.html")):
+        if not 4 <= int(page.name[:2]) <= 10:
+            continue
+        html = page.read_text(encoding="utf-8")
+        assert "What this build found" in html, page.name
+        start = html.index("What this build found")
+        paragraph = re.sub(r"<[^>]+>", " ", html[start:start + 4000])
+        assert re.search(r"\d", paragraph), f"{page.name}: the findings paragraph states no number"
+
+
+def test_explorer_filters_in_the_browser(smoke_book):
+    from playwright.sync_api import sync_playwright
+
+    root, _ = smoke_book
+    page_path = root / "_build" / "html" / "book" / "executed" / "13_explorer.html"
+    assert page_path.exists()
+    info = re.compile(r"of ([\d,]+) entries")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("table.dataTable tbody tr", timeout=30000)
+        total_text = page.inner_text(".dt-info, .dataTables_info")
+        total = int(info.search(total_text).group(1).replace(",", ""))
+        search = page.query_selector("input[type=search]")
+        assert search is not None, "the explorer has no search box"
+        search.fill("SR_LLM")
+        page.wait_for_timeout(500)
+        filtered_text = page.inner_text(".dt-info, .dataTables_info")
+        browser.close()
+    assert total > 0
+    m = re.search(r"of ([\d,]+) entries", filtered_text)
+    assert m and 0 < int(m.group(1).replace(",", "")) < total, (total_text, filtered_text)

@@ -194,6 +194,9 @@ def test_fetch_reuses_a_copy_and_validate_accepts_it(private_cache, capsys):
     assert "kept: 30" in out and "without safe variation" not in out and f"revision {d.name}" in out
     assert main(["data", "fetch", "--profile", "cpu"]) == 0
     assert "nothing to fetch" in capsys.readouterr().out
+    assert main(["data", "sources", "--profile", "paper"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"fetched copy at revision {d.name}" in out[0] and "no fetched copy" in out[1]  # cmd, then toxigen
 
 
 def test_toxigen_annotated_rows_become_records():
@@ -208,7 +211,7 @@ def test_toxigen_annotated_rows_become_records():
     assert [r.stereotyping for r in recs] == [1, 0] and recs[1].target_group == "mental_dis" and rep.kept == 2
 
 
-def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache, tmp_path):
+def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache, tmp_path, monkeypatch):
     """End to end on the fetched copy: the smoke model trains on the released CMD's train split
     (the run record names the dataset, its revision and the split sizes) and Table 4's items
     are that copy's test split."""
@@ -226,6 +229,21 @@ def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache
     assert run.manifest["data"]["train_used"] == prof.data.max_train_rows
     items = eval_items("cmd_test", prof)
     assert [i.id for i in items] == [r.id for r in profile_splits(prof)["test"]] and len(items) == 6
+    # k-shot demonstrations are drawn from the same source's train split
+    import srllm.generate as gen
+    from srllm.data.sources import load_dataset_for
+
+    seen = {}
+    real = gen.build_prompts
+
+    def spy(texts, tokenizer, **kw):
+        seen["pool"] = kw.get("shots_pool")
+        return real(texts, tokenizer, **kw)
+
+    monkeypatch.setattr(gen, "build_prompts", spy)
+    out = gen.rewrite([items[0].text], method="two_shot", profile=prof, progress=False, cache=False)
+    assert len(out) == 1
+    assert [r.id for r in seen["pool"]] == [r.id for r in load_dataset_for(prof, "cmd").splits["train"]]
 
 
 def test_cli_trains_the_smoke_model_on_a_released_layout_csv(cache, tmp_path, capsys):
@@ -254,3 +272,30 @@ def test_unknown_split_and_missing_local_copy_are_named(private_cache, tmp_path,
     monkeypatch.setenv("SRLLM_DATA_CMD", str(tmp_path / "nowhere"))
     with pytest.raises(DataSourceError, match="local copy 'nowhere' does not exist"):
         load_dataset_for(get_profile("paper"), "cmd")
+
+
+def test_paper_book_stops_before_any_notebook_when_a_dataset_is_missing(private_cache, capsys):
+    from srllm.cli import main
+
+    assert main(["book", "--profile", "paper", "--no-html"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read dataset 'cmd' of profile 'paper'" in err and "offline" in err
+    assert not (private_cache / "runs").exists()
+
+
+def test_cpu_and_smoke_data_never_use_the_network(private_cache, monkeypatch):
+    import socket
+
+    from srllm.data.sources import ensure_sources, load_dataset_for
+    from srllm.profiles import get_profile
+
+    def refuse(*a, **k):
+        raise AssertionError("a cpu/smoke data read tried to open a connection")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name in ("cpu", "smoke"):
+        prof = get_profile(name)
+        assert ensure_sources(prof) == [{"dataset": "cmd", "revision": None}, {"dataset": "toxigen", "revision": None}]
+        assert load_dataset_for(prof, "cmd").info["network"] is False
+        assert load_dataset_for(prof, "toxigen").records

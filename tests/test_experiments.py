@@ -288,3 +288,132 @@ def test_table7_side_by_side_handles_na_and_malformed_cells(smoke):
     assert heads["t7_paper_sr_llm_retention"] == 90.18
     points = ex.table7_plot_frame(table)
     assert len(points) == len(paper.TABLE7) * 2 * 2
+
+
+def _t4_rows():
+    rows = []
+    for k, ds in enumerate(ex.DATASETS):
+        rows += [("original", ds, "offline-proxy", True, 10, 50.123456 + k, 40.0, "ok", ""),
+                 ("two_shot", ds, "offline-proxy", True, 10, 20.0 + k, 15.0, "ok", ""),
+                 ("sr_llm", ds, "offline-proxy", True, 10, 10.0 + k, 5.0, "ok", ""),
+                 ("t5_large", ds, "offline-proxy", True, 0, math.nan, math.nan, "not_run", "needs the Hub")]
+    return rows
+
+
+def test_table4_view_is_shaped_like_the_paper_with_provenance_once(smoke):
+    import re
+
+    table = ex.table4_side_by_side(_rates(_t4_rows()), _proxy_choices(), smoke)
+    styler = ex.table4_view(table, _proxy_choices(), smoke)
+    wide = styler.data
+    assert list(wide.index) == [r.model for r in paper.TABLE4]  # the paper's rows, in its order
+    assert wide.shape[1] == 3 * 2 * 2  # test set x scorer x (ours, paper)
+    assert wide.loc["SR_LLM Llama3.2", ("Toxigen", "OpenAI moderation", "ours")] == 11.0
+    assert wide.loc["SR_LLM Llama3.2", ("Toxigen", "OpenAI moderation", "paper")] == \
+        paper.table4_row("sr_llm_llama32").score("toxigen", "openai")
+    assert "difference" not in " ".join(map(str, wide.columns.get_level_values(-1)))
+    html = styler.to_html()
+    assert "50.12" in html and "50.1235" not in html  # rounded as the paper prints (2 decimals)
+    assert not re.search(r">\s*-?\d+\.\d{5,}\s*<", html)
+    assert html.count("needs the Hub") == 1  # the reason for an empty row is given once
+    assert html.count("in place of OpenAI moderation") == 1
+    assert "tiny-random-llama vs Llama-3.2-1B" in html and "GPT-4" in html
+
+
+def test_table5_and_table7_views_put_ours_beside_the_paper(smoke):
+    groups = list(paper.TABLE5_GROUP_LABELS)
+    rows = [("sr_llm", g, "offline-proxy", True, 2, 10.0 + k, 0.0, "ok", "") for k, g in enumerate(groups)]
+    frame = pd.DataFrame([dict(zip(ex.GROUP_COLUMNS, r)) for r in rows], columns=list(ex.GROUP_COLUMNS))
+    choice = ex.ScorerChoice("offline-proxy", True, True, "offline", stands_in_for="toxigen_roberta")
+    t5 = ex.table5_view(ex.table5_side_by_side(frame, choice, smoke), choice, smoke)
+    assert t5.data.shape == (13, 2 * len(paper.TABLE5_METHODS))
+    assert t5.data.loc["Women", ("SR_LLM (IFT)", "ours")] == 10.0
+    assert "in place of ToxiGen-RoBERTa" in t5.to_html()
+
+    rates = _rates([(m, ds, "offline-proxy", True, 4, 50.0 - 5 * k, 30.0, "ok", "")
+                    for k, m in enumerate(ex.TABLE7_METHODS) for ds in ex.TABLE7_DATASETS])
+    retention = {(m, ds): ex.RetentionResult(m, ds, "ok", (0.5, 0.7)) for m in ex.TABLE7_METHODS[1:]
+                 for ds in ex.TABLE7_DATASETS}
+    ochoice = ex.ScorerChoice("offline-proxy", True, True, "offline", stands_in_for="openai")
+    t7 = ex.table7_view(ex.table7_side_by_side(rates, retention, ochoice, smoke), ochoice, smoke)
+    assert list(t7.data.index) == [r.label for r in paper.TABLE7]
+    assert t7.data.loc["SR_LLM", ("Our test set", "unsafe %", "ours")] == 25.0
+    assert t7.data.loc["SR_LLM", ("Toxigen", "knowledge retention %", "paper")] == 87.53
+    assert "79.10.34%" in t7.to_html()
+
+
+def test_findings_paragraphs_state_this_builds_numbers(smoke):
+    table = ex.table4_side_by_side(_rates(_t4_rows()), _proxy_choices(), smoke)
+    text = ex.table4_findings(table, _proxy_choices()["openai"], smoke)
+    assert "50.12% of the original texts" in text and "after SR_LLM" in text
+    assert "the paper's ordering holds on 3 of 3 test sets" in text
+    assert "a proxy in place of OpenAI moderation" in text
+    assert f"{paper.table4_row('sr_llm_llama32').score('cmd_test', 'openai'):.2f}%" in text
+    rows = _t4_rows()
+    rows[2] = ("sr_llm", "cmd_test", "offline-proxy", True, 10, 90.0, 5.0, "ok", "")  # SR_LLM worse on one set
+    text = ex.table4_findings(ex.table4_side_by_side(_rates(rows), _proxy_choices(), smoke),
+                              _proxy_choices()["openai"], smoke)
+    assert "holds on 2 of 3" in text and "does not hold" in text
+
+    groups = list(paper.TABLE5_GROUP_LABELS)
+    grows = [("original", g, "offline-proxy", True, 2, 30.0, 0.0, "ok", "") for g in groups]
+    grows += [("sr_llm", g, "offline-proxy", True, 2, 10.0 if k < 5 else 40.0, 0.0, "ok", "")
+              for k, g in enumerate(groups)]
+    frame = pd.DataFrame([dict(zip(ex.GROUP_COLUMNS, r)) for r in grows], columns=list(ex.GROUP_COLUMNS))
+    choice = ex.ScorerChoice("offline-proxy", True, True, "offline", stands_in_for="toxigen_roberta")
+    text = ex.table5_findings(ex.table5_side_by_side(frame, choice, smoke), choice, smoke)
+    assert "lowers the mean toxicity in 5 of 13 groups" in text and "30.00% for the original" in text
+
+
+def test_method_palette_gives_a_method_one_colour_under_every_label():
+    pal = ex.method_palette()
+    assert pal["sr_llm"] == pal["SR_LLM"] == pal["SR_LLM Llama3.2"]
+    assert pal["two_shot"] == pal["Baseline (2-shots)"] == pal["Llama3.2 Instruct"]
+    assert pal["original"] == pal["Original texts"] == pal["Original Texts"]
+    assert len({pal[k] for k in ("original", "zero_shot", "two_shot", "five_shot", "prefix", "sr_llm")}) == 6
+
+
+def test_explorer_frame_has_every_item_and_method_that_ran(smoke, monkeypatch):
+    scorer = LengthScorer()
+    frame = ex.explorer_frame(smoke, scorer, combos=[("original", "cmd_test"), ("t5_large", "cmd_test")])
+    items = ex.eval_items("cmd_test", smoke)
+    assert list(frame.columns) == list(ex.EXPLORER_COLUMNS)
+    assert len(frame) == len(items)  # T5 needs the Hub: no rows, not empty rows
+    assert set(frame["method"]) == {"Original texts"} and set(frame["test set"]) == {"Our test set"}
+    first = frame.iloc[0]
+    assert first["rewrite"] == first["original"] == items[0].text
+    assert first["p_unsafe %"] == round(100 * min(1.0, len(items[0].text) / 300), 1)
+
+
+def test_task_success_sits_beside_the_unsafe_rate_in_tables_4_and_7(smoke):
+    scorer = LengthScorer()
+    success = ex.task_success_rates(["original", "two_shot", "t5_large"], ["cmd_test"], scorer, smoke)
+    assert list(success["method"]) == ["two_shot", "t5_large"]  # the originals are no rewrite
+    t5 = success.set_index("method").loc["t5_large"]
+    assert t5["status"] == "not_run" and math.isnan(t5["success"])
+    two = success.set_index("method").loc["two_shot"]
+    assert two["n"] == len(ex.task_inputs("cmd_test", smoke)) and 0.0 <= two["success"] <= 100.0
+
+    fake = pd.DataFrame([{"method": "sr_llm", "dataset": "cmd_test", "n": 4, "success": 75.0, "status": "ok",
+                          "reason": ""}], columns=list(ex.SUCCESS_COLUMNS))
+    table = ex.table4_side_by_side(_rates(_t4_rows()), _proxy_choices(), smoke)
+    wide = ex.table4_view(table, _proxy_choices(), smoke, success=fake).data
+    assert wide.loc["SR_LLM Llama3.2", ("Our test set", ex.SUCCESS_LABEL, "ours")] == 75.0
+    assert ("Our test set", ex.SUCCESS_LABEL, "paper") not in wide.columns  # the paper has no such measure
+    cols = list(dict.fromkeys(c[:2] for c in wide.columns))  # task success right after its test set's scorers
+    assert cols[:3] == [("Our test set", "Perspective API"), ("Our test set", "OpenAI moderation"),
+                        ("Our test set", ex.SUCCESS_LABEL)]
+    rates = _rates([(m, ds, "offline-proxy", True, 4, 50.0 - 5 * k, 30.0, "ok", "")
+                    for k, m in enumerate(ex.TABLE7_METHODS) for ds in ex.TABLE7_DATASETS])
+    ochoice = ex.ScorerChoice("offline-proxy", True, True, "offline", stands_in_for="openai")
+    t7 = ex.table7_view(ex.table7_side_by_side(rates, {}, ochoice, smoke), ochoice, smoke, success=fake)
+    assert t7.data.loc["SR_LLM", ("Our test set", ex.SUCCESS_LABEL, "ours")] == 75.0
+    assert "srllm.metrics.task_success" in t7.to_html()
+
+
+def test_rates_view_names_methods_that_did_not_run_once():
+    rates = _rates(_t4_rows())
+    styler = ex.rates_view(rates)
+    assert set(styler.data["method"]) == {"original", "two_shot", "sr_llm"}
+    html = styler.to_html()
+    assert html.count("needs the Hub") == 1 and "Not run: t5_large" in html and "50.12" in html

@@ -97,3 +97,17 @@ def test_paper_plan_reads_a_fetched_copy_for_its_rows(no_network, repo_root, mon
     if not _local_hub_model(KNOWN_MODELS["llama-3.2-1b-instruct"].hub_id):  # Llama's tokenizer is not here
         assert "stand-in" in " ".join(stages["train: qlora (SR_LLM)"]["basis"])
     assert not any("instruction-safe-llm" in n for n in plan["network"])
+
+
+def test_measured_steps_replace_the_record_estimate(no_network, repo_root, monkeypatch):
+    from srllm.plan import build_plan
+
+    monkeypatch.chdir(repo_root)
+    plan = build_plan("smoke", measure=True)
+    stages = {s["name"]: s for s in plan["stages"]}
+    for name in ("train: qlora (SR_LLM)", "train: prefix-tuning"):
+        st = stages[name]
+        assert st["seconds"] is not None and st["seconds"] > 0 and st["peak_mib"] > 0
+        assert "measured here over 3 steps after a first (warm-up) step" in " ".join(st["basis"])
+    paper = {s["name"]: s for s in build_plan("paper", measure=True)["stages"]}
+    assert "no measured step: the data is not on this machine" in " ".join(paper["train: prefix-tuning"]["basis"])

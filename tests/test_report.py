@@ -62,3 +62,31 @@ def test_works_with_paper_module():
     df = side_by_side(ours, ref, note="offline proxy scorer")
     assert len(df) == 13
     assert (df["difference"].round(6) == 1.0).all()
+
+
+def test_paper_table_puts_ours_beside_the_paper_in_each_column_group():
+    import math
+
+    from srllm.report import paper_table, side_by_side
+
+    ours = {("A", "cmd", "p"): 1.234567, ("A", "cmd", "o"): 2.0, ("B", "cmd", "p"): None, ("B", "cmd", "o"): None,
+            ("A", "tox", "p"): 3.0, ("A", "tox", "o"): 4.0, ("B", "tox", "p"): None, ("B", "tox", "o"): None}
+    paper = {k: 10.0 + i for i, k in enumerate(ours)}
+    frame = side_by_side(ours, paper, index_names=("model", "set", "scorer"), keep="paper")
+    styler = paper_table(frame, "model", ["set", "scorer"], caption="Table X", footnotes=["one note", ""],
+                         decimals=2)
+    wide = styler.data
+    assert list(wide.index) == ["A", "B"] and wide.index.name == "model"
+    assert list(wide.columns) == [("cmd", "p", "ours"), ("cmd", "p", "paper"), ("cmd", "o", "ours"),
+                                  ("cmd", "o", "paper"), ("tox", "p", "ours"), ("tox", "p", "paper"),
+                                  ("tox", "o", "ours"), ("tox", "o", "paper")]
+    assert wide.loc["A", ("cmd", "p", "ours")] == 1.234567 and wide.loc["B", ("tox", "o", "paper")] == 17.0
+    assert math.isnan(wide.loc["B", ("cmd", "p", "ours")])
+    html = styler.to_html()
+    assert "1.23" in html and "1.2346" not in html and "–" in html
+    assert html.count("one note") == 1 and "Table X" in html and "difference" not in html
+
+    two_levels = paper_table(frame, ["model", "scorer"], "set").data
+    assert two_levels.index.names == ["model", "scorer"] and len(two_levels) == 4
+    with pytest.raises(KeyError, match="not in"):
+        paper_table(frame, "nope", "set")

@@ -18,7 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from srllm.book import build_book
+    from srllm.data.sources import ensure_sources
+    from srllm.profiles import get_profile
 
+    # The profile's data first (issue 15): a missing Hub dataset stops here with one message, not mid-notebook.
+    ensure_sources(get_profile(args.profile))
     result = build_book(args.profile, only=args.only, force=args.force, build_html=not args.no_html,
                         strict=args.strict)
     for t in result.timings:

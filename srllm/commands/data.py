@@ -1,4 +1,4 @@
-"""Check data files, list the bundled samples, show and fetch a profile's datasets.
+"""Check data files, list the bundled samples, show and fetch a profile's datasets::
 
   srllm data validate FILE_OR_FOLDER [--format cmd|authors-csv|toxigen|jobs|annotations] [--map OLD=NEW ...]
                                      [--split NAME]

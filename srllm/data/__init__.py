@@ -8,6 +8,12 @@ Typical use::
     items, report = load_file("my.csv", mapping={"sentence": "text"})
     print(report.summary())
     splits = split_records(records, seed=42)
+
+What a profile reads (bundled sample, Hub dataset or local copy) goes through one resolver::
+
+    from srllm.data import load_dataset_for, profile_splits
+    loaded = load_dataset_for(get_profile("paper"), "cmd")   # records, report, splits, info
+    parts = profile_splits(get_profile("cpu"))               # train/dev/test under the row limits
 """
 
 from srllm.data.annotations import ANNOTATION_FIELDS, load_annotations
@@ -23,12 +29,14 @@ from srllm.data.schema import (
     TOXIGEN_GROUPS, FieldError, JobPair, JobPosting, Record, ToxigenRecord, make_record, normalise_label,
     parse_biased_words, record_id,
 )
+from srllm.data.sources import DataSourceError, LoadedData, load_dataset_for, profile_splits
 from srllm.data.splits import (
     PAPER_SPLIT, PAPER_SPLIT_COUNTS, SPLITS, limit, split_for_profile, split_records, split_sizes,
 )
 
 __all__ = [
-    "ANNOTATION_FIELDS", "AUTHORS_LABEL_TO_BIAS", "CMD_COLUMN_ALIASES", "FORMATS", "JOB_CATEGORIES", "JOB_LEVELS",
+    "ANNOTATION_FIELDS", "AUTHORS_LABEL_TO_BIAS", "DataSourceError", "LoadedData", "load_dataset_for",
+    "profile_splits", "CMD_COLUMN_ALIASES", "FORMATS", "JOB_CATEGORIES", "JOB_LEVELS",
     "LABEL_ALIASES", "LABEL_FIELDS", "LABELS", "PAPER_SPLIT", "PAPER_SPLIT_COUNTS", "REASONS", "RECORD_FIELDS",
     "SAMPLES", "SPLITS", "STYLES", "TARGET_CATEGORIES", "TOXIGEN_GROUPS", "Exclusion", "FieldError", "JobPair",
     "JobPosting", "LoadReport", "Record", "ToxigenRecord", "detect_format", "limit", "list_samples",

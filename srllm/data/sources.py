@@ -471,6 +471,27 @@ def profile_splits(profile: Any, name: str = "cmd") -> dict[str, list[Any]]:
             "test": limit(parts["test"], d.max_test_rows)}
 
 
+def ensure_sources(profile: Any) -> list[dict[str, Any]]:
+    """Before a build: make sure every dataset the profile reads is here, fetching Hub data once if needed.
+
+    Samples and local copies are only checked to exist; a Hub source without a fetched copy is
+    fetched now when the Hub is reachable, so the build fails at once, with the one message of
+    :func:`unavailable_message` naming the dataset, instead of in the middle of a notebook.
+    """
+    out = []
+    for name in DATASET_NAMES:
+        src = source_for(profile, name)
+        if src.kind == "local" and not Path(src.path).expanduser().exists():
+            raise DataSourceError(f"dataset {name!r} of profile {profile.name!r}: local copy "
+                                  f"{Path(src.path).name!r} does not exist (data.{name}.path or {ENV_OVERRIDE[name]})")
+        if src.kind == "hub":
+            copy = find_copy(src) or fetch_source(src, profile_name=profile.name, name=name)
+            out.append({"dataset": name, "revision": copy.get("revision")})
+        else:
+            out.append({"dataset": name, "revision": None})
+    return out
+
+
 def describe_sources(profile: Any) -> list[dict[str, Any]]:
     """Offline: each dataset's source, whether a fetched copy is present and whether reading it needs the network."""
     out = []
@@ -488,5 +509,6 @@ def describe_sources(profile: Any) -> list[dict[str, Any]]:
 
 
 __all__ = ["DATASET_NAMES", "ENV_OVERRIDE", "DataSourceError", "LoadedData", "copies_root", "describe_sources",
+           "ensure_sources",
            "fetch", "fetch_source", "fetched_copies", "find_copy", "hub_failure_reason", "load_dataset_for", "load_folder",
            "profile_splits", "source_for", "toxigen_rows", "unavailable_message"]
