@@ -56,6 +56,7 @@ in every row's note.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -63,6 +64,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from srllm.errors import SrllmError
+from srllm.perf import log_work
 
 DATASETS: tuple[str, ...] = ("cmd_test", "toxigen", "bold")
 DATASET_LABELS: dict[str, str] = {"cmd_test": "Our test set", "toxigen": "Toxigen", "bold": "BOLD"}
@@ -538,8 +540,10 @@ def retention_scores(method: str, dataset: str, profile: Any = "cpu", progress: 
     if not result.ok:
         return RetentionResult(method, dataset, "not_run", reason=result.reason or "not run")
     items = eval_items(dataset, prof)
+    t0 = time.perf_counter()
     scores = knowledge_retention([it.text for it in items], list(result.outputs),
                                  [list(it.biased_words) for it in items])
+    log_work("scoring", time.perf_counter() - t0, desc=f"retention ({method}, {dataset})", rows=len(items))
     return RetentionResult(method, dataset, "ok", tuple(float(s) for s in scores))
 
 

@@ -231,30 +231,106 @@ def _full_attention_cache(cache: Any) -> bool:
     return all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None]))
 
 
+@functools.lru_cache(maxsize=1)
+def _buffer_layer_class() -> type:
+    """A transformers ``DynamicLayer`` that writes into a preallocated buffer instead of concatenating.
+
+    Hand-written because neither stock layer fits batched CPU decoding:
+    ``DynamicLayer.update`` concatenates, so every decoding step copies the whole
+    cache of every layer; ``StaticLayer`` preallocates, but attention then runs
+    over its full length at every step. This layer preallocates (growing by
+    doubling if ever needed) and hands attention a view of the filled part only.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferLayer(DynamicLayer):
+        def __init__(self, capacity: int) -> None:
+            super().__init__()
+            self.capacity = int(capacity)
+            self.length = 0
+
+        def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
+            self.device = key_states.device
+            b, h, _, _ = key_states.shape
+            self._k = key_states.new_zeros((b, h, self.capacity, key_states.shape[-1]))
+            self._v = value_states.new_zeros((b, h, self.capacity, value_states.shape[-1]))
+            self.is_initialized = True
+
+        def _views(self) -> None:
+            self.keys, self.values = self._k[:, :, :self.length], self._v[:, :, :self.length]
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            end = self.length + key_states.shape[-2]
+            if end > self.capacity:  # not reached when the capacity was computed right; kept correct anyway
+                self.capacity = max(end, 2 * self.capacity)
+                k, v = self._k, self._v
+                self.lazy_initialization(k, v)
+                self._k[:, :, :self.length], self._v[:, :, :self.length] = k[:, :, :self.length], v[:, :, :self.length]
+            self._k[:, :, self.length:end] = key_states
+            self._v[:, :, self.length:end] = value_states
+            self.length = end
+            self._views()
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+        def batch_select_indices(self, indices: Any) -> None:
+            if self.is_initialized:
+                self._k, self._v = self._k[indices], self._v[indices]
+                self._views()
+
+    return BufferLayer
+
+
+def _buffer_cache(base: Any, capacity: int) -> Any:
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=base.config)
+    layer = _buffer_layer_class()
+    n = len(cache.layers) or base.config.num_hidden_layers
+    cache.layers = [layer(capacity) for _ in range(n)]
+    return cache
+
+
+# A finished row stays in the decoding batch (its tokens are ignored) until this share of
+# the batch has finished; then the batch is compacted. Compacting copies every layer's
+# cache, so doing it at every finished row costs more than a few wasted row-steps.
+COMPACT_SHARE = 0.25
+
+
 def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, stops: list[int], pad_id: int,
-                  share_prefix: bool = True) -> list[list[int]]:
+                  share_prefix: bool = True, stats: dict[str, Any] | None = None) -> list[list[int]]:
     """New token ids of one batch, greedy, each row ending at its own stop token.
 
     Hand-written on top of the model's forward (not ``model.generate``) because on
     CPUs two costs of batched ``generate`` dominate: it encodes every prompt padded
-    to the longest one, and it keeps computing rows that have already ended. (The
-    library's own fix, continuous batching via ``generate_batch``, is built for
-    GPUs and measured 2.5x slower than padded ``generate`` on these CPUs.) So:
+    to the longest one, with the instruction and demonstrations that every row
+    shares encoded once per row, and it keeps computing rows that have already
+    ended. (The library's own fix, continuous batching via ``generate_batch``, is
+    built for GPUs and measured 2.5x slower than padded ``generate`` on these CPUs.) So:
 
     1. the prompt start that all rows share (system prompt, instruction, k-shot
-       demonstrations) is encoded once; with prefix-tuning it follows the learned
-       prefix, as in training;
-    2. each row's own remainder is encoded on its own (no padding) on a copy of
-       that shared cache, which also yields its first new token;
-    3. the rows' caches are stacked, left-padded, with an attention mask, and
-       decoded together one token per step with explicit position ids; a row
-       that emits a stop token (or reaches ``max_new_tokens``) leaves the batch.
+       demonstrations) is encoded once, for one row; with prefix-tuning it
+       follows the learned prefix, as in training;
+    2. its keys and values are copied to every row of a preallocated cache, and
+       the rows' own remainders are encoded in one batched forward pass,
+       left-padded *between* the shared start and the remainder, with an
+       attention mask and explicit position ids, which also yields each row's
+       first new token;
+    3. the rows are decoded together, one token per step, writing into the same
+       preallocated cache (no per-step copy of the cache); a row that emits a stop
+       token (or reaches ``max_new_tokens``) is finished, and finished rows are
+       dropped from the batch once :data:`COMPACT_SHARE` of it has finished.
 
-    Every row sees exactly the keys, values and positions of encoding it alone,
-    so the tokens equal those of one-at-a-time ``generate`` (tested), up to float
-    rounding in exact near-ties. This also makes prefix-tuning work at all:
-    peft 0.21 injects its prefix as ``past_key_values``, which transformers
-    5.24's ``generate`` ignores (it passes ``cache``), silently dropping it.
+    Every row sees exactly the keys, values and positions of encoding it alone
+    (padding is masked out), so the tokens equal those of one-at-a-time
+    ``generate`` (tested), up to float rounding in exact near-ties. This also
+    makes prefix-tuning work at all: peft 0.21 injects its prefix as
+    ``past_key_values``, which transformers 5.24's ``generate`` ignores (it passes
+    ``cache``), silently dropping it.
     """
     import torch
 
@@ -269,76 +345,169 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
     if shared < MIN_SHARED_TOKENS:
         shared = 0
     stop_set = set(stops)
+    b = len(rows)
 
-    def forward(ids: list[list[int]] | Any, cache: Any, start: Any, mask: Any = None) -> Any:
-        ids_t = ids if torch.is_tensor(ids) else torch.tensor(ids, dtype=torch.long, device=device)
-        pos = start.view(-1, 1) + torch.arange(ids_t.shape[1], device=device).view(1, -1)
-        if mask is None:
-            mask = torch.ones((ids_t.shape[0], cache.get_seq_length() + ids_t.shape[1]), dtype=torch.long,
-                              device=device)
-        out = base(input_ids=ids_t, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True,
+    def forward(ids: Any, cache: Any, pos: Any, mask: Any) -> Any:
+        out = base(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True,
                    logits_to_keep=1)
         return out.logits[:, -1, :].float()
 
     # 1. shared start, once
     ctx = probe
     if shared:
-        forward([rows[0][:shared]], ctx, torch.tensor([n_virtual], device=device))
+        ids = torch.tensor([rows[0][:shared]], dtype=torch.long, device=device)
+        pos = n_virtual + torch.arange(shared, device=device).view(1, -1)
+        forward(ids, ctx, pos, torch.ones((1, n_virtual + shared), dtype=torch.long, device=device))
     n_ctx = n_virtual + shared
-    ctx_kv = [(layer.keys, layer.values) for layer in ctx.layers] if n_ctx else None
 
-    # 2. each row's remainder on its own copy of the shared cache
-    per_row_kv, lengths, first = [], [], []
-    for r in rows:
-        cache = _new_cache(base, model, 0)
-        if ctx_kv is not None:
-            for i, (k, v) in enumerate(ctx_kv):
-                cache.update(k.clone(), v.clone(), i)
-        logits = forward([r[shared:]], cache, torch.tensor([n_ctx], device=device))
-        first.append(int(logits[0].argmax()))
-        per_row_kv.append([(layer.keys, layer.values) for layer in cache.layers])
-        lengths.append(n_ctx + len(r) - shared)
+    # 2. every row's remainder in one pass, left-padded between the shared start and the remainder
+    rest = [r[shared:] for r in rows]
+    width = max(len(r) for r in rest)
+    cache = _buffer_cache(base, n_ctx + width + max_new_tokens)
+    if n_ctx:
+        for i, layer in enumerate(ctx.layers):
+            cache.update(layer.keys.expand(b, -1, -1, -1), layer.values.expand(b, -1, -1, -1), i)
+    ids = torch.full((b, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((b, n_ctx + width), dtype=torch.long)
+    mask[:, :n_ctx] = 1
+    pos = torch.full((b, width), n_ctx, dtype=torch.long)  # padding: any valid position (masked out)
+    for j, r in enumerate(rest):
+        n = len(r)
+        ids[j, width - n:] = torch.tensor(r, dtype=torch.long)
+        mask[j, n_ctx + width - n:] = 1
+        pos[j, width - n:] = torch.arange(n_ctx, n_ctx + n)
+    ids, mask, pos = ids.to(device), mask.to(device), pos.to(device)
+    nxt = forward(ids, cache, pos, mask).argmax(dim=-1)
+    pos = pos[:, -1] + 1  # position of each row's next token
 
-    # 3. stack left-padded and decode together
-    b, width = len(rows), max(lengths)
-    cache = _new_cache(base, model, 0)
-    for li in range(len(per_row_kv[0])):
-        k0, v0 = per_row_kv[0][li]
-        k = k0.new_zeros((b, k0.shape[1], width, k0.shape[3]))
-        v = v0.new_zeros((b, v0.shape[1], width, v0.shape[3]))
-        for j, kv in enumerate(per_row_kv):
-            k[j, :, width - lengths[j]:] = kv[li][0][0]
-            v[j, :, width - lengths[j]:] = kv[li][1][0]
-        cache.update(k, v, li)
-    del per_row_kv
-    mask = torch.zeros((b, width), dtype=torch.long, device=device)
-    for j, n in enumerate(lengths):
-        mask[j, width - n:] = 1
-    pos = torch.tensor(lengths, dtype=torch.long, device=device)  # position of each row's next token
+    # 3. decode together
     outs: list[list[int]] = [[] for _ in rows]
     active = list(range(b))  # row index of each batch slot
-    nxt = torch.tensor(first, dtype=torch.long, device=device)
+    finished = [False] * b
+    n_finished = steps = row_steps = 0
     for step in range(max_new_tokens):
-        keep = []
-        for slot, (j, t) in enumerate(zip(active, nxt.tolist())):
-            outs[j].append(t)
-            if t not in stop_set and step + 1 < max_new_tokens:
-                keep.append(slot)
-        if not keep:
+        for j, t in zip(active, nxt.tolist()):
+            if not finished[j]:
+                outs[j].append(t)
+                if t in stop_set or step + 1 >= max_new_tokens:
+                    finished[j] = True
+                    n_finished += 1
+        if n_finished == b:
             break
-        if len(keep) < len(active):
+        done_here = sum(finished[j] for j in active)
+        if done_here and done_here >= COMPACT_SHARE * len(active):
+            keep = [s for s, j in enumerate(active) if not finished[j]]
             idx = torch.tensor(keep, dtype=torch.long, device=device)
             cache.batch_select_indices(idx)
             mask, pos, nxt = mask[idx], pos[idx], nxt[idx]
             active = [active[s] for s in keep]
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-        logits = forward(nxt.view(-1, 1), cache, pos, mask)
+        nxt = forward(nxt.view(-1, 1), cache, pos.view(-1, 1), mask).argmax(dim=-1)
         pos = pos + 1
-        nxt = logits.argmax(dim=-1)
+        steps += 1
+        row_steps += len(active)
+    if stats is not None:
+        stats["decode_steps"] = stats.get("decode_steps", 0) + steps
+        stats["decode_row_steps"] = stats.get("decode_row_steps", 0) + row_steps
+        stats["prefill_tokens"] = stats.get("prefill_tokens", 0) + shared + sum(len(r) for r in rest)
+        stats["prefill_padded_tokens"] = stats.get("prefill_padded_tokens", 0) + shared + b * width
     return outs
 
 
-def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int,
+# Batch sizes tried by pick_batch_size ("auto" in a profile's generate.batch_size).
+AUTO_BATCH_CANDIDATES = (8, 16, 32, 64)
+_PICKED: dict[str, int] = {}
+
+
+def _batch_pick_key(model: Any) -> str:
+    import torch
+
+    from srllm.perf import _cpu_model
+
+    cfg = model.config.to_dict() if hasattr(model, "config") else {}
+    shape = {k: cfg.get(k) for k in ("model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
+                                     "num_attention_heads", "num_key_value_heads", "vocab_size")}
+    dev = _device_of(model)
+    where = torch.cuda.get_device_name(dev) if getattr(dev, "type", "cpu") == "cuda" else _cpu_model()
+    return stable_hash(shape, str(next(model.parameters()).dtype), where, os.cpu_count(), torch.get_num_threads(),
+                       length=16)
+
+
+def pick_batch_size(model: Any, *, candidates: Sequence[int] = AUTO_BATCH_CANDIDATES, context: int = 160,
+                    steps: int = 2, tolerance: float = 0.1, use_cache: bool = True) -> int:
+    """The decoding batch size for this machine and model shape, from a short measurement.
+
+    For each candidate size b, times ``steps`` one-token decoding steps of b rows over a
+    cache of ``context`` positions (filled with random keys and values: the cost does
+    not depend on them) and takes the time per row. The pick is the smallest candidate
+    within ``tolerance`` of the best time per row (a larger batch pads more and holds
+    more memory for no gain). Stored per model shape, dtype, device and thread count
+    in ``<cache>/perf/batch-size.json`` (and in memory), so it is measured once per machine.
+    """
+    import torch
+
+    from srllm.cache import atomic_write_text
+
+    key = _batch_pick_key(model)
+    if key in _PICKED:
+        return _PICKED[key]
+    store = cache_dir() / "perf" / "batch-size.json"
+    known: dict[str, Any] = {}
+    if use_cache and store.exists():
+        try:
+            known = json.loads(store.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            known = {}  # a damaged record is measured again and rewritten
+        if isinstance(known.get(key), dict) and isinstance(known[key].get("batch_size"), int):
+            _PICKED[key] = known[key]["batch_size"]
+            return _PICKED[key]
+    n_virtual = _prefix_tokens(model)
+    base = model.get_base_model() if n_virtual else model
+    cfg = base.config
+    heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    device, dtype = _device_of(model), next(base.parameters()).dtype
+    per_row: dict[int, float] = {}
+    with torch.inference_mode():
+        for b in sorted(set(int(c) for c in candidates)):
+            cache = _buffer_cache(base, context + steps + 1)
+            for i in range(len(cache.layers)):
+                cache.update(torch.randn((b, heads, context, head_dim), dtype=dtype, device=device),
+                             torch.randn((b, heads, context, head_dim), dtype=dtype, device=device), i)
+            ids = torch.zeros((b, 1), dtype=torch.long, device=device)
+            mask = torch.ones((b, context), dtype=torch.long, device=device)
+            times = []
+            for s in range(steps + 1):  # the first step warms up
+                mask = torch.cat([mask, mask.new_ones((b, 1))], dim=1)
+                pos = torch.full((b, 1), context + s, dtype=torch.long, device=device)
+                t = time.perf_counter()
+                base(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True,
+                     logits_to_keep=1)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - t)
+            per_row[b] = min(times[1:]) / b
+            del cache
+    best = min(per_row.values())
+    pick = min(b for b, t in per_row.items() if t <= best * (1 + tolerance))
+    _PICKED[key] = pick
+    if use_cache:
+        known[key] = {"batch_size": pick, "ms_per_row_step": {str(b): round(t * 1e3, 3) for b, t in per_row.items()},
+                      "context": context, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+        atomic_write_text(store, json.dumps(known, indent=1))
+    return pick
+
+
+def resolve_batch_size(batch_size: int | str, model: Any) -> int:
+    """``batch_size`` itself, or :func:`pick_batch_size` for ``"auto"``."""
+    if batch_size == "auto":
+        return pick_batch_size(model)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
+    return batch_size
+
+
+def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int | str,
                    cache_path: str | os.PathLike | None = None, desc: str = "generate",
                    stats: dict[str, Any] | None = None, progress: bool = True,
                    share_prefix: bool = True) -> list[str]:
@@ -348,6 +517,8 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
     key-set (see :func:`generation_cache_path`); rows already there are reused and
     new rows are appended and flushed after every batch. ``stats``, when a dict, is
     filled with ``cached``, ``generated`` (unique prompts), ``seconds`` and ``rows_per_s``.
+    ``batch_size``: rows decoded together, or ``"auto"`` for :func:`pick_batch_size`'s
+    measured choice for this machine (outputs do not depend on it).
     ``share_prefix``: encode the prompt start that a batch's rows share once (see
     :func:`_greedy_batch`); same outputs, much less work when prompts share an instruction.
     """
@@ -356,8 +527,8 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
 
     if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
         raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size != "auto" and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0):
+        raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
     prompts = list(prompts)
     for i, p in enumerate(prompts):
         if not isinstance(p, str) or not p:
@@ -371,10 +542,13 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
             todo[k] = p
 
     t0 = time.perf_counter()
+    work: dict[str, Any] = {"new_tokens": 0}
     if todo:
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         stops = stop_token_ids(tokenizer, model)
         stop_set = set(stops)
+        batch_size = resolve_batch_size(batch_size, model)
+        work["batch_size"] = batch_size
         todo_keys = list(todo)
         # Tokenise once; the prompt carries its own special tokens (format_prompt writes them).
         encoded = tokenizer([todo[k] for k in todo_keys], add_special_tokens=False)["input_ids"]
@@ -393,9 +567,10 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
                 for start in range(0, len(order), batch_size):
                     idx = order[start:start + batch_size]
                     new = _greedy_batch(model, [encoded[i] for i in idx], max_new_tokens=max_new_tokens,
-                                        stops=stops, pad_id=pad_id, share_prefix=share_prefix)
+                                        stops=stops, pad_id=pad_id, share_prefix=share_prefix, stats=work)
                     lines = []
                     for j, i in enumerate(idx):
+                        work["new_tokens"] += len(new[j])
                         text, hit = _decode_row(tokenizer, new[j], stop_set)
                         k = todo_keys[i]
                         done[k] = text
@@ -416,7 +591,13 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
     if stats is not None:
         stats.update({"rows": len(prompts), "cached": len(prompts) - sum(1 for k in keys if k in todo),
                       "generated": len(todo), "seconds": seconds,
-                      "rows_per_s": (len(todo) / seconds) if todo and seconds > 0 else None})
+                      "rows_per_s": (len(todo) / seconds) if todo and seconds > 0 else None,
+                      "tokens_per_s": (work["new_tokens"] / seconds) if todo and seconds > 0 else None, **work})
+    if todo:
+        from srllm.perf import log_work
+
+        log_work("generation", seconds, rows=len(todo), cached_rows=len(prompts) - len(todo), desc=desc,
+                 new_tokens=work["new_tokens"])
     return [done[k] for k in keys]
 
 

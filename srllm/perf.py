@@ -5,6 +5,13 @@ calls :func:`record_benchmark` with its numbers; the record also carries a
 description of the machine, so a table in the book always says where it was
 measured. :func:`book_stage_times` turns the run log that ``srllm book`` appends
 to (``runs/book-runs.jsonl``) into per-stage cold and warm times.
+
+:func:`log_work` is the other half: generation and scoring append one line per
+call that computed something (not for rows served from a cache) to
+``<cache>/perf/work-log.jsonl``; :func:`stage_work` adds the training runs'
+own wall times (their manifests) and attributes all of it to the book stage
+whose time window it fell in, so ``benchmarks/bench_book.py`` can say what
+share of a cold book is generation, training and scoring.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from srllm.cache import atomic_write_text
 BENCH_DIR = Path("runs/benchmarks")
 COMMITTED_DIR = Path("benchmarks/results")
 BOOK_LOG = Path("runs/book-runs.jsonl")
+WORK_KINDS = ("generation", "training", "scoring")
 
 
 def _cpu_model() -> str:
@@ -192,3 +200,75 @@ def book_peak_rss_mib(rows: list[dict[str, Any]], profile: str | None = None) ->
     peaks = [r["children_peak_rss_mib"] for r in rows
              if (profile is None or r.get("profile") == profile) and r.get("children_peak_rss_mib") is not None]
     return max(peaks) if peaks else None
+
+
+def work_log_path() -> Path:
+    """``<cache>/perf/work-log.jsonl``: one line per computing call of generation or scoring."""
+    from srllm.cache import cache_dir
+
+    return cache_dir() / "perf" / "work-log.jsonl"
+
+
+def log_work(kind: str, seconds: float, **info: Any) -> None:
+    """Append one line ``{time, kind, seconds, pid, **info}`` to :func:`work_log_path`.
+
+    ``time`` is the end of the work (``time.time()``), as in the book run log, so the
+    two can be lined up. Logging must never break the work it describes: an
+    unwritable log is skipped with a warning.
+    """
+    if kind not in WORK_KINDS:
+        raise ValueError(f"unknown work kind {kind!r}; choose one of {WORK_KINDS}")
+    row = {"time": time.time(), "kind": kind, "seconds": round(float(seconds), 3), "pid": os.getpid(), **info}
+    try:
+        path = work_log_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:  # one short line per write: appends do not interleave
+            fh.write(json.dumps(row, default=str) + "\n")
+    except OSError as exc:
+        print(f"srllm.perf: could not log work ({exc})", file=sys.stderr)
+
+
+def read_work_log(path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Rows of the work log (see :func:`log_work`); [] when absent. A bad line names the file and line."""
+    return read_book_log(work_log_path() if path is None else path)
+
+
+def training_work(runs_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """One work row per finished training run under ``<cache>/runs``: its manifest's ``finished_at``
+    and ``wall_seconds`` (training is logged by the runs themselves, not by :func:`log_work`)."""
+    from datetime import datetime
+
+    from srllm.cache import cache_dir
+
+    root = Path(runs_dir) if runs_dir is not None else cache_dir() / "runs"
+    rows = []
+    for m in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
+        try:
+            man = json.loads(m.read_text(encoding="utf-8"))
+            end = datetime.fromisoformat(man["finished_at"]).timestamp()
+            seconds = float(man["wall_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unfinished, or not a run folder
+        rows.append({"time": end, "kind": "training", "seconds": seconds, "run": m.parent.name})
+    return rows
+
+
+def stage_work(book_rows: list[dict[str, Any]], work_rows: list[dict[str, Any]],
+               profile: str | None = None) -> dict[str, dict[str, float]]:
+    """Seconds of each work kind inside each stage's latest cold run.
+
+    A stage's cold run spans ``[time - seconds, time]`` of its book-log row; a
+    work row counts for the stage whose window holds the work's end time.
+    """
+    windows: dict[str, tuple[float, float]] = {}
+    for r in sorted(book_rows, key=lambda r: r.get("time", 0)):
+        if (profile and r.get("profile") != profile) or r.get("cached") or r["stage"] == "jupyter-book":
+            continue
+        windows[r["stage"]] = (float(r["time"]) - float(r["seconds"]), float(r["time"]))
+    out = {stage: {k: 0.0 for k in WORK_KINDS} for stage in windows}
+    for w in work_rows:
+        for stage, (lo, hi) in windows.items():
+            if lo <= float(w["time"]) <= hi + 1.0 and w.get("kind") in WORK_KINDS:
+                out[stage][w["kind"]] += float(w["seconds"])
+                break
+    return out

@@ -254,14 +254,16 @@ class GenerateSettings:
     """Greedy decoding (Appendix C) and batching."""
 
     max_new_tokens: int = 128
-    batch_size: int = 8
+    # Rows decoded together; "auto": measured once per machine (srllm.generate.pick_batch_size).
+    batch_size: int | str = 8
     do_sample: bool = False
 
     def validate(self, prefix: str = "generate") -> None:
         _check(isinstance(self.max_new_tokens, int) and self.max_new_tokens > 0, f"{prefix}.max_new_tokens",
                self.max_new_tokens, "must be a positive integer")
-        _check(isinstance(self.batch_size, int) and self.batch_size > 0, f"{prefix}.batch_size", self.batch_size,
-               "must be a positive integer")
+        _check(self.batch_size == "auto" or (isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool)
+                                             and self.batch_size > 0),
+               f"{prefix}.batch_size", self.batch_size, "must be a positive integer or 'auto'")
 
 
 @dataclass(frozen=True)
@@ -378,7 +380,7 @@ def _cpu() -> Profile:
                               batch_size=2),
         data=DataSettings(max_eval_rows=12, max_test_rows=48, max_toxigen_per_group=6, max_bold_prompts=48,
                           max_stereoset_items=400),
-        generate=GenerateSettings(max_new_tokens=64, batch_size=16),
+        generate=GenerateSettings(max_new_tokens=64, batch_size="auto"),
         description="SmolLM2-135M-Instruct on the bundled samples; the whole book on 2 CPU cores",
     )
 

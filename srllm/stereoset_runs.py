@@ -28,6 +28,7 @@ Predictions are cached per model, adapter files and selection.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from srllm.errors import SrllmError
+from srllm.perf import log_work
 
 SYSTEMS: tuple[str, ...] = ("base", "sr_llm")
 SYSTEM_LABELS: dict[str, str] = {"base": "base model", "sr_llm": "SR_LLM"}
@@ -106,8 +108,13 @@ def run_stereoset(profile: Any = "cpu", *, max_items: int | None = None, systems
         if system == "sr_llm":
             adapter, merged = sr_llm_weights(prof)
             weights, extra = (str(merged), None) if merged is not None else (prof.model, adapter)
-        preds, path = model_predictions(weights, extra, max_items=n, batch_size=prof.generate.batch_size,
+        started, t0 = time.time(), time.perf_counter()
+        # Likelihoods are one forward pass per batch, no decoding: "auto" (a decoding measurement) means 16 here.
+        bs = prof.generate.batch_size if isinstance(prof.generate.batch_size, int) else 16
+        preds, path = model_predictions(weights, extra, max_items=n, batch_size=bs,
                                         device=prof.device, progress=progress)
+        if Path(path).stat().st_mtime >= started:  # computed now, not read from the cache
+            log_work("scoring", time.perf_counter() - t0, desc=f"StereoSet likelihoods ({system})", rows=n)
         scores = score_predictions(gold, preds, partial=True, authors_count=False)
         runs[system] = StereoSetRun(system, prof.model, adapter, weights, path, scores["intrasentence"])
     return runs

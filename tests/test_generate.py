@@ -32,6 +32,7 @@ TEXTS = [
 def _private_cache(tmp_path, monkeypatch):
     # Keep generation caches and run folders of the tests out of the user's cache.
     monkeypatch.setattr(gen, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr("srllm.perf.work_log_path", lambda: tmp_path / "work-log.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +105,21 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
         return real(self, *a, **k)
 
     monkeypatch.setattr(type(model), "forward", spy)
+    monkeypatch.setattr(gen, "COMPACT_SHARE", 0.0)  # drop a finished row at once
     got = gen._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
     monkeypatch.undo()
     assert got[0] == free[0][:3]  # ends with the stop token
     assert calls[0] == (1, shared)  # the shared start, once
-    assert calls[1:1 + len(rows)] == [(1, len(r) - shared) for r in rows]  # each remainder alone, unpadded
-    decode = [c[0] for c in calls[1 + len(rows):]]
-    assert decode[0] == len(rows) and min(decode) == len(rows) - 1  # row 0 left after its stop token
+    assert calls[1] == (len(rows), max(len(r) - shared for r in rows))  # all remainders in one padded pass
+    decode = calls[2:]
+    assert all(c[1] == 1 for c in decode)
+    assert decode[0][0] == len(rows) and min(c[0] for c in decode) == len(rows) - 1  # row 0 left after its stop
+    # With the default share, one finished row of five stays in the batch (its tokens ignored): same tokens.
+    calls.clear()
+    monkeypatch.setattr(type(model), "forward", spy)
+    lazy = gen._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
+    monkeypatch.undo()
+    assert lazy == got and min(c[0] for c in calls[2:]) == len(rows)
     # Same tokens as transformers' generate one prompt at a time with that stop token.
     with torch.inference_mode():
         for r, o in zip(rows, got):
@@ -422,3 +431,50 @@ def test_debias_uses_the_profiles_sr_llm_run_else_two_shot(diverse, tmp_path, mo
     assert gen.debias("Women are bad at math.", lora, profile=prof) == res2.text
     with pytest.raises(SrllmError, match="non-empty"):
         gen.debias("  ", profile=prof)
+
+
+def test_stats_count_tokens_and_only_computed_rows_are_logged_as_work(diverse, tmp_path):
+    from srllm.perf import read_work_log
+
+    model, tok, _ = diverse
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS]
+    cache = tmp_path / "rows.jsonl"
+    stats: dict = {}
+    gen.generate_texts(model, tok, prompts[:3], max_new_tokens=6, batch_size=2, cache_path=cache, stats=stats,
+                       progress=False)
+    assert stats["generated"] == 3 and 3 <= stats["new_tokens"] <= 18 and stats["tokens_per_s"] > 0
+    assert stats["decode_row_steps"] >= stats["new_tokens"] - 3  # the first token comes from the prefill pass
+    (row,) = read_work_log(tmp_path / "work-log.jsonl")
+    assert row["kind"] == "generation" and row["rows"] == 3 and row["new_tokens"] == stats["new_tokens"]
+    gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)
+    rows = read_work_log(tmp_path / "work-log.jsonl")
+    assert len(rows) == 2 and rows[1]["rows"] == 2 and rows[1]["cached_rows"] == 3
+    gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)
+    assert len(read_work_log(tmp_path / "work-log.jsonl")) == 2  # all cached: nothing computed, nothing logged
+
+
+def test_batch_size_is_measured_once_per_machine_and_stored(diverse, tmp_path, monkeypatch):
+    model, tok, _ = diverse
+    monkeypatch.setattr(gen, "_PICKED", {})
+    pick = gen.pick_batch_size(model, candidates=(1, 2, 4), context=16)
+    assert pick in (1, 2, 4)
+    store = json.loads((tmp_path / "cache" / "perf" / "batch-size.json").read_text())
+    (rec,) = store.values()
+    assert rec["batch_size"] == pick and set(rec["ms_per_row_step"]) == {"1", "2", "4"}
+    best = min(rec["ms_per_row_step"].values())
+    # The smallest candidate within 10% of the best time per row (the stored times are rounded).
+    assert pick == min(int(b) for b, t in rec["ms_per_row_step"].items() if t <= best * 1.1 + 1e-3)
+    # A new process (empty memo) reads the stored pick instead of measuring again.
+    monkeypatch.setattr(gen, "_PICKED", {})
+    with monkeypatch.context() as m:
+        m.setattr(type(model), "forward", lambda *a, **k: pytest.fail("measured again"))
+        assert gen.resolve_batch_size("auto", model) == pick
+    assert gen.resolve_batch_size(3, model) == 3
+    for bad in (0, -1, "8", True):
+        with pytest.raises(ValueError, match="positive integer or 'auto'"):
+            gen.resolve_batch_size(bad, model)
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS]
+    stats: dict = {}
+    auto = gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size="auto", progress=False, stats=stats)
+    assert stats["batch_size"] == pick
+    assert auto == gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=5, progress=False)

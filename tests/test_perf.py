@@ -47,7 +47,8 @@ def test_bench_book_prints_ratio_last(tmp_path, repo_root):
         {"time": 2, "profile": "cpu", "stage": "jupyter-book", "seconds": 10.0, "cached": False},
         {"time": 3, "profile": "cpu", "stage": "01_data", "seconds": 0.5, "cached": True},
     ]) + "\n")
-    out = subprocess.run([sys.executable, str(repo_root / "benchmarks" / "bench_book.py"), "--log", str(log)],
+    out = subprocess.run([sys.executable, str(repo_root / "benchmarks" / "bench_book.py"), "--log", str(log),
+                          "--work-log", str(tmp_path / "none.jsonl"), "--runs-dir", str(tmp_path / "none")],
                          cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     last = out.stdout.strip().splitlines()[-1]
@@ -102,3 +103,55 @@ def test_book_peak_memory_is_the_largest_logged_for_the_profile():
     assert book_peak_rss_mib(rows, "cpu") == 4900.0
     assert book_peak_rss_mib(rows) == 9000.0
     assert book_peak_rss_mib(rows, "paper") is None
+
+
+def test_work_is_logged_and_attributed_to_the_stage_it_ended_in(tmp_path, monkeypatch):
+    from srllm import perf
+
+    monkeypatch.setenv("SRLLM_CACHE", str(tmp_path / "cache"))
+    perf.log_work("generation", 12.5, rows=4, desc="demo")
+    (row,) = perf.read_work_log()
+    assert row["kind"] == "generation" and row["seconds"] == 12.5 and row["rows"] == 4
+    with pytest.raises(ValueError, match="unknown work kind"):
+        perf.log_work("thinking", 1.0)
+    run = tmp_path / "cache" / "runs" / "qlora-abc"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"finished_at": "2026-01-01T00:01:40+00:00", "wall_seconds": 80.0}))
+    (tmp_path / "cache" / "runs" / "broken").mkdir()
+    (tmp_path / "cache" / "runs" / "broken" / "manifest.json").write_text(json.dumps({"status": "running"}))
+    (train_row,) = perf.training_work()
+    t0 = train_row["time"] - 100  # 2026-01-01T00:00:00
+    book = [
+        {"time": t0 + 120, "profile": "cpu", "stage": "02_train", "seconds": 120.0, "cached": False},
+        {"time": t0 + 200, "profile": "cpu", "stage": "04_safety", "seconds": 80.0, "cached": False},
+        {"time": t0 + 300, "profile": "cpu", "stage": "04_safety", "seconds": 0.1, "cached": True},
+    ]
+    work = [train_row, {"time": t0 + 110, "kind": "generation", "seconds": 15.0},
+            {"time": t0 + 150, "kind": "generation", "seconds": 30.0},
+            {"time": t0 + 190, "kind": "scoring", "seconds": 5.0},
+            {"time": t0 + 500, "kind": "scoring", "seconds": 99.0}]  # outside every cold window
+    got = perf.stage_work(book, work, profile="cpu")
+    assert got == {"02_train": {"generation": 15.0, "training": 80.0, "scoring": 0.0},
+                   "04_safety": {"generation": 30.0, "training": 0.0, "scoring": 5.0}}
+
+
+def test_bench_book_reports_work_shares(tmp_path, repo_root):
+    t = 1_000_000.0
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in [
+        {"time": t + 100, "profile": "cpu", "stage": "04_safety", "seconds": 100.0, "cached": False},
+        {"time": t + 110, "profile": "cpu", "stage": "jupyter-book", "seconds": 10.0, "cached": False},
+        {"time": t + 200, "profile": "cpu", "stage": "04_safety", "seconds": 1.0, "cached": True},
+    ]) + "\n")
+    work = tmp_path / "work.jsonl"
+    work.write_text("\n".join(json.dumps(r) for r in [
+        {"time": t + 50, "kind": "generation", "seconds": 40.0}, {"time": t + 90, "kind": "scoring", "seconds": 11.0},
+    ]) + "\n")
+    out = subprocess.run([sys.executable, str(repo_root / "benchmarks" / "bench_book.py"), "--log", str(log),
+                          "--work-log", str(work), "--runs-dir", str(tmp_path / "no-runs")],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "share of the cold total: generation 36%, training 0%, scoring 10%" in out.stdout  # of 110 s
+    rec = json.loads((tmp_path / "runs" / "benchmarks" / "book.json").read_text())
+    assert rec["metrics"]["work_s"]["04_safety"]["generation"] == 40.0
+    assert rec["metrics"]["work_share_of_cold"]["scoring"] == pytest.approx(11.0 / 110.0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -156,6 +157,7 @@ class Scorer(abc.ABC):
                 todo.pop(k)
             self.stats["cached"] += len(cached)
         if todo:
+            t0 = time.perf_counter()
             items = list(todo.items())
             batches = [items[i:i + self.batch_size] for i in range(0, len(items), self.batch_size)]
             bar = None
@@ -183,6 +185,10 @@ class Scorer(abc.ABC):
             finally:
                 if bar is not None:
                     bar.close()
+            # For benchmarks/bench_book.py: the share of a cold book spent scoring (srllm.perf).
+            from srllm.perf import log_work
+
+            log_work("scoring", time.perf_counter() - t0, scorer=self.name, rows=len(items))
         results = []
         for k in keys:
             p, details = found[k]
