@@ -15,15 +15,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from srllm.errors import ProfileError  # noqa: F401  (re-exported: importable from here as before)
+from srllm.models import check_model_name
+from srllm.prompts import FORMATS
+
 METHODS = ("qlora", "lora", "prefix", "dense")
 OPTIMIZERS = ("adamw_torch", "paged_adamw_32bit", "adamw_8bit", "paged_adamw_8bit")
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
 DTYPES = ("float16", "bfloat16", "float32")
 DEVICES = ("auto", "cpu", "cuda")
-
-
-class ProfileError(ValueError):
-    """A profile value is out of range; the message names the field."""
 
 
 def _check(cond: bool, field_name: str, value: Any, why: str) -> None:
@@ -287,13 +287,9 @@ class Profile:
         self.validate()
 
     def validate(self) -> None:
-        from srllm.models import check_model_name  # local import: models imports profiles' errors lazily
-
         _check(bool(self.name), "name", self.name, "must not be empty")
         _check(self.device in DEVICES, "device", self.device, f"must be one of {DEVICES}")
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "must be a non-negative integer")
-        from srllm.prompts import FORMATS
-
         _check(self.prompt_format in FORMATS, "prompt_format", self.prompt_format, f"must be one of {FORMATS}")
         try:
             check_model_name(self.model)

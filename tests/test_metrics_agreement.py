@@ -10,6 +10,7 @@ import pytest
 
 from srllm.errors import SrllmError
 from srllm.metrics import agreement
+from srllm.paper import kappa_band
 
 FLEISS_1971 = Path(__file__).parent / "fixtures" / "metrics" / "fleiss1971_diagnoses.csv"
 
@@ -25,7 +26,7 @@ def test_fleiss_1971_worked_example_from_long_format():
     kappa = agreement.fleiss_kappa(ct)
     assert round(kappa, 3) == 0.430
     assert kappa == pytest.approx(0.4302445, abs=1e-7)
-    assert agreement.interpret_kappa(kappa) == "Moderate"
+    assert kappa_band(kappa) == "Moderate"
 
 
 def test_teaching_example():
@@ -81,4 +82,5 @@ def test_bad_annotation_files_are_named(tmp_path):
 @pytest.mark.parametrize("kappa, band", [(-0.1, "Poor"), (0.2, "Poor"), (0.21, "Fair"), (0.5, "Moderate"),
                                          (0.62, "Substantial"), (0.78, "Substantial"), (0.81, "Almost perfect")])
 def test_interpretation_bands(kappa, band):
-    assert agreement.interpret_kappa(kappa) == band
+    # one band function, the paper's Appendix A (srllm.paper), for every kappa of the project
+    assert kappa_band(kappa) == band
