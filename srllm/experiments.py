@@ -1213,6 +1213,55 @@ def explorer_frame(profile: Any = "cpu", scorer: Any = "offline-proxy",
     return pd.DataFrame(rows, columns=list(EXPLORER_COLUMNS))
 
 
+def proxy_statement(choices: Iterable[ScorerChoice]) -> str:
+    """What a page says, once, about the offline proxy when one of its columns uses it (Markdown).
+
+    From :func:`srllm.scorers.bias.proxy_card`: what the proxy's bias classifier was trained on
+    and its accuracy on held-out labelled texts (issue 14, item 2).
+    """
+    if not any(c.name == "offline-proxy" and c.available for c in choices):
+        return "No column of this page is scored by the offline proxy."
+    from srllm.scorers.bias import proxy_card
+
+    return ("**The offline proxy.** " + proxy_card()["sentence"] + " Its levels are not those of the paper's "
+            "scorers: compare directions between methods, not levels.")
+
+
+def ordering_ablation_view(profile: Any = "cpu", dataset: str = "cmd_test",
+                           methods: Sequence[str] = TABLE4_METHODS) -> tuple[Any, str]:
+    """The ablation of the proxy's training data on one set: (table, one sentence).
+
+    :func:`srllm.scorers.bias.ordering_ablation` scores the methods' cached outputs with the
+    proxy's bias classifier trained on the labelled texts only (now) and with SR_LLM's
+    training targets added as unbiased (before); the table puts each method's unsafe rate and
+    rank under both side by side, the sentence says whether the ordering changes.
+    """
+    from html import escape
+
+    from srllm.baselines import get_baseline
+    from srllm.scorers.bias import CHOICES, ordering_ablation
+
+    prof = _prof(profile)
+    frame = ordering_ablation({get_baseline(m).label: method_outputs(m, dataset, prof, progress=False)
+                               for m in methods}, seed=prof.seed)
+    ran = frame[frame["status"] == "ok"].set_index("method")
+    cols = {}
+    for choice in CHOICES:
+        label = "labelled texts only (now)" if choice == "labelled_only" else "with SR_LLM's targets (before)"
+        cols[(label, "unsafe %")] = ran[f"unsafe_rate_{choice}"]
+        cols[(label, "rank")] = ran[f"rank_{choice}"]
+    table = pd.DataFrame(cols)
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["classifier trained on", None])
+    same = frame.attrs.get("same_ordering")
+    n = int(ran["n"].max()) if len(ran) else 0
+    sentence = (f"On {DATASET_LABELS[dataset].lower()} ({n} texts), the ordering of the methods by unsafe rate "
+                + ("is the same under both choices of the proxy's training data." if same else
+                   "changes between the two choices of the proxy's training data."))
+    caption = " ".join(f"{k}: {v}." for k, v in CHOICES.items())
+    styler = table.style.format(precision=2, na_rep="–").set_caption(f"<small>{escape(caption)}</small>")
+    return styler, sentence
+
+
 def rates_view(rates: pd.DataFrame) -> Any:
     """The long table of :func:`unsafe_rates` or :func:`group_rates` as a page shows it (a Styler).
 
@@ -1249,5 +1298,5 @@ __all__ = [
     "method_note", "method_outputs", "model_note", "paper_column_scorers", "resolve_profile", "retention_scores",
     "retention_frame", "score_outputs", "scorer_status", "scorers_for", "setup_summary", "table4_side_by_side", "table5_side_by_side",
     "table4_headlines", "table4_plot_frame", "table4_view", "table5_view", "table7_view", "rates_view",
-    "explorer_frame", "method_palette", "task_inputs", "task_success_rates", "table4_findings", "table5_findings", "table7_findings", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
+    "explorer_frame", "method_palette", "ordering_ablation_view", "proxy_statement", "task_inputs", "task_success_rates", "table4_findings", "table5_findings", "table7_findings", "table5_grids", "table5_headlines", "table5_means", "table7_headlines", "table7_plot_frame", "table7_side_by_side", "toxigen_subset", "unsafe_rates",
 ]

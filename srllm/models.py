@@ -20,17 +20,20 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from srllm.cache import cache_dir
+from srllm.errors import ModelUnavailableError  # noqa: F401  (re-exported: importable from here as before)
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HUB_HOST = "huggingface.co"
 
-
-class ModelUnavailableError(RuntimeError):
-    """A model cannot be loaded on this machine now (for example: no Hub access)."""
+# What ``load_model(quant=True)`` loads with: NF4 with double quantization, the defaults of
+# srllm.profiles.QuantSettings (Section 3.1; a test keeps the two equal). Spelled out here because
+# profiles sits above this module (it checks model names with check_model_name).
+DEFAULT_QUANT = {"quant_type": "nf4", "double_quant": True}
 
 
 @dataclass(frozen=True)
@@ -260,9 +263,7 @@ def load_model(name: str = DEFAULT_MODEL, *, quant: Any = None, device: str = "a
     kwargs: dict[str, Any] = {}
     if quant:
         if quant is True:
-            from srllm.profiles import QuantSettings
-
-            quant = QuantSettings(compute_dtype="float16" if dev == "cuda" else "float32")
+            quant = SimpleNamespace(**DEFAULT_QUANT, compute_dtype="float16" if dev == "cuda" else "float32")
         kwargs["quantization_config"] = bnb_config(quant)
         kwargs["device_map"] = {"": 0 if dev == "cuda" else "cpu"}
     else:

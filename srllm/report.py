@@ -171,19 +171,19 @@ def paper_table(
 
 
 def page_float(value: float) -> str:
-    """How a plain DataFrame's float reads on a page: at most four significant digits below 1,000
-    (``0.4022``, ``10.82``), scientific notation for tiny values (``4.20e-05``: learning rates,
-    p-values), thousands separators and one decimal from 1,000 on."""
+    """How a plain DataFrame's float reads on a page: at most four significant digits and four
+    decimals below 1,000 (``0.4022``, ``10.82``, ``-0.0611``), scientific notation below 0.01
+    (``4.20e-05``: learning rates, p-values), thousands separators and one decimal from 1,000 on."""
     if value != value:  # NaN
         return "NaN"
     a = abs(value)
     if a == 0:
         return "0"
-    if a < 0.001:
+    if a < 0.01:
         return f"{value:.2e}"
     if a >= 1000:
         return f"{value:,.1f}"
-    return f"{value:.4g}"
+    return f"{value:.4g}" if a >= 0.1 else f"{value:.4f}"
 
 
 def book_display() -> None:

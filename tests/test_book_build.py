@@ -202,7 +202,7 @@ def test_explorer_filters_in_the_browser(smoke_book):
         page.wait_for_selector("table.dataTable tbody tr", timeout=30000)
         total_text = page.inner_text(".dt-info, .dataTables_info")
         total = int(info.search(total_text).group(1).replace(",", ""))
-        search = page.query_selector("input[type=search]")
+        search = page.query_selector(".dt-search input, .dataTables_filter input")  # not the book's own search
         assert search is not None, "the explorer has no search box"
         search.fill("SR_LLM")
         page.wait_for_timeout(500)

@@ -196,8 +196,8 @@ def test_kernels_draw_figures_with_the_books_legible_style(mini_repo):
 def test_plain_tables_on_pages_show_at_most_four_significant_digits(mini_repo):
     from srllm.report import page_float
 
-    assert [page_float(v) for v in (22.916667, 0.000042, 0.402159, -49.597841, 12345.678, 0.0)] == \
-        ["22.92", "4.20e-05", "0.4022", "-49.6", "12,345.7", "0"]
+    assert [page_float(v) for v in (22.916667, 0.000042, 0.402159, -49.597841, 12345.678, 0.0, -0.06105, 0.002906)] \
+        == ["22.92", "4.20e-05", "0.4022", "-49.6", "12,345.7", "0", "-0.0611", "2.91e-03"]
     _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["import pandas as pd\npd.DataFrame({'rate': [22.916667]})"])
     build_book("smoke", root=mini_repo, build_html=False)
     nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)

@@ -417,3 +417,14 @@ def test_rates_view_names_methods_that_did_not_run_once():
     assert set(styler.data["method"]) == {"original", "two_shot", "sr_llm"}
     html = styler.to_html()
     assert html.count("needs the Hub") == 1 and "Not run: t5_large" in html and "50.12" in html
+
+
+def test_proxy_statement_and_ordering_ablation(smoke):
+    proxy = ex.ScorerChoice("offline-proxy", True, True, "offline", stands_in_for="openai")
+    text = ex.proxy_statement([proxy])
+    assert text.startswith("**The offline proxy.**") and "trained on" in text and "%" in text
+    real = ex.ScorerChoice("openai-moderation", True, False, "key set")
+    assert ex.proxy_statement([real]) == "No column of this page is scored by the offline proxy."
+    styler, sentence = ex.ordering_ablation_view(smoke, "cmd_test", ["original", "t5_large"])
+    assert list(styler.data.index) == ["Original texts"]  # T5 did not run offline: no row
+    assert styler.data.shape[1] == 4 and "ordering of the methods" in sentence

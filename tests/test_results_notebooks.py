@@ -33,12 +33,12 @@ class ResultsNotebook:
 NOTEBOOKS: list[ResultsNotebook] = [
     ResultsNotebook("04_safety_across_datasets.ipynb", frozenset({
         "t4_sr_llm_cmd_unsafe", "t4_original_cmd_unsafe", "t4_two_shot_toxigen_unsafe", "t4_sr_llm_bold_unsafe",
-        "t4_paper_sr_llm_cmd_unsafe", "t4_scorer", "t4_findings"})),
+        "t4_paper_sr_llm_cmd_unsafe", "t4_scorer", "t4_findings", "t4_proxy", "t4_ablation"})),
     ResultsNotebook("05_demographics.ipynb", frozenset({
-        "t5_mean_sr_llm", "t5_mean_original", "t5_paper_mean_sr_llm", "t5_scorer", "t5_findings"})),
+        "t5_mean_sr_llm", "t5_mean_original", "t5_paper_mean_sr_llm", "t5_scorer", "t5_findings", "t5_proxy"})),
     ResultsNotebook("08_prompting_vs_finetuning.ipynb", frozenset({
         "t7_sr_llm_retention", "t7_sr_llm_cmd_unsafe", "t7_prefix_toxigen_unsafe", "t7_five_shot_cmd_retention",
-        "t7_paper_sr_llm_retention", "t7_scorer", "t7_findings"})),
+        "t7_paper_sr_llm_retention", "t7_scorer", "t7_findings", "t7_proxy"})),
     ResultsNotebook("06_stereoset.ipynb", frozenset({
         "ss_items", "ss_base_overall_icat", "ss_sr_overall_icat", "ss_sr_overall_ss", "ss_paper_icat_failures", "ss_findings"})),
     ResultsNotebook("07_style.ipynb", frozenset({
