@@ -175,7 +175,7 @@ def model_path(name: str = DEFAULT_MODEL) -> str:
     if Path(name).is_dir():
         return str(Path(name))
     hub_id = KNOWN_MODELS[name].hub_id if name in KNOWN_MODELS else name
-    local = _hub_local_snapshot(hub_id)
+    local = hub_local_snapshot(hub_id)
     if local is not None:
         return local
     if not hub_reachable():
@@ -185,7 +185,8 @@ def model_path(name: str = DEFAULT_MODEL) -> str:
     return hub_id
 
 
-def _hub_local_snapshot(hub_id: str) -> str | None:
+def hub_local_snapshot(hub_id: str) -> str | None:
+    """The folder of ``hub_id`` in the local Hugging Face cache, or None when it is not there (never downloads)."""
     try:
         from huggingface_hub import snapshot_download
 
@@ -203,7 +204,7 @@ def is_available(name: str) -> bool:
     if Path(name).is_dir():
         return True
     hub_id = KNOWN_MODELS[name].hub_id if name in KNOWN_MODELS else name
-    return _hub_local_snapshot(hub_id) is not None or hub_reachable()
+    return hub_local_snapshot(hub_id) is not None or hub_reachable()
 
 
 def list_models() -> list[dict[str, Any]]:
