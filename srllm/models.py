@@ -23,7 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from srllm.cache import cache_dir
+from srllm.cache import cache_dir, write_folder
 from srllm.errors import ModelUnavailableError  # noqa: F401  (re-exported: importable from here as before)
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -129,15 +129,7 @@ def _convert_smollm() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = target.with_name(target.name + ".partial")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(target)
-    os.replace(tmp, target)
-    return target
+    return write_folder(target, lambda tmp: (model.save_pretrained(tmp), tok.save_pretrained(tmp)))
 
 
 def _build_tiny_random() -> Path:
@@ -157,11 +149,7 @@ def _build_tiny_random() -> Path:
     )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
-    tmp = target.with_name(target.name + ".partial")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    os.replace(tmp, target)
-    return target
+    return write_folder(target, lambda tmp: (model.save_pretrained(tmp), tok.save_pretrained(tmp)))
 
 
 def model_path(name: str = DEFAULT_MODEL) -> str:
