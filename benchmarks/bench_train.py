@@ -1,28 +1,52 @@
-"""Training throughput of ``srllm.train`` against the paper authors' public training set-up.
+"""Training throughput of ``srllm.train`` against trl's SFTTrainer, like for like.
 
-Run: ``.venv/bin/python benchmarks/bench_train.py [--rows 32] [--rounds 2] [--batch-size 4] [--method lora]``
+Run: ``.venv/bin/python benchmarks/bench_train.py [--rows 32] [--batch-size 4] [--threads N] [--all-tokens]``
 
-Both sides fine-tune the same model (SmolLM2-135M-Instruct by default) with the
-same LoRA adapter (r=64, alpha=16, dropout 0.2 on the profile's target modules,
-the authors' values), the same learning rate, optimizer, batch size, seed and
-number of steps, on the same CMD training pairs:
+What differs between the two sides is the implementation and nothing else.
+Both sides fine-tune the same model (SmolLM2-135M-Instruct under the cpu
+profile) with the same LoRA adapter (r=64, alpha=16, dropout 0.2 on the
+profile's target modules, the authors' values), learning rate, schedule,
+optimizer, seed, batch size, ``max_length`` and number of steps, without
+gradient checkpointing and in float32 (trl's SFTConfig defaults to gradient
+checkpointing *on* and to bf16; both are switched off on its side, as on ours),
+on the same batches in the same order: the CMD pairs are tokenized once by
+:func:`srllm.train.tokenize_pairs`, ours draws its length-grouped batches as
+always, and trl gets the same token ids and labels in that order, read
+sequentially. Every side starts from the same weights (the LoRA B matrices are
+zero), so the first step's loss must agree; the record keeps it.
 
-* **theirs** - trl's ``SFTTrainer`` on one ``text`` field holding the whole
-  formatted prompt and answer, no packing, ``group_by_length`` on (in
-  transformers 5: ``train_sampling_strategy="group_by_length"``), the loss on
-  every token - the authors' script;
-* **ours** - :func:`srllm.train.train` (response-only loss, length-grouped batches
-  in a (seed, epoch)-fixed order, the gradient guard), with no evaluation, no
-  checkpoint and no merge inside the timed span.
+* **ours** - :func:`srllm.train.train` (its own collator, length-grouped batches in
+  a (seed, epoch)-fixed order, the gradient guard), with no evaluation, no
+  checkpoint and no merge inside the timed span;
+* **theirs** - trl's ``SFTTrainer`` (its collator, its fused LM-head loss, no
+  packing; batches grouped by length as in the authors' script, here the very
+  batches ours uses), given the same labels: the loss on the response tokens
+  only, Eq. (1) of the paper, as ours. This is the pair the ratio compares.
+* **theirs_all_tokens** (``--all-tokens``) - the same SFTTrainer with the loss on
+  every token, as the authors' script trains (one ``text`` field). Its loss is
+  over other tokens, so it is not compared with ours; its throughput shows what
+  the masking costs.
 
-Timed span: from the Trainer's ``on_train_begin`` to ``on_train_end`` on each
-side (model loading and tokenisation excluded on both). The machine is shared
-and noisy, so the rows are cut into rounds and each round trains theirs, then
-ours, from a fresh model for one epoch of that round's rows; each side's time is
-its sum over rounds. Throughput is the number of (unpadded) tokens each side
-trained on, over its time. Peak resident memory is sampled per side. The last
-line is the ratio of tokens per second, ours over theirs. Rounds alternate which side
-goes first, so neither always pays the process's first-call costs.
+Every setting in the record is read back from the live Trainer and model of each
+side (``TrainingArguments``, the model's dtype and checkpointing state, the peft
+config), not copied from this script, and the run stops before writing a record
+if any differs between ours and theirs.
+
+Timed span and interleaving: the machine may be shared and noisy, so the sides
+train *at the same time, one optimizer step each in turn*: each side runs in its
+own thread, and a baton passed at every ``on_step_end`` lets exactly one side
+compute at any moment (the others wait on a lock, using no CPU). A side's time
+is the sum of the spans it held the baton, from its ``on_train_begin`` to its
+``on_train_end``: data loading, forward, backward, optimizer step, logging and
+callbacks of its own steps; model loading, tokenisation and saving are outside
+it (every side finishes its set-up before the first timed step, and none starts
+saving before the last one). A change of load therefore hits the sides' steps
+alike, and the per-step ratios are kept so their spread can be judged.
+Throughput is the number of (unpadded) tokens each side trained on, over its
+time. Final loss: each side's loss at its last step (the sides see the same
+batches: both group a length-sorted order into batches, here one group).
+The 1-minute load average is read at the start; a run that starts on a machine
+already busy is labelled "measured under load".
 """
 
 from __future__ import annotations
@@ -31,86 +55,218 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
+import threading
 import time
 import warnings
 
+COMPARED = ("gradient_checkpointing", "precision", "batch_size", "max_length", "steps", "learning_rate",
+            "lr_scheduler", "optim", "weight_decay", "max_grad_norm", "seed", "lora", "batches", "loss_on")
 
-def step_timer():
-    """A TrainerCallback that keeps the wall time between on_train_begin and on_train_end."""
+
+class Baton:
+    """Lets one side compute at a time, in turn, one optimizer step each; keeps each side's held time.
+
+    ``start`` (at on_train_begin) waits until every side has finished its set-up and it is
+    this side's turn; ``hand_over`` (at on_step_end) passes the turn on and waits for it to
+    come back; ``finish`` (at on_train_end) leaves the rotation and waits until every side
+    has finished, so that no side's saving overlaps another's steps.
+    """
+
+    def __init__(self, sides: list[str], timeout: float = 4 * 3600) -> None:
+        self.setup = threading.Lock()  # one side sets up (loads its model) at a time
+        self._setting_up: str | None = None
+        self.sides = list(sides)
+        self.active = list(sides)
+        self.turn = sides[0]
+        self.ready: set[str] = set()
+        self.done: set[str] = set()
+        self.held = {s: 0.0 for s in sides}
+        self.turns: dict[str, list[float]] = {s: [] for s in sides}  # held seconds of each turn (one step each)
+        self.error: str | None = None
+        self.timeout = timeout
+        self._cond = threading.Condition()
+        self._since = 0.0
+
+    def _wait(self, pred) -> None:  # noqa: ANN001
+        if not self._cond.wait_for(lambda: self.error is not None or pred(), timeout=self.timeout):
+            raise RuntimeError(f"benchmark side waited more than {self.timeout:.0f} s for its turn")
+        if self.error is not None:
+            raise RuntimeError(f"stopped because another side failed: {self.error}")
+
+    def _stop_clock(self, side: str) -> None:
+        held = time.perf_counter() - self._since
+        self.held[side] += held
+        self.turns[side].append(held)
+
+    def _pass_turn(self, side: str, leaving: bool) -> None:
+        i = self.active.index(side)
+        if leaving:
+            self.active.remove(side)
+            self.turn = self.active[i % len(self.active)] if self.active else None
+        else:
+            self.turn = self.active[(i + 1) % len(self.active)]
+        self._cond.notify_all()
+
+    def begin_setup(self, side: str) -> None:
+        """Called by a side's thread before it loads anything: set-ups run one after another."""
+        self.setup.acquire()
+        self._setting_up = side
+
+    def end_setup(self, side: str) -> None:
+        if self._setting_up == side:
+            self._setting_up = None
+            self.setup.release()
+
+    def start(self, side: str) -> None:
+        self.end_setup(side)
+        with self._cond:
+            self.ready.add(side)
+            self._cond.notify_all()
+            self._wait(lambda: len(self.ready) == len(self.sides) and self.turn == side)
+            self._since = time.perf_counter()
+
+    def hand_over(self, side: str) -> None:
+        with self._cond:
+            self._stop_clock(side)
+            self._pass_turn(side, leaving=False)
+            self._wait(lambda: self.turn == side)
+            self._since = time.perf_counter()
+
+    def finish(self, side: str) -> None:
+        with self._cond:
+            self._stop_clock(side)
+            self._pass_turn(side, leaving=True)
+            self.done.add(side)
+            self._wait(lambda: len(self.done) == len(self.sides))
+
+    def fail(self, side: str, exc: BaseException) -> None:
+        self.end_setup(side)
+        with self._cond:
+            if self.error is None:  # keep the first failure, not the others' "stopped because"
+                self.error = f"{side}: {type(exc).__name__}: {exc}"
+            self._cond.notify_all()
+
+
+def settings_recorder(name: str, baton: Baton, max_length: int, loss_on: str):
+    """A TrainerCallback that takes part in the baton's rotation, reads the side's settings back
+    from its Trainer and model, fingerprints the token ids and labels its dataloader holds, and
+    keeps the loss of every logged step."""
+    from srllm.cache import stable_hash
     from transformers import TrainerCallback
 
-    class StepTimer(TrainerCallback):
+    class Recorder(TrainerCallback):
         def __init__(self) -> None:
-            self.seconds = 0.0
             self.steps = 0
-            self._t0 = 0.0
+            self.settings: dict = {}
+            self.losses: list[float] = []  # the loss of every step
 
-        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
-            self._t0 = time.perf_counter()
+        def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):  # noqa: ANN001
+            # The batches this side will train on, in order, as its own dataloader's sampler gives them
+            # (iterating these samplers draws no random numbers: a sequential one, and ours with its own generator).
+            try:
+                ds, batches = train_dataloader.dataset, list(train_dataloader.batch_sampler)
+                batch_data = [[[list(ds[i]["input_ids"]), list(ds[i]["labels"])] for i in b] for b in batches]
+            except (AttributeError, TypeError, KeyError) as exc:
+                raise RuntimeError(f"{name}: cannot read the batches this side trains on: {exc!r}") from None
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            dtype = str(next(base.parameters()).dtype).replace("torch.", "")
+            peft = getattr(model, "peft_config", {}).get("default")
+            self.settings = {
+                "gradient_checkpointing": bool(args.gradient_checkpointing
+                                               or getattr(base, "is_gradient_checkpointing", False)),
+                "precision": "bf16 mixed" if args.bf16 else "fp16 mixed" if args.fp16 else dtype,
+                "batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps,
+                "max_length": max_length, "steps": None, "learning_rate": args.learning_rate,
+                "lr_scheduler": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+                "optim": str(getattr(args.optim, "value", args.optim)), "weight_decay": args.weight_decay,
+                "max_grad_norm": args.max_grad_norm, "seed": args.seed,
+                "lora": None if peft is None else {"r": peft.r, "alpha": peft.lora_alpha, "dropout": peft.lora_dropout,
+                                                   "target_modules": sorted(peft.target_modules or [])},
+                "batches": stable_hash(batch_data), "loss_on": loss_on,
+                # The sampler the dataloader really uses (srllm.train replaces the Trainer's own).
+                "sampler": type(getattr(train_dataloader.batch_sampler, "sampler", None)).__name__}
+            baton.start(name)
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            baton.hand_over(name)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if logs and "loss" in logs:
+                self.losses.append(float(logs["loss"]))
 
         def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.seconds += time.perf_counter() - self._t0
             self.steps += state.global_step
+            self.settings["steps"] = self.steps
+            baton.finish(name)
 
-    return StepTimer()
+    return Recorder()
 
 
-def theirs(cfg, rows, out: str, timer) -> int:
-    """The authors' set-up: SFTTrainer, one text field, no packing, group_by_length. Returns tokens trained on."""
+def theirs(cfg, examples, out: str, rec, all_tokens: bool) -> int:
+    """trl's SFTTrainer on the given token ids, every setting as ours; returns the tokens trained on.
+
+    The examples come in the order ours' length-grouped sampler draws them and are read
+    sequentially, so both sides train on the same batches in the same order (trl's own
+    ``group_by_length`` would group them as well, but by another random draw)."""
     import datasets
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    from srllm.prompts import format_prompt, response_suffix
     from srllm.train_model import load_base
 
     model, tok = load_base(cfg)
-    texts = [{"text": format_prompt(r.text, cfg.prompt_format, tok) + r.safe_variation + response_suffix(tok)}
-             for r in rows]
+    rows = [{"input_ids": list(ex["input_ids"]),
+             "labels": list(ex["input_ids"]) if all_tokens else list(ex["labels"])} for ex in examples]
+    steps = -(-len(rows) // cfg.batch_size)
     args = SFTConfig(
-        output_dir=out, dataset_text_field="text", packing=False, train_sampling_strategy="group_by_length",
+        output_dir=out, packing=False, train_sampling_strategy="sequential",
         max_length=cfg.max_length, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
-        num_train_epochs=1, learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.scheduler,
+        num_train_epochs=1, max_steps=steps, learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.scheduler,
         warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
-        optim=cfg.optim, logging_steps=cfg.logging_steps, save_strategy="no", report_to=[], seed=cfg.seed,
-        data_seed=cfg.seed, use_cpu=cfg.device == "cpu", disable_tqdm=True, dataloader_num_workers=0)
+        optim=cfg.optim, adam_beta1=cfg.adam_beta1, adam_beta2=cfg.adam_beta2,
+        gradient_checkpointing=cfg.gradient_checkpointing, bf16=cfg.bf16, fp16=cfg.fp16,
+        logging_steps=1, save_strategy="no", report_to=[], seed=cfg.seed, data_seed=cfg.seed,
+        use_cpu=cfg.device == "cpu", disable_tqdm=True, dataloader_num_workers=0)
     lora = cfg.lora
     peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], bias=lora["bias"],
                              target_modules=lora["target_modules"], task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(texts),
-                         processing_class=tok, peft_config=peft_config, callbacks=[timer])
-    tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
+                         processing_class=tok, peft_config=peft_config, callbacks=[rec])
+    got = [(list(r["input_ids"]), list(r["labels"])) for r in trainer.train_dataset]
+    if got != [(r["input_ids"], r["labels"]) for r in rows]:  # trl must not have changed the data or its order
+        raise RuntimeError("trl's SFTTrainer changed the token ids, labels or order it was given")
     trainer.train()
-    return tokens
+    return sum(len(r["input_ids"]) for r in rows)
 
 
-def ours(cfg, profile, rows, out: str, timer) -> int:
+def ours(cfg, profile, rows, examples, out: str, rec) -> int:
     """srllm.train with evaluation, checkpoints and merging kept out of the timed span. Returns tokens."""
-    from srllm.models import load_tokenizer
-    from srllm.train import DataStats, to_pairs, tokenize_pairs, train
+    from srllm.train import train
 
-    steps = -(-len(rows) // cfg.batch_size)
-    pairs, stats = to_pairs(rows)
-    tokens = sum(ex["length"] for ex in tokenize_pairs(pairs, load_tokenizer(cfg.model), cfg.prompt_format,
-                                                        cfg.max_length, DataStats()))
+    steps = -(-len(examples) // cfg.batch_size)
     train(cfg.method, profile, records_train=rows, records_eval=[], out_dir=out,
-          resume=False, merge=False, progress=False, callbacks=[timer], lora=cfg.lora, batch_size=cfg.batch_size,
-          grad_accum=1, max_steps=steps, epochs=1.0, eval_steps=steps + 1, save_steps=10 * (steps + 1))
-    return tokens
+          resume=False, merge=False, progress=False, callbacks=[rec], lora=cfg.lora, batch_size=cfg.batch_size,
+          grad_accum=1, max_steps=steps, epochs=1.0, eval_steps=steps + 1, save_steps=10 * (steps + 1),
+          logging_steps=1, gradient_checkpointing=cfg.gradient_checkpointing, fp16=cfg.fp16, bf16=cfg.bf16)
+    return sum(ex["length"] for ex in examples)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="cpu")
-    ap.add_argument("--method", default="lora", choices=("lora", "qlora"))
-    ap.add_argument("--rows", type=int, default=32, help="training pairs in all (split over the rounds)")
-    ap.add_argument("--rounds", type=int, default=2, help="interleaving rounds (theirs then ours per round)")
+    ap.add_argument("--method", default="lora", choices=("lora",))
+    ap.add_argument("--rows", type=int, default=32, help="training pairs (one epoch; rows / batch size steps)")
     ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--threads", type=int, help="torch threads for both sides (default: torch's choice)")
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    ap.add_argument("--all-tokens", action="store_true",
+                    help="add a third side: trl with the loss on every token (the authors' masking); all sides' "
+                         "models are in memory at once, about 3.5 GiB each")
     args = ap.parse_args()
 
+    load_start = os.getloadavg()[0]  # before this process does any work: the machine's own load
     warnings.simplefilter("ignore")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
@@ -119,65 +275,134 @@ def main() -> int:
     transformers.logging.set_verbosity_error()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from srllm.perf import RssSampler, peak_rss_mib, record_benchmark
+    # Imported here, once, before the sides' threads start: lazy imports are not thread-safe.
+    import datasets  # noqa: F401
+    import peft  # noqa: F401
+    import trl  # noqa: F401
+    from trl import SFTConfig, SFTTrainer  # noqa: F401
+
+    import srllm.train_model  # noqa: F401
+    from srllm.models import load_tokenizer
+    from srllm.perf import peak_rss_mib, record_benchmark
     from srllm.profiles import get_profile
-    from srllm.train import TrainConfig, default_records
+    from srllm.train import (DataStats, EpochSeededLengthSampler, TrainConfig, default_records, to_pairs,
+                             tokenize_pairs)
 
     profile = get_profile(args.profile)
     base = profile.lora
     lora = {"r": 64, "alpha": 16, "dropout": 0.2, "bias": base.bias, "target_modules": list(base.target_modules)}
-    cfg = TrainConfig.from_profile(profile, args.method, lora=lora, batch_size=args.batch_size, grad_accum=1)
+    # Float32 and no gradient checkpointing on both sides (what srllm.train does on CPU).
+    cfg = TrainConfig.from_profile(profile, args.method, lora=lora, batch_size=args.batch_size, grad_accum=1,
+                                   gradient_checkpointing=False, fp16=False, bf16=False)
     train_rows, _, source = default_records(profile)
     rows = [r for r in train_rows if getattr(r, "safe_variation", None)][: args.rows]
     if len(rows) < args.rows:
         sys.exit(f"only {len(rows)} training pairs with a safe variation in the {source}; asked for {args.rows}")
-    per_round = -(-len(rows) // args.rounds)
+    pairs, _ = to_pairs(rows)
+    examples = tokenize_pairs(pairs, load_tokenizer(cfg.model), cfg.prompt_format, cfg.max_length, DataStats())
+    # The order srllm.train's sampler gives (epoch 0); theirs reads the examples in this order.
+    order = list(EpochSeededLengthSampler([ex["length"] for ex in examples], cfg.batch_size, cfg.seed))
+    in_order = [examples[i] for i in order]
+    n_tokens = sum(ex["length"] for ex in examples)
 
-    t_theirs, t_ours = step_timer(), step_timer()
-    tok_theirs = tok_ours = 0
+    sides = ["theirs", "ours"] + (["theirs_all_tokens"] if args.all_tokens else [])
+    baton = Baton(sides)
+    recs = {s: settings_recorder(s, baton, cfg.max_length, "every token" if s == "theirs_all_tokens"
+                                 else "response tokens") for s in sides}
     work = tempfile.mkdtemp(prefix="bench-train-")
+
+    def run(name: str) -> None:
+        out = os.path.join(work, name)
+        try:
+            baton.begin_setup(name)
+            if name == "ours":
+                ours(cfg, profile, rows, examples, out, recs[name])
+            else:
+                theirs(cfg, in_order, out, recs[name], all_tokens=name == "theirs_all_tokens")
+        except BaseException as exc:  # noqa: BLE001 - reported below, and the other sides must not wait forever
+            baton.fail(name, exc)
+            errors[name] = exc
+
+    errors: dict[str, BaseException] = {}
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(s,), name=f"bench-{s}") for s in sides]
     try:
-        with RssSampler() as rss:
-            for k in range(0, len(rows), per_round):
-                part = rows[k:k + per_round]
-                # Alternate which side goes first, so neither always pays the first-call costs.
-                sides = [("theirs", lambda: theirs(cfg, part, os.path.join(work, f"theirs-{k}"), t_theirs)),
-                         ("ours", lambda: ours(cfg, profile, part, os.path.join(work, f"ours-{k}"), t_ours))]
-                for name, run in sides if (k // per_round) % 2 == 0 else sides[::-1]:
-                    rss.phase = name
-                    n = run()
-                    tok_theirs, tok_ours = (tok_theirs + n, tok_ours) if name == "theirs" else (tok_theirs, tok_ours + n)
-                rss.phase = None
-                print(f"  round {k // per_round + 1}: {len(part)} rows, theirs {t_theirs.seconds:.1f} s, "
-                      f"ours {t_ours.seconds:.1f} s (running totals)", file=sys.stderr)
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    wall = time.perf_counter() - t0
+    if errors:
+        raise SystemExit(f"a side failed, no record written: {baton.error}") from next(iter(errors.values()))
 
-    r_theirs, r_ours = tok_theirs / t_theirs.seconds, tok_ours / t_ours.seconds
-    peaks = rss.peaks_mib()
+    settings = {s: recs[s].settings for s in sides}
+    differ = {k: (settings["ours"][k], settings["theirs"][k]) for k in COMPARED
+              if settings["ours"][k] != settings["theirs"][k]}
+    if differ:
+        sys.exit(f"the two sides did not run with the same settings, no record written: {differ}")
+    seconds = dict(baton.held)
+    rate = {s: n_tokens / seconds[s] for s in sides}
+    final = {s: recs[s].losses[-1] for s in sides}
+    first = {s: recs[s].losses[0] for s in sides}
+    mean_loss = {s: statistics.fmean(recs[s].losses) for s in sides}
+    loss_gap = abs(final["ours"] - final["theirs"]) / final["theirs"]
+    steps = settings["ours"]["steps"]
+    step_ratios = [t / o for o, t in zip(baton.turns["ours"][:steps], baton.turns["theirs"][:steps]) if o > 0]
+    ratio = rate["ours"] / rate["theirs"]
+    under_load = load_start >= 1.0
+    load_end = os.getloadavg()[0]
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads); load average {os.getloadavg()[0]:.1f} at the end (shared machine)")
-    print(f"model: {cfg.model} ({args.method}, float32 on {cfg.device}); LoRA r={lora['r']} alpha={lora['alpha']} "
-          f"dropout={lora['dropout']} on {', '.join(lora['target_modules'])}")
-    print(f"data: {len(rows)} pairs from the {source}, {cfg.prompt_format} format, max_length {cfg.max_length}; "
-          f"batch {args.batch_size}, lr {cfg.learning_rate:g}, {cfg.optim}; {args.rounds} interleaved round(s)")
-    print(f"theirs (trl SFTTrainer, text field, no packing, group_by_length): {t_theirs.steps} steps, "
-          f"{tok_theirs} tokens in {t_theirs.seconds:.1f} s = {r_theirs:.0f} tokens/s, "
-          f"peak RSS while it ran {peaks.get('theirs', 0):.0f} MiB")
-    print(f"ours (srllm.train, response-only loss, length-grouped): {t_ours.steps} steps, "
-          f"{tok_ours} tokens in {t_ours.seconds:.1f} s = {r_ours:.0f} tokens/s, peak RSS while it ran "
-          f"{peaks.get('ours', 0):.0f} MiB")
-    print(f"process peak RSS (getrusage): {peak_rss_mib():.0f} MiB (memory freed by one side stays with the "
-          "process, so the per-side peaks are upper bounds)")
-    record_benchmark("train", {
-        "model": cfg.model, "method": args.method, "rows": len(rows), "rounds": args.rounds,
-        "batch_size": args.batch_size, "lora": lora, "theirs_steps": t_theirs.steps, "ours_steps": t_ours.steps,
-        "theirs_tokens": tok_theirs, "ours_tokens": tok_ours, "theirs_seconds": t_theirs.seconds,
-        "ours_seconds": t_ours.seconds, "theirs_tokens_per_s": r_theirs, "ours_tokens_per_s": r_ours,
-        "peak_rss_mib": peaks, "load_average_end": os.getloadavg()[0]},
-        ratio=r_ours / r_theirs, ratio_label="srllm.train / trl SFTTrainer (training tokens/s)")
-    print(f"ratio ours/theirs training tokens/s: {r_ours / r_theirs:.2f}x (target >= 1.0x)")
-    return 0
+          f"({torch.get_num_threads()} threads); load average {load_start:.1f} at the start, {load_end:.1f} at the end"
+          + (" - measured under load: rerun alone for a clean number" if under_load else ""))
+    print(f"model: {cfg.model} ({args.method}); LoRA r={lora['r']} alpha={lora['alpha']} dropout={lora['dropout']} "
+          f"on {', '.join(lora['target_modules'])}")
+    print(f"data: {len(rows)} pairs ({n_tokens} tokens) from the {source}, {cfg.prompt_format} format, tokenized once; "
+          f"batches as each side's dataloader gives them (token ids and labels, in order): "
+          f"{settings['ours']['batches']} (ours), {settings['theirs']['batches']} (theirs)")
+    s = settings["ours"]
+    print(f"same on both sides: checkpointing {s['gradient_checkpointing']}, {s['precision']}, batch {s['batch_size']}, "
+          f"max_length {s['max_length']}, {s['steps']} steps, lr {s['learning_rate']:g} ({s['lr_scheduler']}), "
+          f"{s['optim']}, seed {s['seed']}, loss on {s['loss_on']}; the sides took turns, one step each "
+          f"({wall:.0f} s wall in all)")
+    labels = {"ours": "ours (srllm.train)", "theirs": "theirs (trl SFTTrainer, response-only loss)",
+              "theirs_all_tokens": "theirs (trl SFTTrainer, loss on every token: not compared)"}
+    for name in sides:
+        print(f"{labels[name]}: {recs[name].steps} steps, {n_tokens} tokens in {seconds[name]:.1f} s = "
+              f"{rate[name]:.0f} tokens/s; final loss {final[name]:.4f} (mean over steps {mean_loss[name]:.4f})")
+    print(f"first-step losses (same batch, same starting weights): ours {first['ours']:.4f}, theirs "
+          f"{first['theirs']:.4f}; final losses differ by {100 * loss_gap:.1f}% (must be within 5%)")
+    print(f"process peak RSS (getrusage): {peak_rss_mib():.0f} MiB (all sides' models are loaded at once)")
+    metrics = {
+        "model": cfg.model, "method": args.method, "rows": len(rows), "tokens": n_tokens,
+        "settings": {s: settings[s] for s in sides}, "settings_identical": True,
+        "compared": "ours vs theirs, both with the loss on the response tokens (Eq. 1)"
+                    + ("; theirs_all_tokens is trl with the authors' loss on every token, shown for its throughput "
+                       "only" if "theirs_all_tokens" in sides else ""),
+        "interleaving": "the sides train at the same time and take turns, one optimizer step each",
+        "final_loss": final, "mean_loss": mean_loss, "final_loss_gap": loss_gap, "losses_within_5pct": loss_gap <= 0.05,
+        "first_step_loss": first, "loss_curves": {s: recs[s].losses for s in sides},
+        "seconds": seconds, "tokens_per_s": rate, "step_seconds": baton.turns,
+        "step_ratios": step_ratios, "step_ratio_median": statistics.median(step_ratios) if step_ratios else None,
+        "all_tokens_over_response_only": (rate["theirs_all_tokens"] / rate["theirs"]
+                                          if "theirs_all_tokens" in sides else None),
+        "torch_threads": torch.get_num_threads(), "wall_seconds": wall,
+        # One process peak: every side's model is in memory at once, so there is no peak of one side alone.
+        "peak_rss_mib": {"all_sides_at_once": peak_rss_mib()},
+        # Flat keys read by srllm.plan (its time estimate): the same numbers as above.
+        "ours_tokens_per_s": rate["ours"], "theirs_tokens_per_s": rate["theirs"], "batch_size": cfg.batch_size,
+        "lora": lora,
+        "load_average_start": load_start, "load_average_end": load_end, "measured_under_load": under_load}
+    label = "srllm.train / trl SFTTrainer, same settings (training tokens/s)"
+    record_benchmark("train", metrics, ratio=ratio, ratio_label=label + (", measured under load" if under_load else ""))
+    if loss_gap > 0.05:
+        print(f"WARNING: final losses differ by {100 * loss_gap:.1f}%, more than 5%: the ratio does not count")
+    if step_ratios:
+        print(f"per step ours/theirs speed: median {statistics.median(step_ratios):.2f}, "
+              f"range {min(step_ratios):.2f}-{max(step_ratios):.2f}")
+    print(f"ratio ours/theirs training tokens/s: {ratio:.2f}x")
+    return 0 if loss_gap <= 0.05 else 1
 
 
 if __name__ == "__main__":

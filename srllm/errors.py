@@ -1,4 +1,10 @@
-"""Error types shown to users as one clear line (no traceback) by the CLI."""
+"""The project's one error hierarchy: errors the command line shows as one clear line (no traceback).
+
+The bottom layer of the package: it imports nothing from ``srllm``, so every
+module can raise these without an import cycle. Everything a user can fix (a
+bad input file, row or field, a profile value, a model that cannot be loaded
+here) is a :class:`SrllmError`; the CLI catches that one class.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,21 @@ class SrllmError(Exception):
     """Base class for errors caused by input, configuration or environment."""
 
 
-def is_user_error(exc: BaseException) -> bool:
-    from srllm.models import ModelUnavailableError
-    from srllm.profiles import ProfileError
+class ProfileError(SrllmError, ValueError):
+    """A profile value is out of range; the message names the field.
 
-    return isinstance(exc, (SrllmError, ModelUnavailableError, ProfileError, FileNotFoundError))
+    Also a ``ValueError``, as before the hierarchy was unified, so callers that
+    catch ``ValueError`` keep working.
+    """
+
+
+class ModelUnavailableError(SrllmError, RuntimeError):
+    """A model cannot be loaded on this machine now (for example: no Hub access).
+
+    Also a ``RuntimeError``, as before the hierarchy was unified.
+    """
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """True for errors the CLI reports as one line: every :class:`SrllmError` and a missing file."""
+    return isinstance(exc, (SrllmError, FileNotFoundError))

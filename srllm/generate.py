@@ -36,7 +36,7 @@ from srllm.cache import cache_dir, file_hash, stable_hash
 from srllm.errors import SrllmError
 
 # Bumped whenever post-processing or the cache line layout changes, so old lines are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 # Text markers that end a response when the model writes them as plain text
 # (for example a base model continuing an Alpaca or Llama-2 layout).
@@ -137,12 +137,15 @@ def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
 
 
 def postprocess(text: str) -> str:
-    """Minimal clean-up: cut at the first end marker written as text and strip whitespace."""
+    """Cut at the first end marker written as text, then :func:`srllm.prompts.clean_response`
+    (no preamble, prompt scaffolding or trailing chatter around the rewrite)."""
+    from srllm.prompts import clean_response
+
     for marker in END_MARKERS:
         i = text.find(marker)
         if i >= 0:
             text = text[:i]
-    return text.strip()
+    return clean_response(text)
 
 
 def _decode_row(tokenizer: Any, new_ids: Sequence[int], stops: set[int]) -> tuple[str, bool]:
@@ -837,21 +840,66 @@ def _finished_at(manifest: dict[str, Any], path: Path) -> float:
     return path.stat().st_mtime
 
 
+SR_LLM_LABEL = {"LORA": "SR_LLM (instruction fine-tuned)", "PREFIX_TUNING": "prefix-tuned"}
+
+
+def profile_adapter(profile: Any = "cpu", method: str | None = None) -> tuple[Path | None, Path]:
+    """The adapter of the profile's own training run for ``method`` (default the profile's
+    ``train.method``, SR_LLM's QLoRA) and that run's folder, found by its settings hash
+    (:func:`srllm.train.profile_run_name`); ``(None, folder)`` when that run has not finished."""
+    from srllm.train import profile_run_name
+
+    prof = _resolve_profile(profile)
+    run = cache_dir() / "runs" / profile_run_name(prof, method)
+    try:
+        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None, run
+    if not isinstance(manifest, dict) or manifest.get("status") != "finished":
+        return None, run
+    return _adapter_folder(run, manifest), run
+
+
+def how_to_train(profile: Any = "cpu", method: str | None = None) -> str:
+    """One sentence: which run is missing and the command that trains it."""
+    prof = _resolve_profile(profile)
+    m = method or prof.train.method
+    name = "SR_LLM" if m in ("qlora", "lora", "dense") else "prefix-tuning"
+    return (f"no finished {name} run for profile '{prof.name}' yet; train it with "
+            f"`srllm train --profile {prof.name} --method {m}` (the run notebook 02 of the book trains)")
+
+
 @dataclass(frozen=True)
 class DebiasResult:
     text: str
     method: str
     model: str
     adapter_dir: str | None
+    run: str | None = None  # the run folder's name (<method>-<settings hash>) when an adapter came from a run
+    note: str | None = None  # why no adapter was used, and how to train one
 
 
 def debias_detail(text: str, adapter_dir: str | os.PathLike | None = None, *, profile: Any = "cpu",
                   progress: bool = False) -> DebiasResult:
-    """Rewrite one text and say how: with the given or newest trained adapter, else 2-shot prompting."""
+    """Rewrite one text and say how.
+
+    With ``adapter_dir``, that adapter. Otherwise the profile's own SR_LLM run (found by
+    its settings hash, see :func:`profile_adapter`; a workshop or sweep adapter is used
+    only when named). When that run has not been trained, the base model with a 2-shot
+    prompt, and ``note`` says how to train the run.
+    """
     if not isinstance(text, str) or not text.strip():
         raise SrllmError("debias needs a non-empty text")
     prof = _resolve_profile(profile)
-    adapter = Path(adapter_dir) if adapter_dir is not None else latest_adapter(prof.model)
+    run_name = note = None
+    if adapter_dir is not None:
+        adapter = Path(adapter_dir)
+    else:
+        adapter, run = profile_adapter(prof)
+        if adapter is not None:
+            run_name = run.name
+        else:
+            note = how_to_train(prof)
     if adapter is not None:
         method = "prefix" if adapter_type(adapter) == "PREFIX_TUNING" else "sr_llm"
         out = rewrite([text], model_name=prof.model, adapter_dir=adapter, method=method, profile=prof,
@@ -859,13 +907,13 @@ def debias_detail(text: str, adapter_dir: str | os.PathLike | None = None, *, pr
     else:
         method = "two_shot"
         out = rewrite([text], model_name=prof.model, method=method, profile=prof, progress=progress)
-    return DebiasResult(out[0], method, prof.model, str(adapter) if adapter is not None else None)
+    return DebiasResult(out[0], method, prof.model, str(adapter) if adapter is not None else None, run_name, note)
 
 
 def debias(text: str, adapter_dir: str | os.PathLike | None = None, *, profile: Any = "cpu") -> str:
-    """Safe rewrite of one text with the default model and the newest trained adapter.
+    """Safe rewrite of one text with the default model and the profile's SR_LLM run.
 
-    Without any trained adapter the base model is prompted with two demonstrations
-    (the paper's 2-shot baseline); :func:`debias_detail` reports which was used.
+    Without that run the base model is prompted with two demonstrations (the paper's
+    2-shot baseline); :func:`debias_detail` reports which was used.
     """
     return debias_detail(text, adapter_dir, profile=profile).text

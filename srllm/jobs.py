@@ -22,7 +22,7 @@ Departures, recorded in :func:`notes` for the notebook:
 * The paper does not name its lexicon of "biased terms"; we count Gaucher et
   al.'s masculine- and feminine-coded words (:mod:`srllm.metrics.gender_coded`)
   and, as a second, wider count, the workshop's lists of gendered pronouns,
-  age-coded and exclusionary phrases (:func:`srllm.workshop.job_ad_report`).
+  age-coded and exclusionary phrases (:func:`srllm.metrics.job_ad.job_ad_report`).
 * The paper does not say which model scored perplexity; we use the base model
   (so "before" and "after" are judged by the same, untrained model).
 * Phase 2's prompt layout is not stated; we keep phase 1's (Alpaca). Both
@@ -216,9 +216,9 @@ def rewrite_postings(texts: Sequence[str], run: Any, profile: Any, plan: JobsPla
 
 
 def biased_terms(text: str) -> dict[str, Any]:
-    """Gender-coded words (Gaucher et al.) and the workshop's other flagged phrases in one text."""
+    """Gender-coded words (Gaucher et al.) and the other flagged phrases of :mod:`srllm.metrics.job_ad` in one text."""
     from srllm.metrics.gender_coded import coded_words
-    from srllm.workshop import job_ad_report
+    from srllm.metrics.job_ad import job_ad_report
 
     cw = coded_words(text)
     rep = job_ad_report(text)

@@ -20,17 +20,20 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from srllm.cache import cache_dir
+from srllm.cache import cache_dir, write_folder
+from srllm.errors import ModelUnavailableError  # noqa: F401  (re-exported: importable from here as before)
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HUB_HOST = "huggingface.co"
 
-
-class ModelUnavailableError(RuntimeError):
-    """A model cannot be loaded on this machine now (for example: no Hub access)."""
+# What ``load_model(quant=True)`` loads with: NF4 with double quantization, the defaults of
+# srllm.profiles.QuantSettings (Section 3.1; a test keeps the two equal). Spelled out here because
+# profiles sits above this module (it checks model names with check_model_name).
+DEFAULT_QUANT = {"quant_type": "nf4", "double_quant": True}
 
 
 @dataclass(frozen=True)
@@ -126,15 +129,7 @@ def _convert_smollm() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = target.with_name(target.name + ".partial")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(target)
-    os.replace(tmp, target)
-    return target
+    return write_folder(target, lambda tmp: (model.save_pretrained(tmp), tok.save_pretrained(tmp)))
 
 
 def _build_tiny_random() -> Path:
@@ -154,11 +149,7 @@ def _build_tiny_random() -> Path:
     )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
-    tmp = target.with_name(target.name + ".partial")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    os.replace(tmp, target)
-    return target
+    return write_folder(target, lambda tmp: (model.save_pretrained(tmp), tok.save_pretrained(tmp)))
 
 
 def model_path(name: str = DEFAULT_MODEL) -> str:
@@ -172,7 +163,7 @@ def model_path(name: str = DEFAULT_MODEL) -> str:
     if Path(name).is_dir():
         return str(Path(name))
     hub_id = KNOWN_MODELS[name].hub_id if name in KNOWN_MODELS else name
-    local = _hub_local_snapshot(hub_id)
+    local = hub_local_snapshot(hub_id)
     if local is not None:
         return local
     if not hub_reachable():
@@ -182,7 +173,8 @@ def model_path(name: str = DEFAULT_MODEL) -> str:
     return hub_id
 
 
-def _hub_local_snapshot(hub_id: str) -> str | None:
+def hub_local_snapshot(hub_id: str) -> str | None:
+    """The folder of ``hub_id`` in the local Hugging Face cache, or None when it is not there (never downloads)."""
     try:
         from huggingface_hub import snapshot_download
 
@@ -200,7 +192,7 @@ def is_available(name: str) -> bool:
     if Path(name).is_dir():
         return True
     hub_id = KNOWN_MODELS[name].hub_id if name in KNOWN_MODELS else name
-    return _hub_local_snapshot(hub_id) is not None or hub_reachable()
+    return hub_local_snapshot(hub_id) is not None or hub_reachable()
 
 
 def list_models() -> list[dict[str, Any]]:
@@ -260,9 +252,7 @@ def load_model(name: str = DEFAULT_MODEL, *, quant: Any = None, device: str = "a
     kwargs: dict[str, Any] = {}
     if quant:
         if quant is True:
-            from srllm.profiles import QuantSettings
-
-            quant = QuantSettings(compute_dtype="float16" if dev == "cuda" else "float32")
+            quant = SimpleNamespace(**DEFAULT_QUANT, compute_dtype="float16" if dev == "cuda" else "float32")
         kwargs["quantization_config"] = bnb_config(quant)
         kwargs["device_map"] = {"": 0 if dev == "cuda" else "cpu"}
     else:

@@ -15,6 +15,7 @@ masks the prompt so the loss of Eq. (1) covers the response tokens only.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -122,3 +123,48 @@ def few_shot_prompts(texts: Sequence[str], fmt: str = "chat", tokenizer: Any = N
         raise ValueError(f"k must be >= 0, got {k}")
     shots = select_shots(pool, k, seed) if k else []
     return [format_prompt(t, fmt, tokenizer, system=system, instruction=instruction, shots=shots) for t in texts]
+
+
+# --------------------------------------------------------------------------- response clean-up
+
+# Hand-written rather than from a library: no kept library strips chat models' preambles and
+# sign-offs, and the patterns are specific to this task's prompt (its "Text:" and "Example N"
+# scaffolding, the instruction's "rewritten text").
+_PREAMBLE = re.compile(
+    r"^\s*(?:(?:sure|okay|ok|certainly|of course)[,!.]?\s*)?"
+    r"(?:here(?:'s| is| are)\b[^\n:]{0,40}\b(?:rewrit\w*|revis\w*|version|rephras\w*|neutral|text|sentence)\b[^\n:]{0,20}"
+    r"|(?:the )?(?:rewritten|revised|rephrased|neutral|safe|updated)(?: text| version| sentence| post)?"
+    r"|output|rewrite|answer|response)\s*:\s*", re.I)
+_SCAFFOLD = re.compile(r"(?:^|\n)\s*(?:example \d+ (?:input|output)\s*:|text\s*:|input\s*:|###\s|\[/?inst\]|<<sys>>)",
+                       re.I)
+_CHATTER = re.compile(
+    r"\n\s*\(?(?:note\b|notes\b|explanation\b|changes\b|this (?:rewrite|version|revised|rewritten|text)\b|"
+    r"in this (?:rewrite|version)\b|i hope\b|let me know\b|i(?:'ve| have)? (?:changed|removed|replaced|rewrote|kept)\b|"
+    r"the (?:rewritten|revised) (?:text|version)\b)", re.I)
+_QUOTES = {'"': '"', "“": "”", "'": "'"}
+
+
+def clean_response(text: str, original: str | None = None) -> str:
+    """The rewrite inside a model's reply: no preamble, no prompt scaffolding, no trailing chatter.
+
+    Greedy decoding of an instruct model often wraps the rewrite ("Here is the rewritten
+    text: ...", a closing "Note: I removed ..."), or a base model prompted with
+    demonstrations continues the pattern with a new "Example 3 input:" or "Text:". This
+    keeps what comes before such scaffolding, drops a leading preamble line and a
+    trailing paragraph of chatter, and unwraps quotes around the whole reply (unless the
+    ``original`` was itself quoted). Text without any of these comes back stripped only.
+    """
+    out = text.strip()
+    m = _SCAFFOLD.search(out)
+    if m and m.start() > 0:
+        out = out[:m.start()].strip()
+    m = _PREAMBLE.match(out)
+    if m and out[m.end():].strip() and not (original and _PREAMBLE.match(original.strip())):
+        out = out[m.end():].strip()
+    m = _CHATTER.search(out)
+    if m and m.start() > 0:
+        out = out[:m.start()].strip()
+    if len(out) >= 2 and out[0] in _QUOTES and out[-1] == _QUOTES[out[0]] and out.count(out[0]) <= 2 \
+            and not (original or "").strip().startswith(out[0]):
+        out = out[1:-1].strip()
+    return out

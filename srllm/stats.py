@@ -21,12 +21,9 @@ from typing import Any, Iterable, Sequence
 
 from srllm.data.schema import LABEL_FIELDS, LABELS
 from srllm.errors import SrllmError
+from srllm.labels import field_of
 
 STAT_KEYS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
-
-
-def _get(r: Any, key: str) -> Any:
-    return r.get(key) if isinstance(r, dict) else getattr(r, key, None)
 
 
 # --- Table 1 / Table 12: label distributions -----------------------------------------------
@@ -39,7 +36,7 @@ def label_counts(records: Iterable[Any], fields: Sequence[str] = LABEL_FIELDS) -
         counts = {v: 0 for v in LABELS[f]}
         missing = 0
         for r in records:
-            v = _get(r, f)
+            v = field_of(r, f)
             if v is None:
                 missing += 1
             else:
@@ -161,9 +158,9 @@ def change_table(records: Iterable[Any]) -> Any:
 
     rows = []
     for r in records:
-        sv = _get(r, "safe_variation")
+        sv = field_of(r, "safe_variation")
         if sv:
-            rows.append({"id": _get(r, "id"), **asdict(change_measures(_get(r, "text"), sv))})
+            rows.append({"id": field_of(r, "id"), **asdict(change_measures(field_of(r, "text"), sv))})
     return pd.DataFrame(rows, columns=["id", "edit_ratio", "word_change", "length_ratio"]).set_index("id")
 
 
@@ -210,8 +207,8 @@ def flesch_by_label(records: Iterable[Any], field: str = "sentiment") -> Any:
     """Per-record Flesch scores with the record's label (DataFrame: id, label, flesch); unlabelled rows skipped."""
     import pandas as pd
 
-    rows = [{"id": _get(r, "id"), "label": _get(r, field), "flesch": flesch_reading_ease(_get(r, "text"))}
-            for r in records if _get(r, field) is not None]
+    rows = [{"id": field_of(r, "id"), "label": field_of(r, field), "flesch": flesch_reading_ease(field_of(r, "text"))}
+            for r in records if field_of(r, field) is not None]
     df = pd.DataFrame(rows, columns=["id", "label", "flesch"])
     if field in LABELS:
         df["label"] = pd.Categorical(df["label"], categories=list(LABELS[field]), ordered=True)
@@ -230,24 +227,18 @@ KAPPA_PAPER_KEYS = {"toxicity": "toxicity", "harm": "harm", "bias": "bias",
                     "negative_sentiment": "negative_sentiment", "safe_ok": "benign_variation"}
 
 
-def fleiss_kappa(ratings: Any) -> float:
-    """Fleiss' kappa of an items x raters table of category labels (statsmodels).
-
-    Every item must have the same number of ratings (Fleiss' kappa assumes it).
-    """
-    from statsmodels.stats.inter_rater import aggregate_raters
-    from statsmodels.stats.inter_rater import fleiss_kappa as _fk
-
-    table, _ = aggregate_raters(ratings.to_numpy(dtype=object) if hasattr(ratings, "to_numpy") else ratings)
-    return float(_fk(table, method="fleiss"))
-
-
 def fleiss_kappa_by_field(annotations: Any, fields: Sequence[str] | None = None) -> dict[str, float]:
     """Fleiss' kappa per label field of a long table (``item_id, annotator, <fields>``).
 
     ``negative_sentiment`` is added when ``sentiment`` is present: agreement on
-    Negative vs not, the category the paper reports in Table 10.
+    Negative vs not, the category the paper reports in Table 10. A label
+    left empty is not a rating; every item must still have the same number of
+    ratings (Fleiss' kappa assumes it). The kappa itself is the project's one
+    implementation, :func:`srllm.metrics.agreement.fleiss_kappa` (statsmodels,
+    Fleiss 1971), over :func:`srllm.metrics.agreement.count_table`.
     """
+    from srllm.metrics.agreement import count_table, fleiss_kappa
+
     df = annotations.copy()
     if "sentiment" in df.columns:
         df["negative_sentiment"] = df["sentiment"].map(lambda v: None if v is None else v == "Negative")
@@ -260,5 +251,7 @@ def fleiss_kappa_by_field(annotations: Any, fields: Sequence[str] | None = None)
             bad = ", ".join(str(i) for i in n[n != n.max()].index[:5])
             raise SrllmError(f"Fleiss' kappa for {f!r} needs the same number of ratings per item; "
                              f"items with fewer: {bad}")
-        out[f] = fleiss_kappa(wide.apply(lambda col: col.map(lambda v: v if v is None else str(v))))
+        rows = [{"item_id": str(i), "annotator": str(a), f: str(v)}
+                for i, a, v in zip(df["item_id"], df["annotator"], df[f]) if v is not None and v == v]
+        out[f] = fleiss_kappa(count_table(rows, f))
     return out

@@ -33,7 +33,8 @@ Departures and choices, all recorded in the manifest's ``notes``:
   ``constant`` schedule has no warmup, so, as in the authors' script, the ratio
   has no effect; use ``constant_with_warmup`` to apply it.
 * Table 3 lists a 0.1 dropout for prefix-tuning; peft's PrefixTuningConfig has no
-  dropout, so it is recorded but not applied.
+  dropout setting, so :func:`srllm.train_model.apply_prefix_dropout` applies it to the
+  prefix key/values during training with a forward hook (as Li and Liang's ``prefix_dropout``).
 * The paper gives no learning rate for dense fine-tuning; profiles set
   ``train.dense_learning_rate`` (2e-5 by default, a usual full fine-tuning rate).
 """
@@ -177,13 +178,17 @@ class TrainConfig:
         t = p.train
         device = resolve_device(p.device)
         notes: list[str] = []
-        lr, epochs, optim, max_steps = t.learning_rate, t.epochs, t.optim, t.max_steps
+        lr, epochs, optim, max_steps, batch = t.learning_rate, t.epochs, t.optim, t.max_steps, t.batch_size
         if method == "prefix":
             lr, epochs, optim = p.prefix.learning_rate, p.prefix.epochs, p.prefix.optim
             if p.prefix.max_steps is not None:
                 max_steps = p.prefix.max_steps
-            notes.append(f"prefix-tuning dropout {p.prefix.dropout} (Table 3) is not applied: peft's "
-                         "PrefixTuningConfig has no dropout")
+            if p.prefix.batch_size is not None:
+                batch = p.prefix.batch_size
+            if p.prefix.dropout:
+                notes.append(f"prefix-tuning dropout {p.prefix.dropout} (Table 3): peft's PrefixTuningConfig has no "
+                             "dropout setting, so srllm applies it to the prefix key/values with a forward hook "
+                             "(srllm.train_model.apply_prefix_dropout), as Li and Liang's prefix_dropout does")
         elif method == "dense":
             lr = t.dense_learning_rate
         fp16, bf16 = t.fp16, t.bf16
@@ -212,12 +217,12 @@ class TrainConfig:
             quant = {"quant_type": p.quant.quant_type, "double_quant": p.quant.double_quant, "compute_dtype": compute}
         if method == "prefix":
             prefix = {"num_virtual_tokens": p.prefix.num_virtual_tokens, "init": p.prefix.init,
-                      "dropout_not_applied": p.prefix.dropout}
+                      "dropout": p.prefix.dropout}
             if p.prefix.init != "normal":
                 notes.append(f"prefixes initialised '{p.prefix.init}' instead of Table 3's random normal")
         values: dict[str, Any] = dict(
             method=method, model=p.model, device=device, seed=p.seed, prompt_format=p.prompt_format,
-            max_length=t.max_length, batch_size=t.batch_size, eval_batch_size=t.eval_batch_size,
+            max_length=t.max_length, batch_size=batch, eval_batch_size=t.eval_batch_size,
             grad_accum=t.grad_accum, epochs=float(epochs), max_steps=max_steps, learning_rate=lr,
             scheduler=t.scheduler, warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay,
             max_grad_norm=t.max_grad_norm, optim=optim, adam_beta1=t.adam_beta1, adam_beta2=t.adam_beta2,
@@ -437,7 +442,33 @@ def _trainer_class() -> type:
     from transformers import Trainer
 
     class SrllmTrainer(Trainer):
-        """Trainer whose training order depends on (seed, epoch) only; see :class:`EpochSeededLengthSampler`."""
+        """Trainer whose training order depends on (seed, epoch) only; see :class:`EpochSeededLengthSampler`.
+
+        It also counts what the training steps compute (issue: training throughput): the
+        tokens of every training batch, how many of them are padding, and the seconds spent
+        in forward and backward passes, for :func:`throughput_record`.
+        """
+
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            self.throughput = {"batches": 0, "tokens": 0, "padded_tokens": 0, "response_tokens": 0,
+                               "step_seconds": 0.0}
+
+        def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+            mask = inputs.get("attention_mask")
+            t0 = time.perf_counter()
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            c = self.throughput
+            c["step_seconds"] += time.perf_counter() - t0
+            if mask is not None:
+                real = int(mask.sum())
+                c["batches"] += 1
+                c["tokens"] += real
+                c["padded_tokens"] += int(mask.numel()) - real
+            labels = inputs.get("labels")
+            if labels is not None:
+                c["response_tokens"] += int((labels != -100).sum())
+            return loss
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             ds = train_dataset if train_dataset is not None else self.train_dataset
@@ -445,6 +476,24 @@ def _trainer_class() -> type:
                                             self.args.data_seed if self.args.data_seed is not None else self.args.seed)
 
     return SrllmTrainer
+
+
+def throughput_record(counts: dict[str, Any], session_seconds: float) -> dict[str, Any]:
+    """Tokens per second and padding share of the last training session (resumed runs: that session only).
+
+    ``tokens``: non-padding tokens of the training batches (prompt and response);
+    ``padding_share``: padded positions / all positions computed; ``tokens_per_s``:
+    over the whole session (evaluations and checkpoints included); ``step_tokens_per_s``:
+    over the forward and backward passes only.
+    """
+    tokens, padded, secs = counts.get("tokens", 0), counts.get("padded_tokens", 0), counts.get("step_seconds", 0.0)
+    total = tokens + padded
+    return {"batches": counts.get("batches", 0), "tokens": tokens, "padded_tokens": padded,
+            "response_tokens": counts.get("response_tokens", 0),
+            "padding_share": round(padded / total, 4) if total else None,
+            "tokens_per_s": round(tokens / session_seconds, 2) if session_seconds > 0 and tokens else None,
+            "step_tokens_per_s": round(tokens / secs, 2) if secs > 0 and tokens else None,
+            "step_seconds": round(secs, 2), "session_seconds": round(session_seconds, 2)}
 
 
 # --------------------------------------------------------------------------- results
@@ -501,6 +550,8 @@ class RunResult:
                 "first_eval_loss": m.get("first_eval_loss"), "best_eval_loss": m.get("best_eval_loss"),
                 "final_train_loss": m.get("final_train_loss"), "energy_kwh": e.get("energy_kwh"),
                 "kg_co2e": e.get("kg_co2e"), "power_source": ", ".join(e.get("power_sources", [])),
+                "tokens_per_s": (m.get("throughput") or {}).get("tokens_per_s"),
+                "padding_share": (m.get("throughput") or {}).get("padding_share"),
                 "reused": self.reused, "run_dir": str(self.run_dir)}
 
 
@@ -708,6 +759,27 @@ def train(method: str | None = None, profile: Any = "cpu", records_train: Sequen
         return RunResult(run_dir, cfg.method, h, manifest["config"], manifest, reused=False)
 
 
+def profile_run_name(profile: Any = "cpu", method: str | None = None) -> str:
+    """The run folder name (``<method>-<hash>``) that ``train(method, profile)`` uses with the
+    profile's own settings and default data: how the book's SR_LLM run is found again by
+    its settings, never by age (a workshop or sweep run has other settings, so another name)."""
+    from srllm.profiles import get_profile
+
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    d_train, d_eval, _ = default_records(prof)
+    cfg = TrainConfig.from_profile(prof, method)
+    train_pairs, _ = to_pairs(d_train, "train")
+    eval_pairs, _ = to_pairs(d_eval, "eval")
+    return f"{cfg.method}-{run_hash(cfg, data_hash(train_pairs, eval_pairs))}"
+
+
+def find_profile_run(profile: Any = "cpu", method: str | None = None,
+                     root: str | os.PathLike | None = None) -> RunResult | None:
+    """The finished run of ``train(method, profile)`` under ``root`` (default the cache's runs/), or None."""
+    run_dir = (Path(root) if root is not None else runs_dir()) / profile_run_name(profile, method)
+    return load_run(run_dir) if _read_manifest(run_dir) is not None else None
+
+
 def _process_state(device: str) -> Any | None:
     """accelerate's process state when several processes train together (``accelerate launch``,
     ``torchrun``: WORLD_SIZE > 1), else None. Creating it joins the process group
@@ -789,6 +861,7 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
         session_seconds = time.perf_counter() - t0
         state = trainer.state
+        throughput = dict(trainer.throughput)
         sessions = recorder.write(state.global_step)
 
     if not is_main:  # the main process saves, merges and writes the manifest; wait for it, then read it
@@ -846,6 +919,7 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
         "wall_seconds": sum(s["seconds"] for s in sessions),
         "last_session_train_seconds": session_seconds,
         "merge_seconds": merge_seconds,
+        "throughput": throughput_record(throughput, session_seconds),
         "first_eval_loss": evals[0] if evals else None,
         "best_eval_loss": state.best_metric if state.best_metric is not None else (evals[-1] if evals else None),
         "last_eval_loss": evals[-1] if evals else None,
@@ -929,10 +1003,12 @@ def variant_plan(name: str, profile: Any) -> dict[str, Any]:
     epochs = v.epochs if v.epochs is not None else p.prefix.epochs
     k = p.train.variant_epoch_steps
     if k is None:
-        return {"variant": key, "method": v.method, "epochs": epochs, "max_steps": -1, "train_rows": None}
-    rows = k * p.train.batch_size * p.train.grad_accum
+        return {"variant": key, "method": v.method, "epochs": epochs, "max_steps": -1, "train_rows": None,
+                "batch_size": None}
+    batch = p.train.variant_batch_size or p.train.batch_size
+    rows = k * batch * p.train.grad_accum
     return {"variant": key, "method": v.method, "epochs": epochs, "max_steps": max(1, round(k * epochs)),
-            "train_rows": rows}
+            "train_rows": rows, "batch_size": batch if p.train.variant_batch_size else None}
 
 
 def train_variant(name: str, profile: Any = "cpu", records_train: Sequence[Any] | None = None,
@@ -951,6 +1027,8 @@ def train_variant(name: str, profile: Any = "cpu", records_train: Sequence[Any] 
         records_train = [{"id": p.id, "text": p.text, "safe_variation": p.safe_variation}
                          for p in usable[: plan["train_rows"]]]
         source = f"{source or 'records'}; first {len(records_train)} pairs for variant {plan['variant']}"
+    if plan.get("batch_size") is not None:
+        kwargs.setdefault("batch_size", plan["batch_size"])
     return train(plan["method"], prof, records_train, records_eval, data_source=source,
                  epochs=plan["epochs"], max_steps=plan["max_steps"], **kwargs)
 

@@ -105,12 +105,38 @@ def attach_method(model: Any, cfg: Any) -> Any:
         init = {"init_weights": "zero"} if cfg.prefix.get("init") == "zero" else {}
         pc = PrefixTuningConfig(num_virtual_tokens=cfg.prefix["num_virtual_tokens"], task_type="CAUSAL_LM", **init)
         model = get_peft_model(model, pc)
+        if float(cfg.prefix.get("dropout") or 0.0) > 0:
+            apply_prefix_dropout(model, float(cfg.prefix["dropout"]))
     elif cfg.method == "dense":
         for p in model.parameters():
             p.requires_grad_(True)
     else:  # TrainConfig validates earlier; this guards direct callers
         raise SrllmError(f"unknown training method {cfg.method!r}")
     return model
+
+
+def apply_prefix_dropout(model: Any, p: float) -> list[Any]:
+    """Dropout with probability ``p`` on the prefix key/values while training (Table 3: 0.1).
+
+    Li and Liang's prefix-tuning, which the paper follows, drops out the prefix activations
+    (their ``prefix_dropout``); peft's ``PrefixTuningConfig`` has no such setting, so a
+    forward hook on each prefix encoder applies ``torch.nn.functional.dropout`` to its
+    output when the model is in training mode. In evaluation and generation (``eval()``,
+    or peft's inference mode, which bypasses the encoder) nothing changes. Returns the
+    hook handles.
+    """
+    import torch.nn.functional as F
+
+    if not 0.0 <= p < 1.0:
+        raise SrllmError(f"prefix dropout must be in [0, 1), got {p}")
+
+    def hook(module: Any, inputs: Any, output: Any) -> Any:
+        return F.dropout(output, p=p, training=module.training)
+
+    encoders = getattr(model, "prompt_encoder", None)
+    if not encoders:
+        raise SrllmError("apply_prefix_dropout needs a peft prefix-tuning model (no prompt_encoder found)")
+    return [enc.register_forward_hook(hook) for enc in encoders.values()]
 
 
 def _param_count(p: Any) -> int:

@@ -8,6 +8,7 @@ the notebooks only call them and display the results.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
@@ -59,6 +60,10 @@ def run_record_table(run: Any) -> pd.DataFrame:
         ("optimizer steps", m.get("global_step")),
         ("epochs", round(float(m.get("epoch") or 0.0), 3)),
         ("stopped early", m.get("stopped_early")),
+        ("best checkpoint (step, by dev loss)", m.get("best_checkpoint_step")),
+        ("training tokens / s (whole session)", (m.get("throughput") or {}).get("tokens_per_s")),
+        ("training tokens / s (forward + backward)", (m.get("throughput") or {}).get("step_tokens_per_s")),
+        ("padding share of computed positions", (m.get("throughput") or {}).get("padding_share")),
         ("sessions (1 + resumptions)", m.get("sessions")),
         ("wall time (min)", round(m.get("wall_seconds", 0.0) / 60.0, 2)),
         ("process CPU time (min)", round(e.get("process_cpu_seconds", 0.0) / 60.0, 2)),
@@ -70,7 +75,7 @@ def run_record_table(run: Any) -> pd.DataFrame:
         ("carbon (kgCO2e)", _r(e.get("kg_co2e"), 6)),
         ("power figure", ", ".join(e.get("power_sources", []))),
         ("packages", ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)),
-        ("run folder", str(run.run_dir)),
+        ("run folder (in the cache's runs/)", run.run_dir.name),
     ]
     rows += [("note", n) for n in m.get("notes", [])]
     return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")
@@ -163,3 +168,106 @@ def settings_beside_table3(run: Any) -> pd.DataFrame:
     rows.append(("base model", c["model"], p.model))
     df = pd.DataFrame(rows, columns=["setting", "ours", "Table 3"]).set_index("setting")
     return df.astype(str)
+
+
+# --------------------------------------------------------------------------- task success on the dev split
+
+
+def dev_biased_records(profile: Any) -> list[Any]:
+    """The dev split's inputs that need a rewrite (:func:`srllm.metrics.task_success.biased_inputs`),
+    from the profile's CMD source, the whole dev split (``max_eval_rows`` limits only the
+    evaluation during training). The sweep and the training page measure task success on these."""
+    from srllm.data.sources import load_dataset_for
+    from srllm.metrics.task_success import biased_inputs
+
+    return biased_inputs(load_dataset_for(profile, "cmd").splits["dev"])
+
+
+METHOD_LABELS = {"zero_shot": "base model, zero-shot", "two_shot": "base model, 2-shot",
+                 "prefix": "prefix-tuning", "sr_llm": "SR_LLM (QLoRA)"}
+
+
+def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequence[Any] | None = None,
+                     scorer: Any = "offline-proxy", progress: bool = False) -> dict[str, Any]:
+    """Task success per method on the dev split's biased inputs.
+
+    ``adapters`` maps ``sr_llm`` / ``prefix`` to an adapter folder (or None: that method is
+    left out); the base model's zero-shot and 2-shot prompting always run. Returns
+    ``{method: TaskSuccessResult}`` in the order zero-shot, 2-shot, prefix, SR_LLM.
+    """
+    from srllm.generate import rewrite
+    from srllm.metrics.task_success import task_success
+    from srllm.scorers import get_scorer
+
+    recs = list(records) if records is not None else dev_biased_records(profile)
+    texts = [r.text for r in recs]
+    sc = get_scorer(scorer, progress=False) if isinstance(scorer, str) else scorer
+    out: dict[str, Any] = {}
+    for method in ("zero_shot", "two_shot", "prefix", "sr_llm"):
+        adapter = adapters.get(method)
+        if method in ("prefix", "sr_llm") and adapter is None:
+            continue
+        outs = rewrite(texts, method=method, adapter_dir=adapter, profile=profile, progress=progress)
+        out[method] = task_success(texts, outs, scorer=sc)
+    return out
+
+
+def failure_examples(results: dict[str, Any], per_kind: int = 1, max_chars: int = 160) -> pd.DataFrame:
+    """For each kind (success and the four failures), up to ``per_kind`` examples, taken from the
+    methods in order (SR_LLM first), so the page shows what each kind looks like."""
+    from srllm.metrics.task_success import KINDS
+
+    def cut(t: str) -> str:
+        return t if len(t) <= max_chars else t[:max_chars - 1] + "…"
+
+    rows = []
+    order = sorted(results, key=lambda m: m != "sr_llm")
+    for kind in KINDS:
+        found = [(m, o, r) for m in order for o, r in results[m].examples(kind, per_kind)][:per_kind]
+        if not found:
+            rows.append({"kind": kind, "method": "-", "input": "(no rewrite of this kind)", "rewrite": ""})
+        for m, o, r in found:
+            rows.append({"kind": kind, "method": METHOD_LABELS.get(m, m), "input": cut(o), "rewrite": cut(r)})
+    return pd.DataFrame(rows)
+
+
+def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
+    """Is SR_LLM's dev task success the highest of base zero-shot, 2-shot (and prefix-tuning), and by how much?
+
+    Plain values for glue: ``sr_llm`` (its share), ``best_other`` (method) and
+    ``best_other_share``, ``margin`` (SR_LLM minus the best other, in shares), ``highest``
+    (True when SR_LLM is at least as high as every other method) and ``sentence``.
+    """
+    if "sr_llm" not in results:
+        raise ValueError("success_verdict needs an 'sr_llm' result")
+    sr = results["sr_llm"].success_rate
+    others = {m: r.success_rate for m, r in results.items() if m != "sr_llm"}
+    best = max(others, key=others.get)
+    margin = sr - others[best]
+    highest = margin >= 0
+    n = results["sr_llm"].n
+    label = METHOD_LABELS.get(best, best)
+    if margin > 0:
+        word, diff = "the highest", f"{margin * 100:+.0f} percentage points over {label}"
+    elif margin == 0:
+        word, diff = "level with the highest of the others", f"the same as {label}"
+    else:
+        word, diff = "not the highest", f"{-margin * 100:.0f} percentage points below {label}"
+    sentence = (f"On the {n} biased dev inputs SR_LLM's task success is {sr:.0%}, {word} of the methods measured "
+                f"({diff}, {others[best]:.0%}).")
+    return {"sr_llm": sr, "best_other": best, "best_other_share": others[best], "margin": margin,
+            "highest": highest, "n": n, "sentence": sentence}
+
+
+def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
+    """The dev-split sweep's rows (``benchmarks/results/sweep_cpu.json``) as a table, the chosen row marked."""
+    import json
+
+    rec = json.loads(Path(record).read_text(encoding="utf-8")) if isinstance(record, (str, Path)) else record
+    m = rec["metrics"]
+    df = pd.DataFrame(m["rows"])
+    df["chosen"] = df["setting"] == m.get("chosen")
+    cols = [c for c in ("setting", "kind", "lora_r", "learning_rate", "batch_size", "max_length", "steps", "epochs",
+                        "stopped_early", "best_eval_loss", "dev_success", "unchanged", "echo", "still_unsafe",
+                        "content_lost", "train_minutes", "tokens_per_s", "padding_share", "chosen") if c in df]
+    return df[cols].set_index("setting")

@@ -402,19 +402,31 @@ def test_latest_adapter_picks_newest_finished_run_of_the_model(tmp_path):
     assert gen.latest_adapter("m1", root) == stamped
 
 
-def test_debias_uses_latest_adapter_else_two_shot(diverse, tmp_path, monkeypatch):
+def test_debias_uses_the_profiles_sr_llm_run_else_two_shot(diverse, tmp_path, monkeypatch):
+    from srllm.train import profile_run_name
+
     model, tok, folder = diverse
     prof = _smoke(folder)
     monkeypatch.setattr(gen, "default_shots_pool", lambda seed=42: POOL)
     res = gen.debias_detail("Women are bad at math.", profile=prof)
-    assert res.method == "two_shot" and res.adapter_dir is None
+    assert res.method == "two_shot" and res.adapter_dir is None and res.run is None
+    assert f"srllm train --profile {prof.name} --method qlora" in res.note
     assert res.text == gen.rewrite(["Women are bad at math."], method="two_shot", profile=prof, shots_pool=POOL,
                                    seed=prof.seed, progress=False)[0]
-    run = tmp_path / "cache" / "runs" / "r1"
+    # a newer run with other settings (a workshop or sweep adapter) is not the profile's SR_LLM run
+    other = tmp_path / "cache" / "runs" / "qlora-workshop"
+    _save_lora(model, other / "adapter")
+    (other / "manifest.json").write_text(json.dumps({"model": str(folder), "status": "finished",
+                                                     "finished_at": "2999-01-01T00:00:00+00:00"}))
+    assert gen.debias_detail("Women are bad at math.", profile=prof).method == "two_shot"
+    name = profile_run_name(prof)
+    assert name.startswith("qlora-") and name == profile_run_name(prof)  # a function of the settings only
+    assert profile_run_name(prof.replace(**{"lora.r": 4})) != name
+    run = tmp_path / "cache" / "runs" / name
     lora = _save_lora(model, run / "adapter")
     (run / "manifest.json").write_text(json.dumps({"model": str(folder), "status": "finished"}))
     res2 = gen.debias_detail("Women are bad at math.", profile=prof)
-    assert res2.method == "sr_llm" and Path(res2.adapter_dir) == lora
+    assert res2.method == "sr_llm" and Path(res2.adapter_dir) == lora and res2.run == name and res2.note is None
     assert gen.debias("Women are bad at math.", profile=prof) == res2.text
     assert gen.debias("Women are bad at math.", lora, profile=prof) == res2.text
     with pytest.raises(SrllmError, match="non-empty"):

@@ -105,7 +105,8 @@ def test_generate_sr_llm_without_any_trained_adapter_says_so(model_folder, tmp_p
     src = tmp_path / "in.csv"
     pd.DataFrame({"text": TEXTS}).to_csv(src, index=False)
     assert main(["generate", "--input", str(src), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 1
-    assert "needs a trained adapter" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs a trained adapter" in err and "srllm train --profile smoke --method qlora" in err
 
 
 def test_debias_command_reports_what_it_used(model_folder, tmp_path, capsys, monkeypatch):
@@ -120,9 +121,11 @@ def test_debias_command_reports_what_it_used(model_folder, tmp_path, capsys, mon
                         lambda seed=42: [{"text": f"u{i}", "safe_variation": f"s{i}"} for i in range(4)])
     assert main(["debias", "Women are bad at math."]) == 0
     cap = capsys.readouterr()
-    assert "2-shot prompt (no trained adapter found)" in cap.err
+    assert "2-shot prompt (no trained adapter found" in cap.err and "srllm train --profile smoke" in cap.err
     assert cap.out.strip() == gen.debias("Women are bad at math.")
-    run = tmp_path / "cache" / "runs" / "run1"
+    from srllm.train import profile_run_name
+
+    run = tmp_path / "cache" / "runs" / profile_run_name(prof)
     base = AutoModelForCausalLM.from_pretrained(model_folder)
     torch.manual_seed(4)
     get_peft_model(base, LoraConfig(task_type="CAUSAL_LM", r=4, init_lora_weights=False)).save_pretrained(
@@ -131,5 +134,6 @@ def test_debias_command_reports_what_it_used(model_folder, tmp_path, capsys, mon
     assert main(["debias", "Women are bad at math."]) == 0
     cap = capsys.readouterr()
     assert "instruction fine-tuned adapter" in cap.err and str(run / "adapter") in cap.err
+    assert f"the profile's SR_LLM run {run.name}" in cap.err
     assert main(["debias", "x", "--adapter", str(tmp_path / "nope")]) == 1
     assert "no such folder" in capsys.readouterr().err

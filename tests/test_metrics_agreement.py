@@ -10,6 +10,7 @@ import pytest
 
 from srllm.errors import SrllmError
 from srllm.metrics import agreement
+from srllm.paper import kappa_band
 
 FLEISS_1971 = Path(__file__).parent / "fixtures" / "metrics" / "fleiss1971_diagnoses.csv"
 
@@ -25,7 +26,7 @@ def test_fleiss_1971_worked_example_from_long_format():
     kappa = agreement.fleiss_kappa(ct)
     assert round(kappa, 3) == 0.430
     assert kappa == pytest.approx(0.4302445, abs=1e-7)
-    assert agreement.interpret_kappa(kappa) == "Moderate"
+    assert kappa_band(kappa) == "Moderate"
 
 
 def test_teaching_example():
@@ -49,16 +50,15 @@ def test_matches_statsmodels_on_random_long_format_data():
     assert agreement.fleiss_kappa(ct, method="randolph") == pytest.approx(sm_fleiss(expected_table, "randolph"))
 
 
-def test_kappa_by_field_and_perfect_agreement(tmp_path):
+def test_kappa_per_field_perfect_and_systematic_disagreement():
+    # per-field kappas come from srllm.stats.fleiss_kappa_by_field, which counts and computes here
+    from srllm.stats import fleiss_kappa_by_field
+
     rows = [{"item_id": i, "annotator": a, "bias": "Yes" if i % 2 else "No", "harm": ["Low", "High"][(i + a) % 2]}
             for i in range(6) for a in range(3)]
-    path = tmp_path / "ann.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    res = agreement.kappa_by_field(path, ["bias", "harm"])
+    res = fleiss_kappa_by_field(pd.DataFrame(rows), ["bias", "harm"])
     assert res["bias"] == pytest.approx(1.0)
     assert res["harm"] < 0  # raters disagree systematically
-    with pytest.raises(SrllmError, match="no column 'sentiment'"):
-        agreement.kappa_by_field(path, ["sentiment"])
 
 
 def test_bad_annotation_files_are_named(tmp_path):
@@ -81,4 +81,5 @@ def test_bad_annotation_files_are_named(tmp_path):
 @pytest.mark.parametrize("kappa, band", [(-0.1, "Poor"), (0.2, "Poor"), (0.21, "Fair"), (0.5, "Moderate"),
                                          (0.62, "Substantial"), (0.78, "Substantial"), (0.81, "Almost perfect")])
 def test_interpretation_bands(kappa, band):
-    assert agreement.interpret_kappa(kappa) == band
+    # one band function, the paper's Appendix A (srllm.paper), for every kappa of the project
+    assert kappa_band(kappa) == band

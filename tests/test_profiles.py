@@ -71,4 +71,22 @@ def test_prefix_tuning_can_have_its_own_step_limit():
 def test_reproducing_chapter_states_the_cpu_step_counts(repo_root):
     cpu = get_profile("cpu")
     text = (repo_root / "book" / "reproducing.md").read_text()
-    assert f"{cpu.train.max_steps} QLoRA steps (prefix-tuning {cpu.prefix.max_steps})" in text
+    assert cpu.train.max_steps == -1 and cpu.train.epochs == 1.0  # SR_LLM: one full epoch, as in Table 3
+    assert (f"one epoch of QLoRA (batch {cpu.train.batch_size}, early stopping on the dev loss; "
+            f"prefix-tuning {cpu.prefix.max_steps} steps)") in text
+    assert "benchmarks/sweep_cpu.py" in text
+
+
+def test_prefix_tuning_and_variants_keep_their_own_batch_on_cpu():
+    from srllm.train import TrainConfig, variant_plan
+
+    cpu = get_profile("cpu")
+    assert TrainConfig.from_profile(cpu, "prefix").batch_size == cpu.prefix.batch_size != cpu.train.batch_size
+    assert TrainConfig.from_profile(cpu, "qlora").batch_size == cpu.train.batch_size
+    plan = variant_plan("Safe_PEFT-1_ep", cpu)
+    assert plan["batch_size"] == cpu.train.variant_batch_size
+    assert plan["train_rows"] == cpu.train.variant_epoch_steps * cpu.train.variant_batch_size
+    same = get_profile("cpu", **{"prefix.batch_size": None})
+    assert TrainConfig.from_profile(same, "prefix").batch_size == cpu.train.batch_size
+    with pytest.raises(ProfileError, match=r"prefix.batch_size"):
+        get_profile("cpu", **{"prefix.batch_size": 0})

@@ -130,3 +130,42 @@ def test_few_shot_zero_needs_no_pool_and_rejects_negative():
     assert few_shot_prompts(["x"], "alpaca") == [format_prompt("x", "alpaca")]
     with pytest.raises(ValueError, match="k must be >= 0"):
         few_shot_prompts(["x"], "alpaca", k=-1)
+
+
+# --- clean_response: the rewrite inside a model's reply ------------------------------------------
+
+@pytest.mark.parametrize("reply, expected", [
+    ("Here is the rewritten text: Women can be great engineers.", "Women can be great engineers."),
+    ("Sure! Here's a neutral version:\n\nWomen can be great engineers.\n\nNote: I removed the stereotype.",
+     "Women can be great engineers."),
+    ("Rewritten text: Older people vary in how they use computers.", "Older people vary in how they use computers."),
+    ('"Women can be great engineers."', "Women can be great engineers."),
+    ("Women can be great engineers.\nExample 3 input:\nOld people are slow.\nExample 3 output:", "Women can be great engineers."),
+    ("People differ.\n\nText:\nImmigrants are lazy.", "People differ."),
+    ("People differ.\n\nI hope this helps! Let me know if you need more.", "People differ."),
+    ("People differ.\n\nThis rewrite keeps the meaning.", "People differ."),
+])
+def test_clean_response_strips_preamble_scaffolding_and_chatter(reply, expected):
+    from srllm.prompts import clean_response
+
+    assert clean_response(reply) == expected
+
+
+@pytest.mark.parametrize("reply", [
+    "Here are the facts: the bus runs at nine.",  # a preamble-like start that is content
+    "Line one of a post.\nLine two with notes on the schedule.",
+    "She said \"fine\" and left.",
+    "Text: this starts with the word text.",  # scaffolding at the very start is kept (nothing before it)
+])
+def test_clean_response_keeps_content(reply):
+    from srllm.prompts import clean_response
+
+    assert clean_response(reply) == reply
+
+
+def test_clean_response_keeps_a_quoted_original_quoted():
+    from srllm.prompts import clean_response
+
+    assert clean_response('"Stay home," she said.', original='"Stay home," he said.') == '"Stay home," she said.'
+    assert clean_response("Here is the rewritten text: fine.", original="Here is the rewritten text: bad.") == \
+        "Here is the rewritten text: fine."

@@ -11,7 +11,7 @@ import pytest
 from srllm.data import Record, load_annotations, load_file, split_records
 from srllm.errors import SrllmError
 from srllm.stats import (
-    change_measures, change_stats, change_table, describe, fleiss_kappa, fleiss_kappa_by_field, flesch_by_label,
+    change_measures, change_stats, change_table, describe, fleiss_kappa_by_field, flesch_by_label,
     flesch_reading_ease, flesch_summary, label_counts, label_shares, length_stats, split_table, words,
 )
 
@@ -104,7 +104,20 @@ def test_fleiss_kappa_perfect_and_per_field():
     assert set(k) == {"bias", "toxicity", "sentiment", "harm", "negative_sentiment", "safe_ok"}
     assert k["negative_sentiment"] == pytest.approx(1.0)  # every item agrees on Negative vs not
     assert all(-1.0 <= v <= 1.0 for v in k.values()) and k["bias"] < 1.0
-    assert fleiss_kappa(pd.DataFrame({"a": ["x", "y", "x"], "b": ["x", "y", "x"]})) == pytest.approx(1.0)
+
+
+def test_fleiss_kappa_by_field_is_the_one_implementation_in_metrics():
+    # stats counts with metrics.agreement and computes with its fleiss_kappa: the same value as
+    # statsmodels on the hand-built count table, and an empty label is not a rating
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    df = pd.DataFrame({"item_id": ["i1"] * 3 + ["i2"] * 3 + ["i3"] * 3,
+                       "annotator": ["A", "B", "C"] * 3,
+                       "bias": ["Yes", "Yes", "No", "No", "No", "No", "Yes", "No", "Yes"]})
+    expected = sm_fleiss([[1, 2], [3, 0], [1, 2]])
+    assert fleiss_kappa_by_field(df, fields=("bias",))["bias"] == pytest.approx(expected, abs=1e-12)
+    df["harm"] = ["Low", None, "Low", "High", None, "High", "Low", None, "High"]
+    assert fleiss_kappa_by_field(df, fields=("harm",))["harm"] == pytest.approx(sm_fleiss([[2, 0], [0, 2], [1, 1]]))
 
 
 def test_fleiss_kappa_unequal_ratings_is_clear_error():

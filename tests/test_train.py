@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from srllm.errors import SrllmError
+from srllm.train_report import run_record_table
 from srllm.train import TrainConfig, latest_checkpoint, load_run, train, variant_plan
 
 LORA_OVERRIDES = {"max_steps": 6, "learning_rate": 1e-2}
@@ -71,6 +72,7 @@ def test_cpu_fallbacks_are_noted():
     assert any("paged_adamw_32bit" in n for n in cfg.notes)
     pre = TrainConfig.from_profile(get_profile("paper", device="cpu", model="tiny-random-llama"), "prefix")
     assert (pre.learning_rate, pre.epochs, pre.prefix["num_virtual_tokens"]) == (5e-5, 5.0, 30)
+    assert pre.prefix["dropout"] == 0.1 and any("apply_prefix_dropout" in n for n in pre.notes)
 
 
 def test_records_without_rewrite_are_counted_and_bad_text_is_named(cache):
@@ -172,6 +174,40 @@ def test_qlora_run_checks_gradients_and_records_itself(qlora_run):
     assert m["data"]["train_used"] == 10 and m["data"]["hash"]
     assert qlora_run.adapter_dir.is_dir() and qlora_run.merged_dir.is_dir()
     assert not (qlora_run.run_dir / "checkpoints").exists()
+
+
+def test_run_record_has_throughput_and_padding_share(qlora_run):
+    t = qlora_run.manifest["throughput"]
+    assert t["batches"] == qlora_run.manifest["global_step"]  # one batch per step (no accumulation)
+    assert t["tokens"] > t["response_tokens"] > 0
+    assert 0.0 <= t["padding_share"] < 1.0
+    assert t["padding_share"] == pytest.approx(t["padded_tokens"] / (t["tokens"] + t["padded_tokens"]), abs=1e-4)
+    assert 0 < t["step_seconds"] <= t["session_seconds"]
+    assert t["step_tokens_per_s"] >= t["tokens_per_s"] > 0
+    table = run_record_table(qlora_run)
+    assert table.loc["padding share of computed positions", "value"] == t["padding_share"]
+    assert table.loc["run folder (in the cache's runs/)", "value"] == qlora_run.run_dir.name
+
+
+def test_length_grouping_pads_less_than_random_batches():
+    """The length-grouped sampler's batches carry fewer padding positions than shuffled ones."""
+    import random
+
+    from srllm.train import EpochSeededLengthSampler
+
+    rng = random.Random(0)
+    lengths = [rng.randint(100, 260) for _ in range(375)]
+
+    def padding(order, bs=8):
+        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+        pad = sum(max(lengths[j] for j in b) * len(b) - sum(lengths[j] for j in b) for b in batches)
+        return pad / sum(max(lengths[j] for j in b) * len(b) for b in batches)
+
+    grouped = list(EpochSeededLengthSampler(lengths, 8, seed=42))
+    shuffled = list(range(375))
+    rng.shuffle(shuffled)
+    assert sorted(grouped) == list(range(375))
+    assert padding(grouped) < 0.25 * padding(shuffled)
 
 
 # --------------------------------------------------------------------------- loss, reuse, resume
@@ -333,3 +369,31 @@ def test_cli_trains_prefix_on_a_data_file_and_reports(cache, tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert str(data) in manifest["data"]["source"] and manifest["merged_dir"] is None
     assert main(["train", "--method", "prefix", "--profile", "smoke", "--data", str(tmp_path / "none.csv")]) == 1
+
+
+def test_prefix_dropout_is_applied_in_training_only():
+    """Table 3's prefix dropout 0.1: the prefix key/values differ between two training-mode
+    passes (about a tenth of them zeroed) and are identical in evaluation mode."""
+    from srllm.models import load_model
+    from srllm.profiles import get_profile
+    from srllm.train_model import attach_method
+
+    cfg = TrainConfig.from_profile(get_profile("smoke", **{"prefix.dropout": 0.1}), "prefix")
+    model, _ = load_model("tiny-random-llama", device="cpu")
+    torch.manual_seed(0)
+    pm = attach_method(model, cfg)
+    enc = pm.prompt_encoder[pm.active_adapter]
+    tokens = pm.prompt_tokens[pm.active_adapter].unsqueeze(0)
+    pm.train()
+    a, b = enc(tokens), enc(tokens)
+    clean = enc.embedding(tokens)
+    assert not torch.equal(a, b)
+    zeroed = ((a == 0) & (clean != 0)).float().mean().item()
+    assert 0.05 < zeroed < 0.15
+    pm.eval()
+    assert torch.equal(enc(tokens), enc(tokens)) and torch.equal(enc(tokens), clean)
+    no_drop = attach_method(load_model("tiny-random-llama", device="cpu")[0],
+                            TrainConfig.from_profile(get_profile("smoke", **{"prefix.dropout": 0.0}), "prefix"))
+    no_drop.train()
+    enc0 = no_drop.prompt_encoder[no_drop.active_adapter]
+    assert torch.equal(enc0(tokens), enc0(tokens))

@@ -1,4 +1,4 @@
-"""Rewrite one text safely with the default model and the newest trained adapter."""
+"""Rewrite one text safely with the default model and the profile's SR_LLM run (found by its settings)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import sys
 
 NAME = "debias"
-HELP = "rewrite one text safely (newest trained adapter; 2-shot prompting when none is trained)"
+HELP = "rewrite one text safely (the profile's SR_LLM run; 2-shot prompting until it is trained)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", help="the text to rewrite")
-    p.add_argument("--adapter", help="trained adapter folder (default: the newest trained run for the model)")
+    p.add_argument("--adapter", help="trained adapter folder (default: the profile's SR_LLM run, found by its settings hash)")
     p.add_argument("--profile", default="cpu", help="run profile: smoke, cpu (default) or paper")
 
 
@@ -25,9 +25,11 @@ def run(args: argparse.Namespace) -> int:
         raise SrllmError(f"--adapter {args.adapter}: no such folder")
     res = debias_detail(args.text, args.adapter, profile=args.profile)
     if res.adapter_dir is None:
-        how = f"base model {res.model} with a 2-shot prompt (no trained adapter found)"
+        how = f"base model {res.model} with a 2-shot prompt (no trained adapter found: {res.note})"
     else:
-        how = f"{res.model} with the {'prefix-tuned' if res.method == 'prefix' else 'instruction fine-tuned'} adapter {res.adapter_dir}"
+        kind = "prefix-tuned" if res.method == "prefix" else "instruction fine-tuned"
+        source = f"the profile's SR_LLM run {res.run}" if res.run else "the adapter you named"
+        how = f"{res.model} with {source} ({kind} adapter {res.adapter_dir})"
     print(f"debias: used {how}", file=sys.stderr)
     if not res.text:
         print("debias: the model's rewrite is empty", file=sys.stderr)

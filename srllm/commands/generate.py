@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="sr_llm", choices=sorted(BASELINES),
                    help="sr_llm (default; instruction fine-tuned adapter), prefix, zero_shot, two_shot, five_shot, "
                         "original, or an encoder-decoder baseline (needs the Hub)")
-    p.add_argument("--adapter", help="trained adapter folder (default for sr_llm/prefix: the newest trained run)")
+    p.add_argument("--adapter", help="trained adapter folder (default for sr_llm/prefix: the profile's own run, found by its settings hash)")
     p.add_argument("--profile", default="cpu", help="run profile: smoke, cpu (default) or paper")
     p.add_argument("--model", help="base model name (default: the profile's model)")
     p.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
@@ -83,7 +83,7 @@ def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
 def run(args: argparse.Namespace) -> int:
     from srllm.baselines import get_baseline, run_baseline
     from srllm.errors import SrllmError
-    from srllm.generate import latest_adapter
+    from srllm.generate import how_to_train, profile_adapter
     from srllm.profiles import get_profile
 
     if Path(args.out).suffix.lower() not in OUT_SUFFIXES:
@@ -102,12 +102,14 @@ def run(args: argparse.Namespace) -> int:
     if adapter is not None and not Path(adapter).is_dir():
         raise SrllmError(f"--adapter {adapter}: no such folder")
     if baseline.family in ("prefix", "instruction") and adapter is None:
-        found = latest_adapter(model, kind="PREFIX_TUNING" if baseline.family == "prefix" else "LORA")
+        run_prof = profile.replace(model=model) if model != profile.model else profile
+        run_method = "prefix" if baseline.family == "prefix" else None
+        found, run_dir = profile_adapter(run_prof, run_method)
         if found is None:
-            raise SrllmError(f"method {args.method!r} needs a trained adapter for {model}: none found under the "
-                             "cache's runs/ folder; train one with `srllm train` or pass --adapter DIR")
+            raise SrllmError(f"method {args.method!r} needs a trained adapter for {model}: "
+                             f"{how_to_train(run_prof, run_method)}; or pass --adapter DIR")
         adapter = str(found)
-        print(f"generate: using the newest trained adapter {adapter}", file=sys.stderr)
+        print(f"generate: using the profile's run {run_dir.name} (adapter {adapter})", file=sys.stderr)
 
     result = run_baseline(args.method, texts, profile=profile, model_name=args.model,
                           adapter_dir=adapter, seed=args.seed)

@@ -9,6 +9,7 @@
 * :mod:`srllm.metrics.gender_coded` - Gaucher et al. gender-coded word counts (Section 5.3, Table 9)
 * :mod:`srllm.metrics.carbon`       - energy and CO2e estimate (Section 3.1, Appendix D)
 * :mod:`srllm.metrics.lm`           - per-token log-probabilities shared by StereoSet and perplexity
+* :mod:`srllm.metrics.job_ad`       - coded wording in job ads: pronouns, age-coded, exclusionary phrases (Section 5.3, ours)
 * :mod:`srllm.metrics.task_success` - task success of a rewrite: success or unchanged / echo / still unsafe / content lost (ours)
 
 Modules import their heavy dependencies (torch, sentence-transformers) lazily,

@@ -8,14 +8,17 @@ table that Fleiss' kappa takes, with checks that make a bad file fail loudly:
 a missing label, an annotator labelling one item twice, or items rated by
 different numbers of annotators (Fleiss' kappa assumes a constant number).
 
-The verbal bands follow the paper's Appendix A (below 0.21 poor, then fair,
-moderate, substantial, almost perfect at 0.21/0.41/0.61/0.81).
+This is the project's one Fleiss' kappa: :func:`srllm.stats.fleiss_kappa_by_field`
+(Table 10 from the annotation sample) and :func:`srllm.human_eval.agreement`
+(the human evaluation) both count with :func:`count_table` and compute with
+:func:`fleiss_kappa`. The verbal bands are the paper's Appendix A
+(:data:`srllm.paper.FLEISS_BANDS`), read with :func:`srllm.paper.kappa_band`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +27,6 @@ import numpy as np
 
 from srllm.errors import SrllmError
 
-KAPPA_BANDS = ((0.21, "Poor"), (0.41, "Fair"), (0.61, "Moderate"), (0.81, "Substantial"),
-               (float("inf"), "Almost perfect"))
-LABEL_FIELDS = ("bias", "toxicity", "sentiment", "harm", "safe_ok")
 
 
 @dataclass(frozen=True)
@@ -117,25 +117,3 @@ def count_table(data: Any, label: str, *, item: str = "item_id", rater: str = "a
         for lab in labels[it]:
             table[i, index[lab]] += 1
     return CountTable(table=table, items=items, categories=cats, n_raters=next(iter(counts.values())))
-
-
-def kappa_by_field(data: Any, fields: Iterable[str] = LABEL_FIELDS, *, item: str = "item_id",
-                   rater: str = "annotator") -> dict[str, float]:
-    """Fleiss' kappa of each label column (the rows of Table 10)."""
-    rows, source = _rows(data)
-    out = {}
-    for f in fields:
-        if rows and f not in rows[0]:
-            raise SrllmError(f"{source}: no column '{f}'")
-        out[f] = fleiss_kappa(count_table(rows if source == "annotations" else data, f, item=item, rater=rater))
-    return out
-
-
-def interpret_kappa(kappa: float) -> str:
-    """The paper's verbal band for a kappa value (Appendix A)."""
-    if not np.isfinite(kappa):
-        raise SrllmError(f"kappa must be finite, got {kappa}")
-    for upper, name in KAPPA_BANDS:
-        if kappa < upper:
-            return name
-    return KAPPA_BANDS[-1][1]  # pragma: no cover - the last band is unbounded

@@ -1,0 +1,78 @@
+"""The training page's task-success helpers (srllm.train_report): verdict, examples and the sweep table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from srllm.metrics.task_success import KINDS, TaskSuccessResult
+from srllm.train_report import failure_examples, success_verdict, sweep_table
+
+
+def _res(kinds: list[str]) -> TaskSuccessResult:
+    n = len(kinds)
+    return TaskSuccessResult(kinds=kinds, threshold=0.65, scorer_name="offline-proxy",
+                             originals=[f"input {i}" for i in range(n)], rewrites=[f"rewrite {i}" for i in range(n)],
+                             similarities=[0.9] * n, p_unsafe=[0.1] * n)
+
+
+def test_verdict_says_whether_sr_llm_is_highest_and_by_how_much():
+    results = {"zero_shot": _res(["success", "echo", "unchanged", "unchanged"]),
+               "two_shot": _res(["success", "success", "content_lost", "echo"]),
+               "sr_llm": _res(["success", "success", "success", "still_unsafe"])}
+    v = success_verdict(results)
+    assert v["highest"] and v["best_other"] == "two_shot"
+    assert v["margin"] == pytest.approx(0.25) and v["sr_llm"] == pytest.approx(0.75)
+    assert "the highest" in v["sentence"] and "+25 percentage points" in v["sentence"]
+    results["sr_llm"] = _res(["success", "unchanged", "unchanged", "unchanged"])
+    v = success_verdict(results)
+    assert not v["highest"] and v["margin"] == pytest.approx(-0.25)
+    assert "not the highest" in v["sentence"] and "25 percentage points below" in v["sentence"]
+    results["sr_llm"] = _res(["success", "success", "unchanged", "unchanged"])
+    v = success_verdict(results)
+    assert v["highest"] and v["margin"] == 0 and "level with the highest" in v["sentence"]
+    with pytest.raises(ValueError, match="sr_llm"):
+        success_verdict({"zero_shot": results["zero_shot"]})
+
+
+def test_failure_examples_show_every_kind_preferring_sr_llm():
+    results = {"zero_shot": _res(["echo", "content_lost"]), "sr_llm": _res(["success", "unchanged"])}
+    df = failure_examples(results)
+    assert list(df["kind"]) == list(KINDS)
+    by_kind = df.set_index("kind")
+    assert by_kind.loc["success", "method"] == "SR_LLM (QLoRA)"
+    assert by_kind.loc["echo", "method"] == "base model, zero-shot"
+    assert by_kind.loc["still_unsafe", "input"] == "(no rewrite of this kind)"
+
+
+def test_sweep_table_marks_the_chosen_setting(tmp_path):
+    rec = {"metrics": {"chosen": "b", "rows": [
+        {"setting": "a", "kind": "sr_llm", "lora_r": 16, "learning_rate": 1e-3, "dev_success": 0.2, "best_eval_loss": 1.1},
+        {"setting": "b", "kind": "sr_llm", "lora_r": 8, "learning_rate": 1e-3, "dev_success": 0.4, "best_eval_loss": 1.2},
+        {"setting": "zero_shot", "kind": "prompting", "dev_success": 0.1}]}}
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(rec))
+    t = sweep_table(path)
+    assert list(t.index) == ["a", "b", "zero_shot"] and t["chosen"].tolist() == [False, True, False]
+    assert sweep_table(rec).equals(t)
+
+
+def test_sweep_choice_rule():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("sweep_cpu", Path(__file__).parents[1] / "benchmarks" / "sweep_cpu.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = [{"setting": "a", "dev_success": 0.5, "dev_success_n": 10, "best_eval_loss": 1.3, "train_minutes": 5},
+            {"setting": "b", "dev_success": 0.45, "dev_success_n": 9, "best_eval_loss": 1.1, "train_minutes": 6},
+            {"setting": "c", "dev_success": 0.3, "dev_success_n": 6, "best_eval_loss": 0.9, "train_minutes": 4}]
+    assert mod.choose(rows) == "b"  # within one text of the best, the lower dev loss wins
+    assert mod.choose(rows[:1] + rows[2:]) == "a"
+    # the cpu profile's own values are the sweep's first setting
+    from srllm.profiles import get_profile
+
+    cpu = get_profile("cpu")
+    first = next(iter(mod.SETTINGS.values()))
+    assert cpu.replace(**mod.COMMON, **first) == cpu
