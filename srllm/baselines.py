@@ -120,11 +120,11 @@ def seq2seq_source(model_id: str) -> tuple[str | None, str | None]:
     A local folder loads as is; a hub id loads from the local Hugging Face cache or,
     when the Hub is reachable, by download.
     """
-    from srllm.models import _hub_local_snapshot, hub_reachable
+    from srllm.models import hub_local_snapshot, hub_reachable
 
     if Path(model_id).is_dir():
         return str(model_id), None
-    local = _hub_local_snapshot(model_id)
+    local = hub_local_snapshot(model_id)
     if local is not None:
         return local, None
     if hub_reachable():

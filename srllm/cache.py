@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 def cache_dir() -> Path:
@@ -55,3 +55,26 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_folder(target: str | os.PathLike, save: Callable[[Path], Any]) -> Path:
+    """Fill a folder so that an interrupted run never leaves half of it behind.
+
+    ``save(tmp)`` writes everything into ``<target>.partial`` (emptied first,
+    in case an earlier run was interrupted there); only when it returns is the
+    old ``target`` removed and the new one moved into its place. The folder
+    counterpart of :func:`atomic_write_text`, for saved models, adapters and
+    dataset copies.
+    """
+    import shutil
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+    return target

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from srllm.cache import cache_dir
+from srllm.cache import cache_dir, write_folder
 from srllm.errors import ModelUnavailableError  # noqa: F401  (re-exported: importable from here as before)
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -129,15 +129,7 @@ def _convert_smollm() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = target.with_name(target.name + ".partial")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(target)
-    os.replace(tmp, target)
-    return target
+    return write_folder(target, lambda tmp: (model.save_pretrained(tmp), tok.save_pretrained(tmp)))
 
 
 def _build_tiny_random() -> Path:
@@ -157,11 +149,7 @@ def _build_tiny_random() -> Path:
     )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
-    tmp = target.with_name(target.name + ".partial")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    os.replace(tmp, target)
-    return target
+    return write_folder(target, lambda tmp: (model.save_pretrained(tmp), tok.save_pretrained(tmp)))
 
 
 def model_path(name: str = DEFAULT_MODEL) -> str:
@@ -175,7 +163,7 @@ def model_path(name: str = DEFAULT_MODEL) -> str:
     if Path(name).is_dir():
         return str(Path(name))
     hub_id = KNOWN_MODELS[name].hub_id if name in KNOWN_MODELS else name
-    local = _hub_local_snapshot(hub_id)
+    local = hub_local_snapshot(hub_id)
     if local is not None:
         return local
     if not hub_reachable():
@@ -185,7 +173,8 @@ def model_path(name: str = DEFAULT_MODEL) -> str:
     return hub_id
 
 
-def _hub_local_snapshot(hub_id: str) -> str | None:
+def hub_local_snapshot(hub_id: str) -> str | None:
+    """The folder of ``hub_id`` in the local Hugging Face cache, or None when it is not there (never downloads)."""
     try:
         from huggingface_hub import snapshot_download
 
@@ -203,7 +192,7 @@ def is_available(name: str) -> bool:
     if Path(name).is_dir():
         return True
     hub_id = KNOWN_MODELS[name].hub_id if name in KNOWN_MODELS else name
-    return _hub_local_snapshot(hub_id) is not None or hub_reachable()
+    return hub_local_snapshot(hub_id) is not None or hub_reachable()
 
 
 def list_models() -> list[dict[str, Any]]:

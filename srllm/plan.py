@@ -49,9 +49,9 @@ class Stage:
 
 
 def _local_hub_model(hub_id: str) -> bool:
-    from srllm.models import _hub_local_snapshot
+    from srllm.models import hub_local_snapshot
 
-    return _hub_local_snapshot(hub_id) is not None
+    return hub_local_snapshot(hub_id) is not None
 
 
 def _tokenizer(model: str) -> tuple[Any, str]:

@@ -196,6 +196,20 @@ def test_job_ad_report_finds_the_coded_wording_of_the_original():
     assert set(rep.exclusionary) == {"rockstar", "long hours"}
 
 
+
+def test_job_ad_requirements_are_the_callers_and_the_case_study_shares_the_lists():
+    from srllm.jobs import biased_terms
+    from srllm.metrics.job_ad import job_ad_report
+
+    short = "You will build our products in Python."
+    # the metric checks only the requirements it is given; the workshop passes its job ad's
+    assert job_ad_report(short, ws.JOB_AD).missing_requirements == ()
+    lost = job_ad_report(short, ws.JOB_AD, ws.JOB_AD_REQUIREMENTS).missing_requirements
+    assert "Toronto" in lost and "cloud deployment" in lost and "Python" not in lost
+    # Table 9's wider count of biased terms is the same lists as exercise 4's report
+    rep = ws.job_ad_report(ws.JOB_AD)
+    assert biased_terms(ws.JOB_AD)["other_flagged"] == len(rep.pronouns + rep.age_coded + rep.exclusionary) == 5
+
 def test_job_ad_check_passes_a_neutral_rewrite(scorer):
     res = ws.check_job_ad(MODEL_ANSWER_AD, model_rewrite=ws.JOB_AD)
     assert res.passed, str(res)

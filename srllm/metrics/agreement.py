@@ -18,7 +18,7 @@ This is the project's one Fleiss' kappa: :func:`srllm.stats.fleiss_kappa_by_fiel
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ import numpy as np
 
 from srllm.errors import SrllmError
 
-LABEL_FIELDS = ("bias", "toxicity", "sentiment", "harm", "safe_ok")
 
 
 @dataclass(frozen=True)
@@ -118,15 +117,3 @@ def count_table(data: Any, label: str, *, item: str = "item_id", rater: str = "a
         for lab in labels[it]:
             table[i, index[lab]] += 1
     return CountTable(table=table, items=items, categories=cats, n_raters=next(iter(counts.values())))
-
-
-def kappa_by_field(data: Any, fields: Iterable[str] = LABEL_FIELDS, *, item: str = "item_id",
-                   rater: str = "annotator") -> dict[str, float]:
-    """Fleiss' kappa of each label column (the rows of Table 10)."""
-    rows, source = _rows(data)
-    out = {}
-    for f in fields:
-        if rows and f not in rows[0]:
-            raise SrllmError(f"{source}: no column '{f}'")
-        out[f] = fleiss_kappa(count_table(rows if source == "annotations" else data, f, item=item, rater=rater))
-    return out

@@ -282,7 +282,7 @@ def ordering_ablation(outputs: dict[str, Any], *, seed: int = 42, threshold: flo
     texts: dict[str, list[str] | None] = {}
     for method, out in outputs.items():
         if isinstance(out, (list, tuple)):
-            texts[method] = [str(t) for t in out]
+            texts[method] = list(out)  # the scorer names any item that is not a string
         elif hasattr(out, "outputs") and hasattr(out, "ok"):
             texts[method] = list(out.outputs) if out.ok else None
         else:
