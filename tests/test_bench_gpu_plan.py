@@ -28,3 +28,14 @@ def test_gpu_plan_runs_on_cpu_and_predicts_from_its_measurements(tmp_path, repo_
     assert m["paper_minutes_a100"] == 50.0 and m["gen_tokens_per_s"] > 0
     assert lines[-1] == f"predicted training time / compute limit: {rec['ratio']:.2f}"
     assert rec["ratio"] == pytest.approx(m["predicted_train_minutes"] / m["compute_limit_minutes"])
+
+
+def test_gpu_plan_without_a_gpu_skips_the_full_shape(tmp_path, repo_root):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: the full plan would run")
+    out = subprocess.run([sys.executable, str(repo_root / "benchmarks" / "bench_gpu_plan.py")], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("no GPU here") and not (tmp_path / "runs").exists()
