@@ -36,7 +36,7 @@ from srllm.cache import cache_dir, file_hash, stable_hash
 from srllm.errors import SrllmError
 
 # Bumped whenever post-processing or the cache line layout changes, so old lines are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 # Text markers that end a response when the model writes them as plain text
 # (for example a base model continuing an Alpaca or Llama-2 layout).

@@ -41,7 +41,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from srllm.data import limit, load_sample, split_records
 from srllm.errors import SrllmError
+from srllm.generate import adapter_type, rewrite
+from srllm.metrics.gender_coded import coded_words
+from srllm.metrics.job_ad import job_ad_report
+from srllm.metrics.perplexity import perplexity
+from srllm.metrics.similarity import cosine_similarity
+from srllm.models import load_model
+from srllm.paper import CASE_STUDY_MODEL, TABLE9
+from srllm.profiles import get_profile
+from srllm.train import train
 
 PROMPT_FORMAT = "alpaca"  # Section 5.2: "the adoption of the Alpaca-style format"
 
@@ -105,8 +115,6 @@ def plan_for_profile(profile: Any, *, method: str | None = None, n_test: int | N
 
 
 def _profile(profile: Any) -> Any:
-    from srllm.profiles import get_profile
-
     return get_profile(profile) if isinstance(profile, str) else profile
 
 
@@ -125,15 +133,11 @@ def posting_records(postings: Sequence[Any]) -> list[dict[str, str]]:
 
 def split_pairs(pairs: Sequence[Any], seed: int = 42) -> dict[str, list[Any]]:
     """Train/dev/test parts of the job pairs, stratified by category (the CMD split's proportions)."""
-    from srllm.data import split_records
-
     return split_records(pairs, seed=seed, stratify=("category",))
 
 
 def split_postings(postings: Sequence[Any], seed: int = 42) -> dict[str, list[Any]]:
     """Train/dev/test parts of the postings, stratified by seniority level; test is held out."""
-    from srllm.data import split_records
-
     return split_records(postings, seed=seed, stratify=("level",))
 
 
@@ -155,8 +159,6 @@ class CaseData:
 def load_case_data(profile: Any, plan: JobsPlan, pairs: Sequence[Any] | None = None,
                    postings: Sequence[Any] | None = None) -> CaseData:
     """Bundled pairs and postings (or the given ones), split with the profile's seed and row limits."""
-    from srllm.data import limit, load_sample
-
     p = _profile(profile)
     pairs = load_sample("job_pairs") if pairs is None else list(pairs)
     postings = load_sample("job_postings") if postings is None else list(postings)
@@ -180,8 +182,6 @@ def train_phases(profile: Any, plan: JobsPlan, data: CaseData, *, progress: bool
     Dev parts (``data.pairs["dev"]``, ``data.postings["dev"]``; empty under budget
     plans) give each phase's evaluation loss.
     """
-    from srllm.train import train
-
     p = _profile(profile)
     # merge=False: rewriting loads the adapter on the base model, so no merged copy is needed.
     common = dict(prompt_format=plan.prompt_format, progress=progress, merge=False)
@@ -203,8 +203,6 @@ def train_phases(profile: Any, plan: JobsPlan, data: CaseData, *, progress: bool
 def rewrite_postings(texts: Sequence[str], run: Any, profile: Any, plan: JobsPlan, *,
                      progress: bool = True) -> list[str]:
     """Rewrites of ``texts`` by the phase-2 adapter, in the plan's prompt layout and token limit (cached)."""
-    from srllm.generate import adapter_type, rewrite
-
     p = _profile(profile).replace(prompt_format=plan.prompt_format,
                                   **{"generate.max_new_tokens": plan.max_new_tokens})
     method = "prefix" if adapter_type(run.adapter_dir) == "PREFIX_TUNING" else "sr_llm"
@@ -217,9 +215,6 @@ def rewrite_postings(texts: Sequence[str], run: Any, profile: Any, plan: JobsPla
 
 def biased_terms(text: str) -> dict[str, Any]:
     """Gender-coded words (Gaucher et al.) and the other flagged phrases of :mod:`srllm.metrics.job_ad` in one text."""
-    from srllm.metrics.gender_coded import coded_words
-    from srllm.metrics.job_ad import job_ad_report
-
     cw = coded_words(text)
     rep = job_ad_report(text)
     other = rep.pronouns + rep.age_coded + rep.exclusionary
@@ -253,10 +248,6 @@ def evaluate(postings: Sequence[Any], rewrites: Sequence[str], *, model_name: st
     than dropped, and is counted in the notes.
     """
     import pandas as pd
-
-    from srllm.metrics.perplexity import perplexity
-    from srllm.metrics.similarity import cosine_similarity
-    from srllm.models import load_model
 
     if len(postings) != len(rewrites):
         raise SrllmError(f"{len(postings)} postings but {len(rewrites)} rewrites")
@@ -321,7 +312,6 @@ def evaluate(postings: Sequence[Any], rewrites: Sequence[str], *, model_name: st
 
 def compare_with_paper(averages: dict[str, float], *, model: str, n_postings: int, extra_note: str = "") -> Any:
     """Table 9 beside ours via :func:`srllm.report.side_by_side` (similarity in percent)."""
-    from srllm.paper import CASE_STUDY_MODEL, TABLE9
     from srllm.report import side_by_side
 
     ours = {"Avg. biased terms / post (original)": averages["biased_terms_before"],

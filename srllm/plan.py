@@ -150,7 +150,8 @@ def _train_stage(name: str, profile: Any, splits: dict[str, list[Any]] | None, t
         epochs = profile.prefix.epochs
     else:
         max_steps, epochs = t.max_steps, t.epochs
-    per_step = t.batch_size * t.grad_accum
+    batch = profile.prefix.batch_size if method == "prefix" and profile.prefix.batch_size else t.batch_size
+    per_step = batch * t.grad_accum
     train_rows = len([r for r in splits["train"] if r.safe_variation]) if splits is not None else \
         (TABLE1.split["train"] if profile.data.max_train_rows is None else min(profile.data.max_train_rows,
                                                                                TABLE1.split["train"]))

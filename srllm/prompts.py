@@ -140,7 +140,7 @@ _SCAFFOLD = re.compile(r"(?:^|\n)\s*(?:example \d+ (?:input|output)\s*:|text\s*:
 _CHATTER = re.compile(
     r"\n\s*\(?(?:note\b|notes\b|explanation\b|changes\b|this (?:rewrite|version|revised|rewritten|text)\b|"
     r"in this (?:rewrite|version)\b|i hope\b|let me know\b|i(?:'ve| have)? (?:changed|removed|replaced|rewrote|kept)\b|"
-    r"the (?:rewritten|revised) (?:text|version)\b)", re.I)
+    r"the (?:rewritten|revised|original|corrected) (?:text|version|sentence)\b)", re.I)
 _QUOTES = {'"': '"', "“": "”", "'": "'"}
 
 

@@ -19,9 +19,10 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from srllm.data.schema import LABEL_FIELDS, LABELS
+from srllm.data.schema import LABELS, LABEL_FIELDS
 from srllm.errors import SrllmError
 from srllm.labels import field_of
+from srllm.metrics.agreement import count_table, fleiss_kappa
 
 STAT_KEYS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
 
@@ -237,8 +238,6 @@ def fleiss_kappa_by_field(annotations: Any, fields: Sequence[str] | None = None)
     implementation, :func:`srllm.metrics.agreement.fleiss_kappa` (statsmodels,
     Fleiss 1971), over :func:`srllm.metrics.agreement.count_table`.
     """
-    from srllm.metrics.agreement import count_table, fleiss_kappa
-
     df = annotations.copy()
     if "sentiment" in df.columns:
         df["negative_sentiment"] = df["sentiment"].map(lambda v: None if v is None else v == "Negative")

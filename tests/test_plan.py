@@ -61,8 +61,17 @@ def test_cpu_plan_counts_tokens_and_times_them_with_the_matching_record(no_netwo
     plan = build_plan(prof)
     stages = {s["name"]: s for s in plan["stages"]}
     qlora = stages["train: qlora (SR_LLM)"]
-    assert qlora["steps"] == prof.train.max_steps and qlora["rows"] == len(profile_splits(prof)["train"])
-    assert stages["train: prefix-tuning"]["steps"] == prof.prefix.max_steps
+    rows = len(profile_splits(prof)["train"])
+    assert qlora["rows"] == rows
+
+    def expected_steps(max_steps, batch, epochs):
+        # max_steps when set, else whole epochs over the train split (what Trainer runs)
+        return max_steps if max_steps > 0 else math.ceil(rows / (batch * prof.train.grad_accum)) * math.ceil(epochs)
+
+    assert qlora["steps"] == expected_steps(prof.train.max_steps, prof.train.batch_size, prof.train.epochs)
+    prefix_max = prof.prefix.max_steps if prof.prefix.max_steps is not None else prof.train.max_steps
+    prefix_batch = getattr(prof.prefix, "batch_size", None) or prof.train.batch_size
+    assert stages["train: prefix-tuning"]["steps"] == expected_steps(prefix_max, prefix_batch, prof.prefix.epochs)
     assert qlora["tokens"] > qlora["steps"] * prof.train.batch_size * 10  # real prompts are long
     rec = next(r for r in load_benchmarks(repo_root) if r["name"] == "train")
     if rec["metrics"]["model"] == prof.model and not rec["machine"].get("gpu"):

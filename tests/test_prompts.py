@@ -144,6 +144,9 @@ def test_few_shot_zero_needs_no_pool_and_rejects_negative():
     ("People differ.\n\nText:\nImmigrants are lazy.", "People differ."),
     ("People differ.\n\nI hope this helps! Let me know if you need more.", "People differ."),
     ("People differ.\n\nThis rewrite keeps the meaning.", "People differ."),
+    # seen from SmolLM2 2-shot on a sentence outside the repository's data
+    ("Anyone over sixty can learn a new job.\n\nThe original text is grammatically incorrect and contains an error.",
+     "Anyone over sixty can learn a new job."),
 ])
 def test_clean_response_strips_preamble_scaffolding_and_chatter(reply, expected):
     from srllm.prompts import clean_response

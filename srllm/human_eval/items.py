@@ -7,8 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from srllm.errors import SrllmError
+from srllm.generate import adapter_type, rewrite
 from srllm.human_eval.common import DEFAULT_N_ITEMS, VARIANT_ORDER
 from srllm.labels import field_of, is_unsafe
+from srllm.profiles import get_profile
+from srllm.train import train_variant
 
 
 def _seeded_key(seed: int, text: str) -> str:
@@ -32,8 +35,6 @@ def default_n_items(profile_name: str) -> int:
 
 
 def _profile(profile: Any) -> Any:
-    from srllm.profiles import get_profile
-
     return get_profile(profile) if isinstance(profile, str) else profile
 
 
@@ -55,8 +56,6 @@ def train_variants(profile: Any, variants: Sequence[str] = VARIANT_ORDER, *, eva
     loss during training (default: only when the profile trains real epochs,
     since on a CPU budget the evaluation passes would cost more than the steps).
     """
-    from srllm.train import train_variant
-
     p = variant_profile(profile)
     if evaluate is None:
         evaluate = p.train.variant_epoch_steps is None
@@ -74,8 +73,6 @@ def variant_rewrites(texts: Sequence[str], runs: Mapping[str, Any], profile: Any
     adapter, so its full model folder is loaded as the model and prompted with the
     same zero-shot instruction prompt that the fine-tuned variants were trained on.
     """
-    from srllm.generate import adapter_type, rewrite
-
     out: dict[str, list[str]] = {}
     for name, run in runs.items():
         if run.adapter_dir is not None:

@@ -12,6 +12,8 @@ from srllm.human_eval.common import (
     CRITERIA, CRITERION_LABELS, ILLUSTRATIVE_BANNER, PAPER_KEYS, SCALE, VARIANT_ORDER,
 )
 from srllm.human_eval.sheets import example_sheet_path, is_illustrative, load_ratings
+from srllm.metrics.agreement import count_table, fleiss_kappa
+from srllm.paper import HUMAN_EVAL_SAMPLES, TABLE8, kappa_band
 
 
 def _variant_order(names: Iterable[str]) -> list[str]:
@@ -62,9 +64,6 @@ def agreement(ratings: Any) -> dict[str, Agreement]:
     Every subject must be rated by the same number of raters (an error names the
     odd ones); with fewer than two raters the kappa is reported as not computable.
     """
-    from srllm.metrics.agreement import count_table, fleiss_kappa
-    from srllm.paper import kappa_band
-
     n_raters = int(ratings["rater"].nunique()) if len(ratings) else 0
     subjects = ratings[["item_id", "variant"]].drop_duplicates()
     out: dict[str, Agreement] = {}
@@ -91,15 +90,12 @@ def agreement_table(agr: Mapping[str, Agreement]) -> Any:
 
 def paper_values() -> dict[tuple[str, str], float]:
     """Table 8's scores (out of 5) keyed ``(variant, criterion)`` with our variant names."""
-    from srllm.paper import TABLE8
-
     by_key = {r.key: r for r in TABLE8}
     return {(v, c): float(getattr(by_key[k], c)) for v, k in PAPER_KEYS.items() for c in CRITERIA}
 
 
 def compare_with_paper(summary: Any, *, illustrative: bool, model: str = "", extra_note: str = "") -> Any:
     """Our mean scores (1-5) beside Table 8's, via :func:`srllm.report.side_by_side`."""
-    from srllm.paper import HUMAN_EVAL_SAMPLES
     from srllm.report import side_by_side
 
     ours = {(v, c): float(summary.loc[v, f"{c}_mean"]) for v in summary.index for c in CRITERIA}

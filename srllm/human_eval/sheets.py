@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from srllm.cache import atomic_write_text
+from srllm.data import samples_dir
 from srllm.errors import SrllmError
 from srllm.human_eval.common import (
     CRITERIA, EXAMPLE_SHEET, KEY_COLUMNS, RATER_GUIDE, RATING_COLUMNS, SCALE, SHEET_COLUMNS,
@@ -96,8 +97,6 @@ def make_rating_sheet(items: Sequence[tuple[str, str]], rewrites: Mapping[str, S
 
 def example_sheet_path() -> Path:
     """The bundled ILLUSTRATIVE filled sheet (simulated ratings; see its README)."""
-    from srllm.data import samples_dir
-
     return samples_dir() / EXAMPLE_SHEET
 
 

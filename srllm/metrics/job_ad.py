@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from srllm.errors import SrllmError
+from srllm.metrics.gender_coded import coded_words
+from srllm.metrics.similarity import cosine_similarity
 
 # Small hand-written lists (hand-written: Gaucher et al.'s lists, used
 # through srllm.metrics.gender_coded, cover gender only). Age-coded wording and
@@ -76,16 +78,12 @@ def job_ad_report(text: str, original: str | None = None,
     none by default (the workshop passes its job ad's,
     :data:`srllm.workshop.exercise4_job_ad.JOB_AD_REQUIREMENTS`).
     """
-    from srllm.metrics.gender_coded import coded_words
-
     if not isinstance(text, str):
         raise SrllmError(f"the job ad must be a string, got {type(text).__name__}")
     cw = coded_words(text)
     missing: tuple[str, ...] = ()
     sim = None
     if original is not None:
-        from srllm.metrics.similarity import cosine_similarity
-
         reqs = requirements or {}
         missing = tuple(name for name, pat in reqs.items()
                         if re.search(pat, original, re.IGNORECASE) and not re.search(pat, text, re.IGNORECASE))

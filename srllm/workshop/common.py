@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from srllm.errors import SrllmError
+from srllm.generate import _resolve_profile, generate_texts, generation_cache_path, load_for_generation
 from srllm.labels import field_of, is_unsafe
+from srllm.metrics.similarity import cosine_similarity
+from srllm.prompts import INSTRUCTION, format_prompt
+from srllm.scorers import get_scorer
 
 WORKSHOP_SEED = 42
 N_TEXTS = 6
@@ -39,8 +43,6 @@ CHATTY = re.compile(r"^\s*(sure|certainly|of course|here is|here's|i can|i canno
 
 def reference_instruction() -> str:
     """The instruction the rest of the book uses (:data:`srllm.prompts.INSTRUCTION`)."""
-    from srllm.prompts import INSTRUCTION
-
     return INSTRUCTION
 
 
@@ -121,9 +123,6 @@ def rewrite_texts(texts: Sequence[str], *, instruction: str | None = None, shots
     ``max_new_tokens``: the decoding length (default: the profile's), e.g.
     longer for a whole job ad.
     """
-    from srllm.generate import _resolve_profile, generate_texts, generation_cache_path, load_for_generation
-    from srllm.prompts import format_prompt
-
     texts = [str(t) for t in texts]
     if not texts:
         raise SrllmError("rewrite_texts needs at least one text")
@@ -176,8 +175,6 @@ def shared_scorer(name: Any) -> Any:
             raise SrllmError(f"scorer must be a name such as 'offline-proxy' or a Scorer, not {name!r}")
         return name
     if name not in _SCORERS:
-        from srllm.scorers import get_scorer
-
         _SCORERS[name] = get_scorer(name)
     return _SCORERS[name]
 
@@ -196,8 +193,6 @@ def check_pairs(originals: Sequence[str], rewrites: Sequence[str], what: str) ->
 def score_rewrites(originals: Sequence[str], rewrites: Sequence[str], *, scorer: Any = "offline-proxy",
                    min_similarity: float = MIN_SIMILARITY) -> RewriteScores:
     """Unsafe rate before and after, mean similarity and the share of safe, faithful rewrites."""
-    from srllm.metrics.similarity import cosine_similarity
-
     originals, rewrites = [str(o) for o in originals], list(rewrites)
     check_pairs(originals, rewrites, "score_rewrites")
     sc = shared_scorer(scorer)

@@ -8,6 +8,7 @@ from typing import Any
 
 from srllm.errors import SrllmError
 from srllm.labels import field_of
+from srllm.prompts import Shot, select_shots
 from srllm.workshop.common import MIN_SIMILARITY, WORKSHOP_SEED, pct, score_rewrites, verdict
 
 
@@ -22,8 +23,6 @@ def record_id(record: Any) -> str:
 def pick_example_ids(pool: Sequence[Any], k: int = 5, seed: int = WORKSHOP_SEED) -> list[str]:
     """Ids of ``k`` demonstrations drawn at random (by ``seed``) from ``pool``, as
     :func:`srllm.prompts.select_shots` draws them."""
-    from srllm.prompts import select_shots
-
     shots = select_shots(pool, k, seed)
     by_text = {(field_of(r, "text"), field_of(r, "safe_variation")): record_id(r) for r in pool}
     return [by_text[(s.text, s.rewrite)] for s in shots]
@@ -31,8 +30,6 @@ def pick_example_ids(pool: Sequence[Any], k: int = 5, seed: int = WORKSHOP_SEED)
 
 def shots_from_ids(ids: Sequence[str], pool: Sequence[Any]) -> list[Any]:
     """The :class:`srllm.prompts.Shot` demonstrations of the records with these ids, in the given order."""
-    from srllm.prompts import Shot
-
     by_id = {record_id(r): r for r in pool}
     out = []
     for i, rid in enumerate(ids):

@@ -7,7 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from srllm.data import load_sample, split_records
 from srllm.errors import SrllmError
+from srllm.generate import _resolve_profile
+from srllm.train import train
 from srllm.workshop.common import MIN_SIMILARITY, WORKSHOP_SEED, check_pairs, pct, score_rewrites, verdict
 
 
@@ -61,8 +64,6 @@ def workshop_training_profile(profile: Any = "cpu", *, r: int = 16, steps: int |
                               seed: int | None = None) -> Any:
     """The profile exercise 3 trains with: ``profile`` with the participant's rank and steps and
     the workshop's batch size and learning rate (see :data:`WORKSHOP_BATCH_SIZE`)."""
-    from srllm.generate import _resolve_profile
-
     prof = _resolve_profile(profile)
     steps = default_lora_steps(prof) if steps is None else steps
     if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
@@ -89,8 +90,6 @@ WORKSHOP_EVAL_ROWS = 8
 
 def workshop_eval_records(profile: Any) -> list[Any]:
     """The first :data:`WORKSHOP_EVAL_ROWS` dev-split records with a safe variation (4 under smoke)."""
-    from srllm.data import load_sample, split_records
-
     n = 4 if getattr(profile, "name", profile) == "smoke" else WORKSHOP_EVAL_ROWS
     seed = getattr(profile, "seed", WORKSHOP_SEED)
     return [r for r in split_records(load_sample("cmd"), seed=seed)["dev"] if r.safe_variation][:n]
@@ -108,8 +107,6 @@ def train_adapter(profile: Any = "cpu", *, r: int = 16, steps: int | None = None
     cached by their settings: a second call with the same rank and steps
     returns the finished run at once.
     """
-    from srllm.train import train
-
     prof = workshop_training_profile(profile, r=r, steps=steps, seed=seed)
     return train("lora", prof, records_eval=workshop_eval_records(prof), merge=False, progress=progress)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from srllm.errors import SrllmError
+from srllm.paper import TABLE6, icat, icat_failures, table6_row
 from srllm.workshop.common import verdict
 
 
@@ -15,16 +16,12 @@ def table6_frame() -> Any:
     """Table 6 of the paper as printed (strings kept, e.g. the truncated ``"75."``), one row per model and domain."""
     import pandas as pd
 
-    from srllm.paper import TABLE6
-
     return pd.DataFrame([{"model": r.model, "domain": r.domain, "LMS": r.lms_printed, "SS": r.ss_printed,
                           "ICAT": r.icat_printed} for r in TABLE6])
 
 
 def _resolve_row(ref: Any) -> tuple[str, str]:
     """``(model key, domain)`` from a pair naming the model by key or by its printed name."""
-    from srllm.paper import TABLE6
-
     if not (isinstance(ref, (tuple, list)) and len(ref) == 2):
         raise SrllmError(f"a Table 6 row is a pair (model, domain), e.g. ('SR_LLM (IFT)', 'race'); got {ref!r}")
     model, domain = (str(x).strip() for x in ref)
@@ -37,8 +34,6 @@ def _resolve_row(ref: Any) -> tuple[str, str]:
 
 
 def _row_name(key: str, domain: str) -> str:
-    from srllm.paper import table6_row
-
     return f"{table6_row(key, domain).model} / {domain}"
 
 
@@ -78,8 +73,6 @@ def check_icat_audit(my_icat: Mapping[Any, float], flagged: Iterable[Any], *, mi
     ``min_computed`` values are right (within ``tolerance``), at least one
     inconsistent row is found and no consistent row is flagged.
     """
-    from srllm.paper import icat, icat_failures, table6_row
-
     failures = icat_failures()
     right, wrong = 0, []
     for ref, value in my_icat.items():
