@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from srllm.cache import cache_dir, stable_hash
 from srllm.errors import SrllmError
+from srllm.quiet import is_quiet
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def generate_seq2seq(model_dir: str | os.PathLike, texts: Sequence[str], *, sett
     outs: list[str] = []
     bs = settings.generate_batch_size
     with torch.inference_mode():
-        for start in tqdm(range(0, len(texts), bs), desc="seq2seq generate", unit="batch", disable=not progress):
+        for start in tqdm(range(0, len(texts), bs), desc="seq2seq generate", unit="batch", disable=not progress or is_quiet()):
             chunk = [source_prefix + t for t in texts[start:start + bs]]
             enc = tok(chunk, return_tensors="pt", padding=True, truncation=True,
                       max_length=settings.max_source_length).to(model.device)

@@ -34,6 +34,7 @@ from typing import Any, Iterable, Sequence
 
 from srllm.cache import cache_dir, file_hash, stable_hash
 from srllm.errors import SrllmError
+from srllm.quiet import is_quiet
 
 # Bumped whenever post-processing or the cache line layout changes, so old lines are not reused.
 CACHE_VERSION = 3
@@ -559,7 +560,7 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
         if cache_path is not None:
             Path(cache_path).parent.mkdir(parents=True, exist_ok=True)
             fh = open(cache_path, "a", encoding="utf-8")
-        bar = tqdm(total=len(todo_keys), desc=desc, unit="rows", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(total=len(todo_keys), desc=desc, unit="rows", disable=not progress or is_quiet(), dynamic_ncols=True)
         was_training = model.training
         model.eval()
         try:

@@ -137,3 +137,25 @@ def test_debias_command_reports_what_it_used(model_folder, tmp_path, capsys, mon
     assert f"the profile's SR_LLM run {run.name}" in cap.err
     assert main(["debias", "x", "--adapter", str(tmp_path / "nope")]) == 1
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_generate_quiet_silences_every_bar(model_folder, tmp_path):
+    """Terminal runs keep their progress bars; --quiet silences them (a fresh process each, as a user runs it)."""
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"text": TEXTS}).to_csv(src, index=False)
+    env = {k: v for k, v in os.environ.items() if k not in ("SRLLM_QUIET", "TQDM_DISABLE")}
+    stderr = {}
+    for quiet in (False, True):
+        out = tmp_path / f"out-{quiet}.csv"
+        cmd = [sys.executable, "-m", "srllm", "generate", "--input", str(src), "--out", str(out), "--method",
+               "zero_shot", *_args(model_folder), *(["--quiet"] if quiet else [])]
+        run = subprocess.run(cmd, capture_output=True, text=True, env={**env, "SRLLM_CACHE": str(tmp_path / f"c{quiet}")})
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert len(pd.read_csv(out)) == len(TEXTS)
+        stderr[quiet] = run.stderr
+    assert "%|" in stderr[False], "a terminal run should show its progress bar"
+    assert "%|" not in stderr[True], stderr[True][-1000:]

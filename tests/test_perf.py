@@ -155,3 +155,20 @@ def test_bench_book_reports_work_shares(tmp_path, repo_root):
     rec = json.loads((tmp_path / "runs" / "benchmarks" / "book.json").read_text())
     assert rec["metrics"]["work_s"]["04_safety"]["generation"] == 40.0
     assert rec["metrics"]["work_share_of_cold"]["scoring"] == pytest.approx(11.0 / 110.0)
+
+
+def test_train_benchmark_view_shows_both_sides_settings_and_losses(repo_root):
+    import json
+
+    from srllm.perf import TRAIN_SETTING_KEYS, train_benchmark_view
+
+    record = json.loads((repo_root / "benchmarks" / "results" / "train.json").read_text())
+    view = train_benchmark_view(record)
+    assert list(view["settings"].columns) == ["ours", "theirs"]
+    assert list(view["settings"].index) == list(TRAIN_SETTING_KEYS)
+    for key in ("gradient_checkpointing", "precision", "batch_size", "max_length", "steps", "batches"):
+        assert view["settings"].loc[key, "ours"] == view["settings"].loc[key, "theirs"], key
+    losses = view["results"]["final loss"]
+    assert abs(losses["ours"] - losses["theirs"]) / losses["theirs"] * 100 == pytest.approx(
+        view["values"]["loss_gap_pct"], abs=0.01)
+    assert view["values"]["ratio"] == round(record["ratio"], 2)

@@ -13,6 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", help="the text to rewrite")
     p.add_argument("--adapter", help="trained adapter folder (default: the profile's SR_LLM run, found by its settings hash)")
     p.add_argument("--profile", default="cpu", help="run profile: smoke, cpu (default) or paper")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (weight loading too), warnings or log lines")
 
 
 def run(args: argparse.Namespace) -> int:

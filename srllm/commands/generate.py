@@ -24,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "original, or an encoder-decoder baseline (needs the Hub)")
     p.add_argument("--adapter", help="trained adapter folder (default for sr_llm/prefix: the profile's own run, found by its settings hash)")
     p.add_argument("--profile", default="cpu", help="run profile: smoke, cpu (default) or paper")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (weight loading too), warnings or log lines")
     p.add_argument("--model", help="base model name (default: the profile's model)")
     p.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
     p.add_argument("--limit", type=int, help="only the first N rows")

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from srllm.data.schema import Record
 from srllm.errors import SrllmError
+from srllm.quiet import is_quiet
 
 
 def _cmd_features() -> Any:
@@ -54,7 +55,7 @@ def tokenize_records(records: Sequence[Record], tokenizer: Any, fmt: str, max_le
     examples = []
     n_truncated = 0
     show = len(records) > 200 if progress is None else progress
-    for r in tqdm(records, desc="tokenizing", disable=not show):
+    for r in tqdm(records, desc="tokenizing", disable=not show or is_quiet()):
         ex = tokenize_example(format_prompt(r.text, fmt, tokenizer, shots=shots), r.safe_variation, tokenizer,
                               max_length)
         n_truncated += bool(ex["truncated"])

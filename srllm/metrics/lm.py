@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from srllm.errors import SrllmError
+from srllm.quiet import is_quiet
 
 ENDOFTEXT = "<|endoftext|>"
 
@@ -99,7 +100,7 @@ def token_logprobs(model: Any, tokenizer: Any, texts: Sequence[str], *, batch_si
     out: list[np.ndarray | None] = [None] * len(encoded)
     device = _model_device(model)
     bar = None
-    if progress:
+    if progress and not is_quiet():
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(encoded), desc=desc, unit="text")

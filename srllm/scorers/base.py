@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from srllm.cache import atomic_write_text, cache_dir, stable_hash
 from srllm.errors import SrllmError
+from srllm.quiet import is_quiet
 
 
 class ScorerError(SrllmError):
@@ -161,7 +162,7 @@ class Scorer(abc.ABC):
             items = list(todo.items())
             batches = [items[i:i + self.batch_size] for i in range(0, len(items), self.batch_size)]
             bar = None
-            if self.progress and len(items) > self.batch_size:
+            if self.progress and not is_quiet() and len(items) > self.batch_size:
                 from tqdm.auto import tqdm
 
                 bar = tqdm(total=len(items), desc=f"scoring ({self.name})", unit="text")
