@@ -187,11 +187,19 @@ def page_float(value: float) -> str:
     return f"{value:.4g}" if a >= 0.1 else f"{value:.4f}"
 
 
+#: Longest text shown in a cell of a plain table on a book page (see :func:`book_display`).
+PAGE_TEXT_CHARS = 160
+
+
 def book_display() -> None:
     """Number display for book pages: plain DataFrames print floats with :func:`page_float`.
 
     Called once per notebook by the book runner (a set-up cell it adds to the executed copy,
     removed from the page), so a table without its own formatting never shows
     ``22.916667``; tables built with :func:`paper_table` or a Styler keep their format.
+    Texts in plain tables are cut at :data:`PAGE_TEXT_CHARS` characters (pandas adds "..."),
+    so a table of rewrites stays a table a reader can scan instead of a page-long column;
+    the full texts are on the rewrite explorer page and in the notebook itself.
     """
     pd.set_option("display.float_format", page_float)
+    pd.set_option("display.max_colwidth", PAGE_TEXT_CHARS)

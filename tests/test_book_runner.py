@@ -204,3 +204,15 @@ def test_plain_tables_on_pages_show_at_most_four_significant_digits(mini_repo):
     html = json.dumps([c.get("outputs") for c in nb.cells])
     assert "22.92" in html and "22.916667" not in html
     assert "remove-cell" in nb.cells[0].metadata["tags"] and "book_display" in nb.cells[0].source
+
+
+def test_long_texts_in_plain_tables_are_cut_on_pages(mini_repo):
+    from srllm.report import PAGE_TEXT_CHARS
+
+    long_text = "word " * 100
+    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", [f"import pandas as pd\npd.DataFrame({{'text': [{long_text!r}]}})"])
+    build_book("smoke", root=mini_repo, build_html=False)
+    nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
+    shown = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
+    assert shown and long_text.strip() not in shown[0]
+    assert ("word " * ((PAGE_TEXT_CHARS - 10) // 5)).strip() in shown[0] and "..." in shown[0]
