@@ -54,7 +54,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from srllm.cache import atomic_write_text, cache_dir, stable_hash
+from srllm.cache import atomic_write_text, cache_dir, stable_hash, write_folder
 from srllm.errors import SrllmError
 
 log = logging.getLogger(__name__)
@@ -875,10 +875,10 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
     adapter_dir = merged_dir = None
     if cfg.method == "dense":
         merged_dir = "merged"
-        _save_folder(run_dir / merged_dir, lambda p: (final.save_pretrained(p), tok.save_pretrained(p)))
+        write_folder(run_dir / merged_dir, lambda p: (final.save_pretrained(p), tok.save_pretrained(p)))
     else:
         adapter_dir = "adapter"
-        _save_folder(run_dir / adapter_dir, lambda p: (final.save_pretrained(p), tok.save_pretrained(p)))
+        write_folder(run_dir / adapter_dir, lambda p: (final.save_pretrained(p), tok.save_pretrained(p)))
     del trainer, final, model
     merge_seconds = None
     if merge and cfg.method in ("qlora", "lora"):
@@ -948,16 +948,6 @@ def _step_of(checkpoint: str | None) -> int | None:
         return int(Path(checkpoint).name.split("-", 1)[1])
     except (ValueError, IndexError):
         return None
-
-
-def _save_folder(target: Path, save: Any) -> None:
-    tmp = target.with_name(target.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    save(tmp)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
 
 
 # --------------------------------------------------------------------------- human-evaluation variants
