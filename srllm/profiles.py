@@ -422,3 +422,28 @@ def get_profile(name: str = DEFAULT_PROFILE, **overrides: Any) -> Profile:
         raise ProfileError(f"unknown profile {name!r}; choose one of {PROFILE_NAMES}")
     profile = _FACTORIES[name]()
     return profile.replace(**overrides) if overrides else profile
+
+
+def resolve(profile: Profile | str | None = None, *, model: str | None = None, seed: int | None = None,
+            **overrides: Any) -> Profile:
+    """The one way every notebook, command and module turns "a profile" into a :class:`Profile`.
+
+    ``profile`` is a Profile, a profile name or ``None`` (the default profile). ``model`` and
+    ``seed`` replace the profile's own when given and different (``None`` keeps them, so the runs
+    and generations other notebooks made are reused); further dotted-key ``overrides`` are applied
+    as in :func:`get_profile`. A Profile comes back unchanged (the same object) when nothing changes.
+    """
+    if profile is None:
+        prof = get_profile()
+    elif isinstance(profile, Profile):
+        prof = profile
+    elif isinstance(profile, str):
+        prof = get_profile(profile)
+    else:
+        raise ProfileError(f"a profile is a Profile or one of {PROFILE_NAMES}, not {type(profile).__name__}")
+    changes: dict[str, Any] = dict(overrides)
+    if model is not None and model != prof.model:
+        changes["model"] = model
+    if seed is not None and seed != prof.seed:
+        changes["seed"] = int(seed)
+    return prof.replace(**changes) if changes else prof
