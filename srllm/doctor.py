@@ -61,7 +61,7 @@ def check_packages() -> Check:
 
 def check_model(profile: Any) -> Check:
     def run() -> tuple[bool, str, str]:
-        from srllm.generate import load_for_generation
+        from srllm.generation import load_for_generation
 
         lm = load_for_generation(profile.model, None, profile.device)
         n = sum(p.numel() for p in lm.model.parameters())
@@ -71,7 +71,7 @@ def check_model(profile: Any) -> Check:
 
 def check_scorer() -> Check:
     def run() -> tuple[bool, str, str]:
-        from srllm.scorers import available_scorers, get_scorer
+        from srllm.scoring import available_scorers, get_scorer
 
         row = next(r for r in available_scorers(hf_models=()) if r["name"] == "offline-proxy")
         if not row["available"]:
@@ -83,7 +83,7 @@ def check_scorer() -> Check:
 
 def check_rewrite(profile: Any) -> Check:
     def run() -> tuple[bool, str, str]:
-        from srllm.generate import rewrite
+        from srllm.generation import rewrite
 
         out = rewrite([PROBE_TEXT], method="two_shot", profile=profile, cache=False, progress=False)[0]
         if not out.strip():

@@ -3,8 +3,8 @@
 This module computes nothing new: it wires the stages together so that every
 results notebook asks for the same evaluation items, the same adapters, the
 same rewrites and the same scores, and therefore hits the same caches
-(training runs in :mod:`srllm.train`, generations in :mod:`srllm.generate`,
-scores in :mod:`srllm.scorers`). A notebook calls, in order:
+(training runs in :mod:`srllm.training`, generations in :mod:`srllm.generation`,
+scores in :mod:`srllm.scoring`). A notebook calls, in order:
 
 1. :func:`resolve_profile` - the profile, optionally with another model or seed;
 2. :func:`eval_items` - the texts of one evaluation set (``cmd_test``,
@@ -27,7 +27,7 @@ Evaluation sets (Section 3.2):
   ``profile.data.max_toxigen_per_group`` statements per target group, chosen by
   a seeded hash of the record id (deterministic, and the same under every
   notebook), standing in for ToxiGen v2's 430 examples.
-* ``bold`` - BOLD prompts (:func:`srllm.bold.load_bold`) from four domains
+* ``bold`` - BOLD prompts (:func:`srllm.data.bold.load_bold`) from four domains
   (gender, race, religious and political ideology: the paper evaluates "four
   demographic groups"; we leave out ``profession``, which is not a demographic
   attribute), at most ``profile.data.max_bold_prompts`` in all, balanced over
@@ -70,7 +70,7 @@ DATASETS: tuple[str, ...] = ("cmd_test", "toxigen", "bold")
 DATASET_LABELS: dict[str, str] = {"cmd_test": "Our test set", "toxigen": "Toxigen", "bold": "BOLD"}
 BOLD_DOMAINS_USED: tuple[str, ...] = ("gender", "race", "religious_ideology", "political_ideology")
 
-# Our methods (srllm.baselines keys) per table, and the paper's row each one is compared with.
+# Our methods (srllm.generation.baselines keys) per table, and the paper's row each one is compared with.
 TABLE4_METHODS: tuple[str, ...] = ("original", "t5_large", "bart_large", "two_shot", "sr_llm")
 TABLE4_PAPER_ROW: dict[str, str] = {
     "original": "original", "t5_large": "t5_large_ft", "bart_large": "bart_large_ft",
@@ -211,7 +211,7 @@ def _toxigen_items(prof: Any) -> list[EvalItem]:
 def bold_prompts(prof: Any) -> list[Any]:
     """The BOLD prompts used under ``prof``: up to ``max_bold_prompts``, split evenly over
     :data:`BOLD_DOMAINS_USED` (the first domains take the remainder)."""
-    from srllm.bold import load_bold
+    from srllm.data.bold import load_bold
 
     total = prof.data.max_bold_prompts
     if total is None:
@@ -241,7 +241,7 @@ def bold_continuations(prompts: Sequence[str], profile: Any = "cpu", progress: b
     which is how BOLD is meant to be used. The cache file is keyed by the model,
     the pseudo prompt format ``plain-continuation`` and the decoding length.
     """
-    from srllm.generate import generate_texts, generation_cache_path, load_for_generation
+    from srllm.generation import generate_texts, generation_cache_path, load_for_generation
 
     prof = _prof(profile)
     lm = load_for_generation(prof.model, None, prof.device)
@@ -266,7 +266,7 @@ def _bold_items(prof: Any) -> list[EvalItem]:
 
 
 ADAPTER_METHODS: dict[str, str] = {"sr_llm": "qlora", "prefix": "prefix"}
-"""Methods that need a trained adapter, and the :func:`srllm.train.train` method that makes it."""
+"""Methods that need a trained adapter, and the :func:`srllm.training.train` method that makes it."""
 
 
 def adapter_for(method: str, profile: Any = "cpu") -> Path | None:
@@ -275,12 +275,12 @@ def adapter_for(method: str, profile: Any = "cpu") -> Path | None:
     ``sr_llm`` -> ``train("qlora", profile)``; ``prefix`` -> ``train("prefix", profile)``.
     The training notebooks run the same calls, so these return the cached runs.
     """
-    from srllm.baselines import get_baseline
+    from srllm.generation.baselines import get_baseline
 
     get_baseline(method)  # unknown method: clear error
     if method not in ADAPTER_METHODS:
         return None
-    from srllm.train import train
+    from srllm.training import train
 
     return train(ADAPTER_METHODS[method], _prof(profile)).adapter_dir
 
@@ -289,13 +289,13 @@ _OUTPUTS_MEMO: dict[tuple[str, str, Any], Any] = {}
 
 
 def method_outputs(method: str, dataset: str, profile: Any = "cpu", progress: bool = True) -> Any:
-    """One method's outputs on one evaluation set, as a :class:`srllm.baselines.BaselineResult`.
+    """One method's outputs on one evaluation set, as a :class:`srllm.generation.baselines.BaselineResult`.
 
     ``original`` returns the items' texts; the prompted methods, ``prefix`` and ``sr_llm``
     rewrite them with the profile's model (cached); the encoder-decoder baselines return
     ``status="not_run"`` with the reason when their weights cannot be had here.
     """
-    from srllm.baselines import get_baseline, run_baseline
+    from srllm.generation.baselines import get_baseline, run_baseline
 
     b = get_baseline(method)
     prof = _prof(profile)
@@ -345,7 +345,7 @@ _SCORER_INSTANCES: dict[str, Any] = {}
 
 
 def _availability(name: str) -> dict[str, Any]:
-    from srllm.scorers import available_scorers
+    from srllm.scoring import available_scorers
 
     hf = (name[3:],) if name.startswith("hf:") else ()
     rows = {r["name"]: r for r in available_scorers(hf_models=hf)}
@@ -395,8 +395,8 @@ def paper_column_scorers(columns: Sequence[str], preferred: str = "offline-proxy
 
 
 def as_choice(scorer: Any) -> ScorerChoice:
-    """A :class:`ScorerChoice` from a scorer name, a choice, or a ready :class:`srllm.scorers.Scorer` object."""
-    from srllm.scorers import Scorer
+    """A :class:`ScorerChoice` from a scorer name, a choice, or a ready :class:`srllm.scoring.Scorer` object."""
+    from srllm.scoring import Scorer
 
     if isinstance(scorer, ScorerChoice):
         return scorer
@@ -410,7 +410,7 @@ def as_choice(scorer: Any) -> ScorerChoice:
 def get_scorer_instance(name: str) -> Any:
     """One scorer object per name for the whole session (the offline proxy loads models once)."""
     if name not in _SCORER_INSTANCES:
-        from srllm.scorers import get_scorer
+        from srllm.scoring import get_scorer
 
         _SCORER_INSTANCES[name] = get_scorer(name)
     return _SCORER_INSTANCES[name]
@@ -418,7 +418,7 @@ def get_scorer_instance(name: str) -> Any:
 
 def score_outputs(result: Any, scorer: Any) -> list[Any] | None:
     """Scores of a method's outputs (``scorer``: a name, a :class:`ScorerChoice` or a
-    :class:`srllm.scorers.Scorer`); None when the method did not run."""
+    :class:`srllm.scoring.Scorer`); None when the method did not run."""
     if not result.ok:
         return None
     if isinstance(scorer, ScorerChoice):
@@ -438,7 +438,7 @@ def unsafe_rates(methods: Sequence[str], datasets: Sequence[str], scorers: Seque
     ``unsafe_rate``: percent of outputs flagged (the "toxic generation %" of Tables 4 and 7);
     ``mean_p_unsafe``: mean probability in percent (Table 5's "averaged probabilities").
     A method or scorer that cannot run gives ``status="not_run"``, NaN rates and the reason.
-    ``scorers``: names, :class:`ScorerChoice` objects or :class:`srllm.scorers.Scorer` objects.
+    ``scorers``: names, :class:`ScorerChoice` objects or :class:`srllm.scoring.Scorer` objects.
     """
     prof = _prof(profile)
     choices = [as_choice(s) for s in scorers]
@@ -810,7 +810,7 @@ def table4_plot_frame(table4: pd.DataFrame, column: str = "openai") -> pd.DataFr
     """Long frame for a grouped bar chart of Table 4: ``source`` (ours/paper), ``method`` (our method's
     label), ``test set``, ``unsafe %``; only the paper rows that our methods stand for."""
     from srllm import paper
-    from srllm.baselines import get_baseline
+    from srllm.generation.baselines import get_baseline
 
     label = PAPER_SCORER_LABELS[column]
     rows = []
@@ -852,7 +852,7 @@ def table5_grids(table5: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(ours, paper) as group x method grids for a heat map. Ours keeps only methods with a value,
     its columns named after our methods (``Baseline (2-shots)``, ``SR_LLM``...), not the paper's models."""
     from srllm import paper
-    from srllm.baselines import get_baseline
+    from srllm.generation.baselines import get_baseline
 
     ours = table5["ours"].unstack("method")
     paper_grid = table5["paper"].unstack("method")
@@ -1115,7 +1115,7 @@ def method_palette() -> dict[str, Any]:
     import seaborn as sns
 
     from srllm import paper
-    from srllm.baselines import get_baseline
+    from srllm.generation.baselines import get_baseline
 
     colours = dict(zip(_COLOUR_ORDER, sns.color_palette("colorblind", len(_COLOUR_ORDER))))
     out: dict[str, Any] = {}
@@ -1133,7 +1133,7 @@ def method_palette() -> dict[str, Any]:
 
 def _success_sentence(success: pd.DataFrame | None, dataset: str = "cmd_test") -> str:
     """One sentence of task success per method on ``dataset`` (empty without results)."""
-    from srllm.baselines import get_baseline
+    from srllm.generation.baselines import get_baseline
     from srllm.findings import fmt
 
     if success is None or success.empty:
@@ -1201,7 +1201,7 @@ def explorer_frame(profile: Any = "cpu", scorer: Any = "offline-proxy",
     if combos is None:
         combos = [(m, d) for d in DATASETS for m in TABLE4_METHODS]
         combos += [(m, d) for d in TABLE7_DATASETS for m in TABLE7_METHODS if (m, d) not in combos]
-    from srllm.baselines import get_baseline
+    from srllm.generation.baselines import get_baseline
 
     rows = []
     for method, dataset in combos:
@@ -1220,12 +1220,12 @@ def explorer_frame(profile: Any = "cpu", scorer: Any = "offline-proxy",
 def proxy_statement(choices: Iterable[ScorerChoice]) -> str:
     """What a page says, once, about the offline proxy when one of its columns uses it (Markdown).
 
-    From :func:`srllm.scorers.bias.proxy_card`: what the proxy's bias classifier was trained on
+    From :func:`srllm.scoring.bias.proxy_card`: what the proxy's bias classifier was trained on
     and its accuracy on held-out labelled texts (issue 14, item 2).
     """
     if not any(c.name == "offline-proxy" and c.available for c in choices):
         return "No column of this page is scored by the offline proxy."
-    from srllm.scorers.bias import proxy_card
+    from srllm.scoring.bias import proxy_card
 
     return ("**The offline proxy.** " + proxy_card()["sentence"] + " Its levels are not those of the paper's "
             "scorers: compare directions between methods, not levels.")
@@ -1235,15 +1235,16 @@ def ordering_ablation_view(profile: Any = "cpu", dataset: str = "cmd_test",
                            methods: Sequence[str] = TABLE4_METHODS) -> tuple[Any, str]:
     """The ablation of the proxy's training data on one set: (table, one sentence).
 
-    :func:`srllm.scorers.bias.ordering_ablation` scores the methods' cached outputs with the
+    :func:`srllm.scoring.ablation.ordering_ablation` scores the methods' cached outputs with the
     proxy's bias classifier trained on the labelled texts only (now) and with SR_LLM's
     training targets added as unbiased (before); the table puts each method's unsafe rate and
     rank under both side by side, the sentence says whether the ordering changes.
     """
     from html import escape
 
-    from srllm.baselines import get_baseline
-    from srllm.scorers.bias import CHOICES, ordering_ablation
+    from srllm.generation.baselines import get_baseline
+    from srllm.scoring.ablation import ordering_ablation
+    from srllm.scoring.bias import CHOICES
 
     prof = _prof(profile)
     frame = ordering_ablation({get_baseline(m).label: method_outputs(m, dataset, prof, progress=False)

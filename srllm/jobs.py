@@ -7,7 +7,7 @@ Pipeline, as Section 5.2 describes it, on the bundled samples:
   did for this phase.
 * **Phase 2** (domain adaptation): continue training *the same adapter* on the
   train part of ``job_postings`` (biased posting -> debiased posting), through
-  :func:`srllm.train.train`'s ``init_adapter``.
+  :func:`srllm.training.train`'s ``init_adapter``.
 * **Evaluation** on the held-out postings: biased terms per posting before and
   after (:mod:`srllm.metrics.gender_coded`), cosine content similarity between
   original and rewrite (:mod:`srllm.metrics.similarity`) and perplexity of the
@@ -43,7 +43,7 @@ from typing import Any
 
 from srllm.data import limit, load_sample, split_records
 from srllm.errors import SrllmError
-from srllm.generate import adapter_type, rewrite
+from srllm.generation import adapter_type, rewrite
 from srllm.metrics.gender_coded import coded_words
 from srllm.metrics.job_ad import job_ad_report
 from srllm.metrics.perplexity import perplexity
@@ -51,7 +51,7 @@ from srllm.metrics.similarity import cosine_similarity
 from srllm.models import load_model
 from srllm.paper import CASE_STUDY_MODEL, TABLE9
 from srllm.profiles import get_profile
-from srllm.train import train
+from srllm.training import train
 
 PROMPT_FORMAT = "alpaca"  # Section 5.2: "the adoption of the Alpaca-style format"
 

@@ -129,7 +129,7 @@ def sr_llm_weights(profile: Any = "cpu") -> tuple[Path | None, Path | None]:
     base model's speed, so it is preferred when the run saved one.
     """
     from srllm.experiments import ADAPTER_METHODS
-    from srllm.train import train
+    from srllm.training import train
 
     run = train(ADAPTER_METHODS["sr_llm"], _prof(profile))
     merged = run.merged_dir if run.merged_dir is not None and run.merged_dir.is_dir() else None

@@ -15,10 +15,10 @@ import pytest
 
 from srllm import experiments as ex
 from srllm import paper
-from srllm.baselines import BaselineResult
+from srllm.generation.baselines import BaselineResult
 from srllm.errors import SrllmError
 from srllm.profiles import get_profile
-from srllm.scorers import Scorer
+from srllm.scoring import Scorer
 
 
 class LengthScorer(Scorer):

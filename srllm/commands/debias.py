@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from srllm.errors import SrllmError
-    from srllm.generate import debias_detail
+    from srllm.generation import debias_detail
 
     if args.adapter is not None and not Path(args.adapter).is_dir():
         raise SrllmError(f"--adapter {args.adapter}: no such folder")

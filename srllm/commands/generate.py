@@ -15,7 +15,7 @@ OUT_SUFFIXES = (".csv", ".jsonl")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from srllm.baselines import BASELINES
+    from srllm.generation.baselines import BASELINES
 
     p.add_argument("--input", required=True, help="CSV, TSV, JSONL or Parquet file with a text column")
     p.add_argument("--out", required=True, help="output file (.csv or .jsonl): the input rows plus 'rewrite' and 'method'")
@@ -82,9 +82,9 @@ def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from srllm.baselines import get_baseline, run_baseline
+    from srllm.generation.baselines import get_baseline, run_baseline
     from srllm.errors import SrllmError
-    from srllm.generate import how_to_train, profile_adapter
+    from srllm.generation import how_to_train, profile_adapter
     from srllm.profiles import get_profile
 
     if Path(args.out).suffix.lower() not in OUT_SUFFIXES:

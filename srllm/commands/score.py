@@ -102,7 +102,7 @@ def default_out(path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from srllm.cache import atomic_write_text
-    from srllm.scorers import available_scorers, get_scorer, unsafe_rate
+    from srllm.scoring import available_scorers, get_scorer, unsafe_rate
 
     if args.list_scorers:
         for row in available_scorers():

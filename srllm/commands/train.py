@@ -14,7 +14,7 @@ HELP = "fine-tune the model (qlora, lora, prefix, dense); resumable and cached"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from srllm.train import METHODS, VARIANTS
+    from srllm.training import METHODS, VARIANTS
 
     p.add_argument("--method", choices=METHODS, help="training method (default: the profile's, qlora)")
     p.add_argument("--variant", choices=sorted(VARIANTS),
@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from srllm.errors import SrllmError
     from srllm.profiles import get_profile
-    from srllm.train import train, train_variant
+    from srllm.training import train, train_variant
 
     if args.variant and args.method:
         raise SrllmError("give either --method or --variant, not both")
