@@ -26,6 +26,6 @@ def test_models_command_shows_availability():
 
 def test_unknown_profile_is_one_line_error():
     out = _srllm("book", "--profile", "huge", "--no-html")
-    assert out.returncode == 1
-    assert "unknown profile 'huge'" in out.stderr
+    assert out.returncode == 2
+    assert "invalid choice: 'huge'" in out.stderr and "smoke" in out.stderr
     assert "Traceback" not in out.stderr
