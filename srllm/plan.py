@@ -130,7 +130,7 @@ def _data_stage(profile: Any) -> tuple[Stage, dict[str, list[Any]] | None, Stage
                           f"`srllm data fetch`)")
         tg.basis.append("not on this machine: rows unknown until fetched")
     else:
-        from srllm.experiments import toxigen_subset
+        from srllm.results.common import toxigen_subset
 
         recs = load_dataset_for(profile, "toxigen").records
         tg.rows = len(toxigen_subset(recs, profile.data.max_toxigen_per_group, profile.seed))
@@ -185,7 +185,7 @@ def _train_stage(name: str, profile: Any, splits: dict[str, list[Any]] | None, t
 
 def _generation_stage(profile: Any, splits: dict[str, list[Any]] | None, toxigen_rows: int | None,
                       benches: list[dict[str, Any]]) -> Stage:
-    from srllm.experiments import TABLE4_METHODS, TABLE7_METHODS, bold_prompts
+    from srllm.results.common import TABLE4_METHODS, TABLE7_METHODS, bold_prompts
     from srllm.paper import TABLE1
 
     gen_methods = [m for m in dict.fromkeys(TABLE4_METHODS + TABLE7_METHODS)
