@@ -254,7 +254,7 @@ def test_cli_trains_the_smoke_model_on_a_released_layout_csv(cache, tmp_path, ca
         w = csv.DictWriter(fh, fieldnames=list(RELEASED_COLUMNS))
         w.writeheader()
         w.writerows(_released_rows(40))
-    assert main(["train", "--method", "lora", "--profile", "smoke", "--data", str(path), "--out",
+    assert main(["train", "--method", "lora", "--profile", "smoke", "--input", str(path), "--out",
                  str(tmp_path / "run"), "--max-steps", "2", "--no-merge", "--quiet", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
@@ -277,7 +277,7 @@ def test_unknown_split_and_missing_local_copy_are_named(private_cache, tmp_path,
 def test_paper_book_stops_before_any_notebook_when_a_dataset_is_missing(private_cache, capsys):
     from srllm.cli import main
 
-    assert main(["book", "--profile", "paper", "--no-html"]) == 1
+    assert main(["book", "--profile", "paper", "--no-html"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot read dataset 'cmd' of profile 'paper'" in err and "offline" in err
     assert not (private_cache / "runs").exists()

@@ -136,6 +136,48 @@ def read_rows(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
     return read_parquet(path, report)
 
 
+def read_texts(path: str | Path, column: str = "text", *, limit: int | None = None,
+               allow_empty: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of a data file and the text of each in ``column``, for commands that process one text a row.
+
+    Unlike the record loaders this keeps every row as read (no schema), so that a copy written
+    with :func:`srllm.data.writers.write_rows` has every other cell unchanged. A row the reader
+    could not read, a missing column, or a cell that is not text (or is blank, unless
+    ``allow_empty``) is a :class:`SrllmError` naming the file, the row and the field.
+    ``limit`` keeps the first N rows.
+    """
+    path = Path(path)
+    report = LoadReport(source=str(path), format="texts")
+    columns, rows = read_rows(path, report)
+    if report.exclusions:
+        bad = ", ".join(f"{report.row_unit} {e.row} ({e.reason}{': ' + e.detail if e.detail else ''})"
+                        for e in report.exclusions[:5])
+        more = f" and {len(report.exclusions) - 5} more" if len(report.exclusions) > 5 else ""
+        raise SrllmError(f"{path}: unreadable rows: {bad}{more}")
+    if column not in columns:
+        raise SrllmError(f"{path}: no column {column!r}; columns are: {', '.join(columns)} "
+                         f"(choose one with --text-column)")
+    if limit is not None:
+        if limit <= 0:
+            raise SrllmError("--limit must be a positive integer")
+        rows = rows[:limit]
+    texts = []
+    for n, row in rows:
+        if column not in row:
+            raise SrllmError(f"{path}: {report.row_unit} {n} has no field {column!r} "
+                             f"(fields: {', '.join(map(str, row))}; choose one with --text-column)")
+        value = row[column]
+        if not isinstance(value, str):
+            raise SrllmError(f"{path}: {report.row_unit} {n}, field {column!r}: not text "
+                             f"({type(value).__name__} {value!r})")
+        if not allow_empty and not value.strip():
+            raise SrllmError(f"{path}: {report.row_unit} {n}, field {column!r}: empty ({value!r})")
+        texts.append(value)
+    if not texts:
+        raise SrllmError(f"{path}: the file has no rows")
+    return [r for _, r in rows], texts
+
+
 def sniff_columns(path: Path) -> list[str]:
     """Column names only (header line, first JSON object, or Parquet schema); [] when unreadable."""
     import csv
