@@ -35,6 +35,7 @@ from srllm.paper import TABLE1
 from srllm.perf import load_benchmarks, machine_info, peak_rss_mib
 from srllm.profiles import resolve
 from srllm.prompts import format_prompt
+from srllm.results.common import TABLE4_METHODS, TABLE7_METHODS, bold_prompts, toxigen_subset
 
 
 @dataclass
@@ -127,8 +128,6 @@ def _data_stage(profile: Any) -> tuple[Stage, dict[str, list[Any]] | None, Stage
                           f"`srllm data fetch`)")
         tg.basis.append("not on this machine: rows unknown until fetched")
     else:
-        from srllm.experiments import toxigen_subset
-
         recs = load_dataset_for(profile, "toxigen").records
         tg.rows = len(toxigen_subset(recs, profile.data.max_toxigen_per_group, profile.seed))
         tg.basis.append(f"{len(recs)} statements, {tg.rows} used (at most "
@@ -180,8 +179,6 @@ def _train_stage(name: str, profile: Any, splits: dict[str, list[Any]] | None, t
 
 def _generation_stage(profile: Any, splits: dict[str, list[Any]] | None, toxigen_rows: int | None,
                       benches: list[dict[str, Any]]) -> Stage:
-    from srllm.experiments import TABLE4_METHODS, TABLE7_METHODS, bold_prompts
-
     gen_methods = [m for m in dict.fromkeys(TABLE4_METHODS + TABLE7_METHODS)
                    if m not in ("original", "t5_large", "bart_large")]
     cmd_rows = len(splits["test"]) if splits is not None else (profile.data.max_test_rows or TABLE1.split["test"])

@@ -147,7 +147,7 @@ def test_local_hub_layout_parquet_folder_and_saved_dataset_read_alike(private_ca
 
 def test_offline_without_a_copy_stops_with_one_message_naming_the_dataset(private_cache):
     from srllm.data.sources import DataSourceError, load_dataset_for
-    from srllm.experiments import eval_items
+    from srllm.results.common import eval_items
     from srllm.profiles import get_profile
 
     with pytest.raises(DataSourceError) as err:
@@ -216,7 +216,7 @@ def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache
     (the run record names the dataset, its revision and the split sizes) and Table 4's items
     are that copy's test split."""
     from srllm.data.sources import profile_splits
-    from srllm.experiments import eval_items
+    from srllm.results.common import eval_items
     from srllm.profiles import get_profile
     from srllm.train import train
 
