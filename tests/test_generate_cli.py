@@ -85,30 +85,30 @@ def test_generate_errors_are_one_clear_line(model_folder, tmp_path, capsys):
     good = tmp_path / "good.csv"
     pd.DataFrame({"text": TEXTS}).to_csv(good, index=False)
     cases = [
-        (["--input", str(src), "--out", str(tmp_path / "o.txt")], "must end in .csv or .jsonl"),
+        (["--input", str(src), "--out", str(tmp_path / "o.txt")], "unsupported file type '.txt' for output"),
         (["--input", str(src), "--out", str(tmp_path / "o.csv"), "--text-column", "body"], "no column 'body'"),
         (["--input", str(src), "--out", str(tmp_path / "o.csv"), "--method", "zero_shot"], "row 2, field 'text'"),
         (["--input", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o.csv")], "no such file"),
     ]
     for extra, message in cases:
-        assert main(["generate", *extra, *_args(model_folder)]) == 1
+        assert main(["generate", *extra, *_args(model_folder)]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (extra, err)
     # The encoder-decoder baseline needs the Hub (the suite runs with HF_HUB_OFFLINE=1).
     assert main(["generate", "--input", str(good), "--out", str(tmp_path / "o.csv"), "--method", "t5_large",
-                 "--profile", "smoke"]) == 1
+                 "--profile", "smoke"]) == 2
     err = capsys.readouterr().err
     assert "'t5_large' was not run" in err and "google-t5/t5-large" in err
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n{"text": broken\n')
-    assert main(["generate", "--input", str(bad), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 1
+    assert main(["generate", "--input", str(bad), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 2
     assert "line 2 (malformed_json" in capsys.readouterr().err
 
 
 def test_generate_sr_llm_without_any_trained_adapter_says_so(model_folder, tmp_path, capsys):
     src = tmp_path / "in.csv"
     pd.DataFrame({"text": TEXTS}).to_csv(src, index=False)
-    assert main(["generate", "--input", str(src), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 1
+    assert main(["generate", "--input", str(src), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 2
     err = capsys.readouterr().err
     assert "needs a trained adapter" in err and "srllm train --profile smoke --method qlora" in err
 
@@ -139,7 +139,7 @@ def test_debias_command_reports_what_it_used(model_folder, tmp_path, capsys, mon
     cap = capsys.readouterr()
     assert "instruction fine-tuned adapter" in cap.err and str(run / "adapter") in cap.err
     assert f"the profile's SR_LLM run {run.name}" in cap.err
-    assert main(["debias", "x", "--adapter", str(tmp_path / "nope")]) == 1
+    assert main(["debias", "x", "--adapter", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
 
 

@@ -359,7 +359,7 @@ def test_cli_trains_prefix_on_a_data_file_and_reports(cache, tmp_path, capsys):
     data = tmp_path / "mine.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "prefix-run"
-    code = main(["train", "--method", "prefix", "--profile", "smoke", "--data", str(data), "--out", str(out),
+    code = main(["train", "--method", "prefix", "--profile", "smoke", "--input", str(data), "--out", str(out),
                  "--max-steps", "2", "--quiet", "--json"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
@@ -368,7 +368,7 @@ def test_cli_trains_prefix_on_a_data_file_and_reports(cache, tmp_path, capsys):
     assert cfg["peft_type"] == "PREFIX_TUNING" and cfg["num_virtual_tokens"] == 4
     manifest = json.loads((out / "manifest.json").read_text())
     assert str(data) in manifest["data"]["source"] and manifest["merged_dir"] is None
-    assert main(["train", "--method", "prefix", "--profile", "smoke", "--data", str(tmp_path / "none.csv")]) == 1
+    assert main(["train", "--method", "prefix", "--profile", "smoke", "--input", str(tmp_path / "none.csv")]) == 2
 
 
 def test_prefix_dropout_is_applied_in_training_only():

@@ -198,7 +198,7 @@ def test_job_ad_report_finds_the_coded_wording_of_the_original():
 
 
 def test_job_ad_requirements_are_the_callers_and_the_case_study_shares_the_lists():
-    from srllm.jobs import biased_terms
+    from srllm.results.jobs import biased_terms
     from srllm.metrics.job_ad import job_ad_report
 
     short = "You will build our products in Python."

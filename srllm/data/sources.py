@@ -371,7 +371,7 @@ def read_source(name: str, src: Any, profile_name: str) -> tuple[list[Any], Load
                                      src.format)
             info.update(split_read=split, how=how)
             return items, report, info
-        from srllm.data.loaders import load_file
+        from srllm.data.loaders import load_records
 
         if name == "toxigen":
             from srllm.data.readers import read_rows
@@ -380,7 +380,7 @@ def read_source(name: str, src: Any, profile_name: str) -> tuple[list[Any], Load
             _, raw = read_rows(path, report)
             items, report = _records(name, [r for _, r in raw], path.name, "toxigen")
         else:
-            items, report = load_file(path, format=src.format or None)
+            items, report = load_records(path, format=src.format or None)  # job pairs become records too
         return items, report, info
     # Hub: the fetched copy, else fetch now (network), else stop with the message.
     copy = find_copy(src)

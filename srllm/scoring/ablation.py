@@ -20,7 +20,7 @@ def ordering_ablation(outputs: dict[str, Any], *, seed: int = 42, threshold: flo
 
     ``outputs`` maps a method name to its outputs on one evaluation set: a list of
     texts, or a :class:`srllm.generation.baselines.BaselineResult` (what
-    :func:`srllm.experiments.method_outputs` returns; one that did not run gives a
+    :func:`srllm.results.common.method_outputs` returns; one that did not run gives a
     ``not_run`` row). Each is scored by the offline proxy twice, once with the
     classifier trained as now (``labelled_only``) and once with the earlier choice
     that included SR_LLM's training targets as unbiased (``with_targets``); see

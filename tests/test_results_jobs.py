@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from srllm import jobs
+from srllm.results import jobs
 from srllm.errors import SrllmError
 
 
@@ -166,6 +166,43 @@ def test_measures_on_known_rewrites(postings):
     assert any("100-token generation limit" in n for n in ev.notes)
     with pytest.raises(SrllmError, match="3 rewrites"):
         jobs.evaluate(test, rewrites[:3], model_name="tiny-random-llama", max_new_tokens=10)
+    # the page's glue values and its reference table come from the same averages
+    from srllm.paper import TABLE9
+
+    h = jobs.headlines(len(test), ev)
+    assert h["jobs_postings"] == 4 and h["jobs_truncated_rewrites"] == 2
+    assert h["jobs_biased_before"] == round(before, 2) and h["jobs_biased_after"] == round(after, 2)
+    assert h["jobs_reduction_pct"] == round(ev.averages["reduction_percent"], 1)
+    assert h["jobs_ppl_after"] == round(ev.averages["perplexity_after"], 1)
+    assert h["jobs_paper_biased_before"] == TABLE9.biased_terms_before
+    ref = jobs.reference_table(ev.averages)
+    assert ref.loc["gender-coded terms / post", "rewrite (ours)"] == pytest.approx(after)
+    assert math.isnan(ref.loc["content similarity (%)", "original"])
+    assert ref.loc["perplexity (base model)", "human debiased (reference)"] == ev.averages["perplexity_reference"]
+    assert set(jobs.PER_POSTING_COLUMNS) <= set(df.columns)
+
+
+def test_headlines_say_n_a_where_a_measure_is_undefined():
+    averages = {"biased_terms_before": 0.0, "biased_terms_after": 0.0, "reduction_percent": float("nan"),
+                "similarity_percent": 50.0, "perplexity_before": 20.0, "perplexity_after": float("nan")}
+    h = jobs.headlines(2, jobs.JobsEvaluation(None, averages, 0, 16, []))
+    assert h["jobs_reduction_pct"] == "n/a" and h["jobs_ppl_after"] == "n/a" and h["jobs_ppl_before"] == 20.0
+
+
+def test_runs_table_lists_both_phases_with_their_cuts():
+    from types import SimpleNamespace
+
+    def run(steps, cut, length):
+        summary = {c: None for c in jobs.RUN_COLUMNS if c not in ("cut_at_max_length", "max_length")}
+        summary.update(method="lora", steps=steps)
+        return SimpleNamespace(summary=lambda: summary, manifest={"data": {"train_truncated": cut}},
+                               config={"max_length": length})
+
+    table = jobs.runs_table(run(2, 0, 256), run(3, 1, 512))
+    assert list(table.columns) == jobs.RUN_COLUMNS
+    assert list(table.index) == ["phase 1 (pairs)", "phase 2 (postings)"]
+    assert list(table["cut_at_max_length"]) == [0, 1] and list(table["max_length"]) == [256, 512]
+    assert list(table["steps"]) == [2, 3]
 
 
 def test_biased_terms_counts_coded_words_and_other_phrases():

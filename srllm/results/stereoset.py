@@ -6,7 +6,7 @@ scores the intrasentence task twice with the profile's model:
 * ``base`` - the model as downloaded, standing in for the paper's
   "Llama3.2 instruct 1B (P)" row;
 * ``sr_llm`` - the same model with the SR_LLM adapter (the cached
-  ``train("qlora", profile)`` run that :func:`srllm.experiments.adapter_for`
+  ``train("qlora", profile)`` run that :func:`srllm.results.common.adapter_for`
   gives the other results notebooks), standing in for the paper's
   "SR_LLM (IFT)" row. The run's merged folder (adapter folded into the
   weights) is scored when it exists: same likelihoods, base-model speed.
@@ -33,10 +33,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
+from srllm import findings, paper
 from srllm.errors import SrllmError
+from srllm.metrics.stereoset import load_gold, model_predictions, score_predictions
 from srllm.perf import log_work
+from srllm.profiles import resolve
+from srllm.report import side_by_side
+from srllm.results.common import ADAPTER_METHODS, model_label, model_note
+from srllm.training import train
 
 SYSTEMS: tuple[str, ...] = ("base", "sr_llm")
 SYSTEM_LABELS: dict[str, str] = {"base": "base model", "sr_llm": "SR_LLM"}
@@ -73,17 +81,11 @@ class StereoSetRun:
 
 def items_for(profile: Any, max_items: int | None = None) -> int | None:
     """The number of items to score: ``max_items`` if given, else the profile's ``data.max_stereoset_items``."""
-    prof = _prof(profile)
+    prof = resolve(profile)
     n = prof.data.max_stereoset_items if max_items is None else max_items
     if n is not None and (not isinstance(n, int) or n < 1):
         raise SrllmError(f"max_items must be None or a positive integer, got {n!r}")
     return n
-
-
-def _prof(profile: Any) -> Any:
-    from srllm.experiments import resolve_profile
-
-    return resolve_profile(profile)
 
 
 def run_stereoset(profile: Any = "cpu", *, max_items: int | None = None, systems: tuple[str, ...] = SYSTEMS,
@@ -91,12 +93,10 @@ def run_stereoset(profile: Any = "cpu", *, max_items: int | None = None, systems
     """Score the intrasentence task for each system (``base``, ``sr_llm``) under ``profile``.
 
     ``profile``: a :class:`srllm.profiles.Profile` or its name (use
-    :func:`srllm.experiments.resolve_profile` for another model or seed).
+    :func:`srllm.profiles.resolve` for another model or seed).
     ``sr_llm`` trains the QLoRA adapter if no finished run is cached.
     """
-    from srllm.metrics.stereoset import load_gold, model_predictions, score_predictions
-
-    prof = _prof(profile)
+    prof = resolve(profile)
     n = items_for(prof, max_items)
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
@@ -123,15 +123,12 @@ def run_stereoset(profile: Any = "cpu", *, max_items: int | None = None, systems
 def sr_llm_weights(profile: Any = "cpu") -> tuple[Path | None, Path | None]:
     """``(adapter folder, merged folder or None)`` of the SR_LLM training run under ``profile``.
 
-    The run is the one :func:`srllm.experiments.adapter_for` ``("sr_llm", ...)`` uses (cached).
+    The run is the one :func:`srllm.results.common.adapter_for` ``("sr_llm", ...)`` uses (cached).
     Its merged folder holds the base weights with the LoRA update added in; scoring
     it gives the same likelihoods as base + adapter (up to float rounding) at the
     base model's speed, so it is preferred when the run saved one.
     """
-    from srllm.experiments import ADAPTER_METHODS
-    from srllm.training import train
-
-    run = train(ADAPTER_METHODS["sr_llm"], _prof(profile))
+    run = train(ADAPTER_METHODS["sr_llm"], resolve(profile))
     merged = run.merged_dir if run.merged_dir is not None and run.merged_dir.is_dir() else None
     return run.adapter_dir, merged
 
@@ -141,8 +138,6 @@ def scores_frame(runs: dict[str, StereoSetRun], *, with_paper: bool = True) -> p
 
     ``source`` is ``ours`` or ``paper`` (the Table 6 row each system stands for).
     """
-    from srllm import paper
-
     rows = []
     for system, run in runs.items():
         for domain in DOMAINS:
@@ -159,11 +154,7 @@ def scores_frame(runs: dict[str, StereoSetRun], *, with_paper: bool = True) -> p
 
 def table6_side_by_side(runs: dict[str, StereoSetRun], profile: Any = "cpu") -> pd.DataFrame:
     """Table 6 beside ours, index (system, domain, metric), via :func:`srllm.report.side_by_side`."""
-    from srllm import paper
-    from srllm.experiments import model_label, model_note
-    from srllm.report import side_by_side
-
-    prof = _prof(profile)
+    prof = resolve(profile)
     ours: dict[tuple[str, str, str], float | None] = {}
     theirs: dict[tuple[str, str, str], float | None] = {}
     notes: dict[tuple[str, str, str], str] = {}
@@ -193,8 +184,6 @@ def table6_side_by_side(runs: dict[str, StereoSetRun], profile: Any = "cpu") -> 
 
 def icat_audit() -> pd.DataFrame:
     """Every Table 6 row: printed LMS, SS, ICAT, the ICAT they imply, and whether the printed ICAT can follow."""
-    from srllm import paper
-
     failures = paper.icat_failures()
     rows = [{"model": r.model, "domain": r.domain, "LMS": r.lms, "SS": r.ss, "ICAT printed": r.icat,
              "ICAT from LMS, SS": round(paper.icat(r.lms, r.ss), 2),
@@ -208,9 +197,6 @@ def plot_table6(frame: pd.DataFrame, *, figsize: tuple[float, float] = (11.0, 4.
     ``frame``: :func:`scores_frame`. The SS panel marks 50 (no stereotype preference).
     Returns a :class:`matplotlib.figure.Figure`.
     """
-    import numpy as np
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=figsize)
     axes = fig.subplots(1, len(METRICS), sharey=False)
     series = [(src, sys) for sys in SYSTEM_LABELS.values() for src in ("ours", "paper")]
@@ -237,5 +223,65 @@ def plot_table6(frame: pd.DataFrame, *, figsize: tuple[float, float] = (11.0, 4.
     return fig
 
 
-__all__ = ["DOMAINS", "METRICS", "PAPER_ROW", "SYSTEMS", "SYSTEM_LABELS", "StereoSetRun", "icat_audit",
-           "items_for", "plot_table6", "run_stereoset", "scores_frame", "sr_llm_weights", "table6_side_by_side"]
+def domain_counts(runs: dict[str, StereoSetRun]) -> pd.DataFrame:
+    """Intrasentence examples scored per domain (rows, and ``overall``) for each system (columns)."""
+    counts = pd.DataFrame({system: {d: run.count(d) for d in list(DOMAINS) + ["overall"] if d in run.scores}
+                           for system, run in runs.items()})
+    counts.index.name = "domain"
+    return counts
+
+
+def sr_llm_changes(frame: pd.DataFrame) -> pd.DataFrame:
+    """SR_LLM minus the base model per domain and metric, ours beside the paper's.
+
+    ``frame``: :func:`scores_frame`. Columns ``(ours|paper, LMS|SS|ICAT||SS-50|)``; ``|SS-50|`` is the
+    change in distance from 50 (negative: SR_LLM is closer to no stereotype preference).
+    """
+    def deltas(source: str) -> pd.DataFrame:
+        sub = frame[frame.source == source].pivot_table(index=["domain", "metric"], columns="system",
+                                                        values="value")
+        base, sr = sub[SYSTEM_LABELS["base"]], sub[SYSTEM_LABELS["sr_llm"]]
+        d = (sr - base).unstack("metric")
+        d["|SS-50|"] = ((sr - 50).abs() - (base - 50).abs()).xs("SS", level="metric")
+        return d
+
+    return pd.concat({"ours": deltas("ours"), "paper": deltas("paper")}, axis=1)
+
+
+def icat_failures(audit: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`icat_audit` whose printed ICAT their LMS and SS cannot produce."""
+    return audit[~audit["consistent"]].reset_index(drop=True)
+
+
+def headlines(runs: dict[str, StereoSetRun], profile: Any, n_failures: int) -> dict[str, Any]:
+    """Glue-ready Table 6 numbers of notebook 06: ``ss_items``, ``ss_model``, overall LMS/SS/ICAT of both
+    systems (``ss_base_overall_*``, ``ss_sr_overall_*``), ``ss_paper_icat_failures`` and each domain's ICAT."""
+    base, sr = runs["base"], runs["sr_llm"]
+    out: dict[str, Any] = {
+        "ss_items": int(sr.count("overall")),
+        "ss_model": model_label(resolve(profile).model),
+        "ss_base_overall_lms": round(base.value("overall", "LMS"), 2),
+        "ss_base_overall_ss": round(base.value("overall", "SS"), 2),
+        "ss_base_overall_icat": round(base.value("overall", "ICAT"), 2),
+        "ss_sr_overall_lms": round(sr.value("overall", "LMS"), 2),
+        "ss_sr_overall_ss": round(sr.value("overall", "SS"), 2),
+        "ss_sr_overall_icat": round(sr.value("overall", "ICAT"), 2),
+        "ss_paper_icat_failures": n_failures,
+    }
+    for d in DOMAINS:
+        if d in sr.scores:
+            out[f"ss_sr_{d}_icat"] = round(sr.value(d, "ICAT"), 2)
+            out[f"ss_base_{d}_icat"] = round(base.value(d, "ICAT"), 2)
+    return out
+
+
+def stereoset_findings(values: dict[str, Any]) -> str:
+    """The "What this build found" paragraph of the StereoSet page, against the paper's mean ICAT of the
+    rows our systems stand for (:func:`srllm.findings.stereoset_findings`)."""
+    return findings.stereoset_findings(values, paper_base_icat=findings.paper_mean_icat(PAPER_ROW["base"]),
+                                       paper_sr_icat=findings.paper_mean_icat(PAPER_ROW["sr_llm"]))
+
+
+__all__ = ["DOMAINS", "METRICS", "PAPER_ROW", "SYSTEMS", "SYSTEM_LABELS", "StereoSetRun", "domain_counts", "headlines",
+           "icat_audit", "icat_failures", "items_for", "plot_table6", "run_stereoset", "scores_frame", "sr_llm_changes",
+           "sr_llm_weights", "stereoset_findings", "table6_side_by_side"]

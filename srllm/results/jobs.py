@@ -41,6 +41,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from srllm.data import limit, load_sample, split_records
 from srllm.errors import SrllmError
 from srllm.generation import adapter_type, rewrite
@@ -50,7 +52,8 @@ from srllm.metrics.perplexity import perplexity
 from srllm.metrics.similarity import cosine_similarity
 from srllm.models import load_model
 from srllm.paper import CASE_STUDY_MODEL, TABLE9
-from srllm.profiles import get_profile
+from srllm.profiles import resolve
+from srllm.report import side_by_side
 from srllm.training import train
 
 PROMPT_FORMAT = "alpaca"  # Section 5.2: "the adoption of the Alpaca-style format"
@@ -89,7 +92,7 @@ _BUDGET: dict[str, dict[str, Any]] = {
 def plan_for_profile(profile: Any, *, method: str | None = None, n_test: int | None = None,
                      **overrides: Any) -> JobsPlan:
     """The case study's settings under ``profile``; ``overrides`` replace :class:`JobsPlan` fields."""
-    p = _profile(profile)
+    p = resolve(profile)
     budget = dict(_BUDGET.get(p.name, _BUDGET["cpu"]))
     values: dict[str, Any] = {
         "method": method or p.train.method,
@@ -112,10 +115,6 @@ def plan_for_profile(profile: Any, *, method: str | None = None, n_test: int | N
     if values["n_test"] is not None and (not isinstance(values["n_test"], int) or values["n_test"] <= 0):
         raise SrllmError(f"n_test must be a positive integer or None, got {values['n_test']!r}")
     return JobsPlan(**values)
-
-
-def _profile(profile: Any) -> Any:
-    return get_profile(profile) if isinstance(profile, str) else profile
 
 
 # --------------------------------------------------------------------------- data
@@ -159,7 +158,7 @@ class CaseData:
 def load_case_data(profile: Any, plan: JobsPlan, pairs: Sequence[Any] | None = None,
                    postings: Sequence[Any] | None = None) -> CaseData:
     """Bundled pairs and postings (or the given ones), split with the profile's seed and row limits."""
-    p = _profile(profile)
+    p = resolve(profile)
     pairs = load_sample("job_pairs") if pairs is None else list(pairs)
     postings = load_sample("job_postings") if postings is None else list(postings)
     pp = split_pairs(pairs, p.seed)
@@ -182,7 +181,7 @@ def train_phases(profile: Any, plan: JobsPlan, data: CaseData, *, progress: bool
     Dev parts (``data.pairs["dev"]``, ``data.postings["dev"]``; empty under budget
     plans) give each phase's evaluation loss.
     """
-    p = _profile(profile)
+    p = resolve(profile)
     # merge=False: rewriting loads the adapter on the base model, so no merged copy is needed.
     common = dict(prompt_format=plan.prompt_format, progress=progress, merge=False)
     phase1 = train(plan.method, p, pair_records(data.pairs["train"]), pair_records(data.pairs["dev"]),
@@ -203,7 +202,7 @@ def train_phases(profile: Any, plan: JobsPlan, data: CaseData, *, progress: bool
 def rewrite_postings(texts: Sequence[str], run: Any, profile: Any, plan: JobsPlan, *,
                      progress: bool = True) -> list[str]:
     """Rewrites of ``texts`` by the phase-2 adapter, in the plan's prompt layout and token limit (cached)."""
-    p = _profile(profile).replace(prompt_format=plan.prompt_format,
+    p = resolve(profile).replace(prompt_format=plan.prompt_format,
                                   **{"generate.max_new_tokens": plan.max_new_tokens})
     method = "prefix" if adapter_type(run.adapter_dir) == "PREFIX_TUNING" else "sr_llm"
     return rewrite(list(texts), model_name=run.model, adapter_dir=run.adapter_dir, method=method, profile=p,
@@ -247,8 +246,6 @@ def evaluate(postings: Sequence[Any], rewrites: Sequence[str], *, model_name: st
     is kept (it counts zero biased terms and scores its similarity as 0) rather
     than dropped, and is counted in the notes.
     """
-    import pandas as pd
-
     if len(postings) != len(rewrites):
         raise SrllmError(f"{len(postings)} postings but {len(rewrites)} rewrites")
     if not postings:
@@ -312,8 +309,6 @@ def evaluate(postings: Sequence[Any], rewrites: Sequence[str], *, model_name: st
 
 def compare_with_paper(averages: dict[str, float], *, model: str, n_postings: int, extra_note: str = "") -> Any:
     """Table 9 beside ours via :func:`srllm.report.side_by_side` (similarity in percent)."""
-    from srllm.report import side_by_side
-
     ours = {"Avg. biased terms / post (original)": averages["biased_terms_before"],
             "Avg. biased terms / post (rewritten)": averages["biased_terms_after"],
             "Reduction of biased terms (%)": averages["reduction_percent"],
@@ -343,9 +338,59 @@ def compare_with_paper(averages: dict[str, float], *, model: str, n_postings: in
     return side_by_side(ours, paper, note=base, notes=notes, index_names="metric")
 
 
+RUN_COLUMNS = ["method", "steps", "train_rows", "max_length", "cut_at_max_length", "first_eval_loss",
+               "best_eval_loss", "final_train_loss", "wall_minutes", "reused"]
+PER_POSTING_COLUMNS = ["id", "title", "coded_before", "coded_after", "coded_reference", "other_before", "other_after",
+                       "similarity", "ppl_before", "ppl_after", "words_before", "words_after", "hit_token_limit",
+                       "coded_words_before", "coded_words_after"]
+
+
+def runs_table(phase1: Any, phase2: Any) -> pd.DataFrame:
+    """The two training phases side by side: steps, rows, the length limit and how many examples it cut,
+    losses, minutes and whether the run was reused from the cache."""
+    runs = pd.DataFrame({"phase 1 (pairs)": phase1.summary(), "phase 2 (postings)": phase2.summary()}).T
+    runs["cut_at_max_length"] = [r.manifest["data"]["train_truncated"] for r in (phase1, phase2)]
+    runs["max_length"] = [r.config["max_length"] for r in (phase1, phase2)]
+    return runs[RUN_COLUMNS]
+
+
+def reference_table(averages: dict[str, float]) -> pd.DataFrame:
+    """Our rewrites beside the originals and the human debiased postings (a reference the paper has not):
+    gender-coded terms per post, content similarity (%) and perplexity under the base model."""
+    a = averages
+    return pd.DataFrame({
+        "original": [a["biased_terms_before"], None, a["perplexity_before"]],
+        "rewrite (ours)": [a["biased_terms_after"], a["similarity_percent"], a["perplexity_after"]],
+        "human debiased (reference)": [a["biased_terms_reference"], a["similarity_reference_percent"],
+                                       a["perplexity_reference"]],
+    }, index=["gender-coded terms / post", "content similarity (%)", "perplexity (base model)"])
+
+
+def _rounded_or_na(value: float, digits: int) -> float | str:
+    return round(value, digits) if value == value else "n/a"
+
+
+def headlines(n_postings: int, ev: JobsEvaluation) -> dict[str, Any]:
+    """Glue-ready values of the case-study page (``jobs_*``): ours and Table 9's biased terms per post,
+    the reduction, similarity and perplexities ("n/a" where undefined) and the cut rewrites."""
+    a = ev.averages
+    return {
+        "jobs_postings": n_postings,
+        "jobs_biased_before": round(a["biased_terms_before"], 2),
+        "jobs_biased_after": round(a["biased_terms_after"], 2),
+        "jobs_reduction_pct": _rounded_or_na(a["reduction_percent"], 1),
+        "jobs_similarity_pct": round(a["similarity_percent"], 1),
+        "jobs_ppl_before": round(a["perplexity_before"], 1),
+        "jobs_ppl_after": _rounded_or_na(a["perplexity_after"], 1),
+        "jobs_truncated_rewrites": ev.truncated_rewrites,
+        "jobs_paper_biased_before": TABLE9.biased_terms_before,
+        "jobs_paper_biased_after": TABLE9.biased_terms_after,
+    }
+
+
 def notes(profile: Any, plan: JobsPlan, phase1: Any = None, phase2: Any = None) -> list[str]:
     """Plain-language departures and counts for the notebook's side-by-side note."""
-    p = _profile(profile)
+    p = resolve(profile)
     out = [f"model: {p.model} (paper: Llama-3.2-1B-Instruct); method {plan.method}; prompt layout "
            f"{plan.prompt_format} in both phases",
            f"phase 1: {plan.phase1_max_steps} steps of {plan.phase1_batch_size} pairs, phase 2: "

@@ -1,4 +1,4 @@
-"""StereoSet orchestration for notebook 06 (srllm.stereoset_runs): Table 6 beside ours, audit, chart."""
+"""StereoSet orchestration for notebook 06 (srllm.results.stereoset): Table 6 beside ours, audit, chart."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 
 from srllm import paper
 from srllm.errors import SrllmError
-from srllm.stereoset_runs import (DOMAINS, StereoSetRun, icat_audit, items_for, plot_table6, run_stereoset,
-                                  scores_frame, table6_side_by_side)
+from srllm.results.stereoset import (DOMAINS, StereoSetRun, domain_counts, headlines, icat_audit, icat_failures,
+                                     items_for, plot_table6, run_stereoset, scores_frame, sr_llm_changes,
+                                     stereoset_findings, table6_side_by_side)
 
 
 def _scores(lms: float, ss: float, domains=DOMAINS, n: int = 10) -> dict:
@@ -72,6 +73,32 @@ def test_icat_audit_matches_the_paper_module():
     assert bad == expected
 
 
+
+def test_sr_llm_changes_are_sr_llm_minus_base_ours_beside_the_paper():
+    change = sr_llm_changes(scores_frame(_runs()))
+    assert set(change.columns.get_level_values(0)) == {"ours", "paper"}
+    # ours: SR_LLM LMS 82+i vs base 80+i, SS 55-i vs 60-i in every domain i
+    assert change.loc["race", ("ours", "LMS")] == pytest.approx(2.0)
+    assert change.loc["race", ("ours", "SS")] == pytest.approx(-5.0)
+    assert change.loc["gender", ("ours", "|SS-50|")] == pytest.approx(abs(55.0 - 50) - abs(60.0 - 50))
+    sr, base = paper.table6_row("sr_llm_ift", "religion"), paper.table6_row("llama32_1b_p", "religion")
+    assert change.loc["religion", ("paper", "ICAT")] == pytest.approx(sr.icat - base.icat)
+
+
+def test_headlines_counts_and_findings_of_the_stereoset_page():
+    runs = _runs(sr_domains=("gender", "race"))
+    assert domain_counts(runs).loc["overall", "sr_llm"] == 20 and "religion" not in domain_counts(runs)["sr_llm"].dropna()
+    failures = icat_failures(icat_audit())
+    assert len(failures) == len(paper.icat_failures()) and list(failures.index) == list(range(len(failures)))
+    h = headlines(runs, "smoke", len(failures))
+    assert h["ss_items"] == 20 and h["ss_model"] == "tiny-random-llama"
+    assert h["ss_sr_overall_ss"] == 55.0 and h["ss_base_overall_lms"] == 80.0
+    assert h["ss_sr_overall_icat"] == round(paper.icat(82.0, 55.0), 2)
+    assert "ss_sr_race_icat" in h and "ss_sr_religion_icat" not in h
+    assert h["ss_paper_icat_failures"] == len(failures)
+    text = stereoset_findings(h)
+    assert str(h["ss_sr_overall_icat"]) in text or f"{h['ss_sr_overall_icat']:.1f}" in text
+
 def test_items_for_uses_the_profile_unless_overridden():
     from srllm.profiles import get_profile
 
@@ -100,7 +127,7 @@ def test_run_stereoset_scores_the_base_model_on_a_few_items():
 def test_sr_llm_merged_weights_score_like_base_plus_adapter():
     """The merged folder that run_stereoset prefers gives the same likelihoods as base model + adapter."""
     from srllm.metrics.stereoset import model_predictions
-    from srllm.stereoset_runs import sr_llm_weights
+    from srllm.results.stereoset import sr_llm_weights
 
     adapter, merged = sr_llm_weights("smoke")
     if merged is None:
