@@ -163,3 +163,29 @@ def test_generate_quiet_silences_every_bar(model_folder, tmp_path):
         stderr[quiet] = run.stderr
     assert "%|" in stderr[False], "a terminal run should show its progress bar"
     assert "%|" not in stderr[True], stderr[True][-1000:]
+
+
+def test_generate_text_is_the_path_debias_takes(model_folder, tmp_path, capsys, monkeypatch):
+    """`srllm debias TEXT` and `srllm generate --text TEXT` run the same code and print the same rewrite."""
+    from srllm.profiles import get_profile
+
+    prof = get_profile("smoke", model=str(model_folder), **{"generate.max_new_tokens": 5})
+    monkeypatch.setattr("srllm.generate._resolve_profile", lambda p: prof)
+    monkeypatch.setattr(gen, "default_shots_pool",
+                        lambda seed=42: [{"text": f"u{i}", "safe_variation": f"s{i}"} for i in range(4)])
+    assert main(["debias", TEXTS[0]]) == 0
+    via_debias = capsys.readouterr()
+    assert main(["generate", "--text", TEXTS[0]]) == 0
+    via_generate = capsys.readouterr()
+    assert via_generate.out == via_debias.out and via_debias.out.strip()
+    used = [line for line in via_debias.err.splitlines() if line.startswith("debias: used")]
+    assert used and used[0].replace("debias:", "generate:") in via_generate.err
+    assert main(["generate", "--text", TEXTS[0], "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rewrite"] == via_debias.out.strip() and report["method"] == "two_shot" and report["adapter"] is None
+    # an explicit generation method runs that method on the one text, as it would on a file
+    assert main(["generate", "--text", TEXTS[1], "--method", "zero_shot", *_args(model_folder)]) == 0
+    expected = gen.rewrite([TEXTS[1]], model_name=str(model_folder), method="zero_shot", profile=prof, progress=False)
+    assert capsys.readouterr().out.strip() == expected[0].strip()
+    assert main(["generate", "--text", "x", "--out", str(tmp_path / "o.csv")]) == 2
+    assert "--out applies to --input FILE, not to --text" in capsys.readouterr().err
