@@ -120,7 +120,8 @@ def test_debias_command_reports_what_it_used(model_folder, tmp_path, capsys, mon
     from srllm.profiles import get_profile
 
     prof = get_profile("smoke", model=str(model_folder), **{"generate.max_new_tokens": 5})
-    monkeypatch.setattr("srllm.generation.debiasing.resolve", lambda p: prof)
+    for module in ("adapters", "debiasing", "methods"):  # every generation module resolves its profile argument
+        monkeypatch.setattr(f"srllm.generation.{module}.resolve", lambda p: prof)
     monkeypatch.setattr(methods, "default_shots_pool",
                         lambda seed=42: [{"text": f"u{i}", "safe_variation": f"s{i}"} for i in range(4)])
     assert main(["debias", "Women are bad at math."]) == 0
@@ -170,8 +171,9 @@ def test_generate_text_is_the_path_debias_takes(model_folder, tmp_path, capsys, 
     from srllm.profiles import get_profile
 
     prof = get_profile("smoke", model=str(model_folder), **{"generate.max_new_tokens": 5})
-    monkeypatch.setattr("srllm.generate._resolve_profile", lambda p: prof)
-    monkeypatch.setattr(gen, "default_shots_pool",
+    for module in ("adapters", "debiasing", "methods"):  # every generation module resolves its profile argument
+        monkeypatch.setattr(f"srllm.generation.{module}.resolve", lambda p: prof)
+    monkeypatch.setattr(methods, "default_shots_pool",
                         lambda seed=42: [{"text": f"u{i}", "safe_variation": f"s{i}"} for i in range(4)])
     assert main(["debias", TEXTS[0]]) == 0
     via_debias = capsys.readouterr()
