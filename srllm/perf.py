@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from srllm.cache import atomic_write_text
+from srllm.cache import atomic_write_text, cache_dir
 
 BENCH_DIR = Path("runs/benchmarks")
 COMMITTED_DIR = Path("benchmarks/results")
@@ -204,7 +204,6 @@ def book_peak_rss_mib(rows: list[dict[str, Any]], profile: str | None = None) ->
 
 def work_log_path() -> Path:
     """``<cache>/perf/work-log.jsonl``: one line per computing call of generation or scoring."""
-    from srllm.cache import cache_dir
 
     return cache_dir() / "perf" / "work-log.jsonl"
 
@@ -237,8 +236,6 @@ def training_work(runs_dir: str | os.PathLike | None = None) -> list[dict[str, A
     """One work row per finished training run under ``<cache>/runs``: its manifest's ``finished_at``
     and ``wall_seconds`` (training is logged by the runs themselves, not by :func:`log_work`)."""
     from datetime import datetime
-
-    from srllm.cache import cache_dir
 
     root = Path(runs_dir) if runs_dir is not None else cache_dir() / "runs"
     rows = []

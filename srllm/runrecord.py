@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from srllm.metrics.carbon import PAPER_INTENSITY_KG_PER_KWH, carbon_kg, energy_kwh
+
 # A nominal per-core power for CPUs whose power cannot be read. Server CPUs span
 # roughly 4-12 W of TDP per core (e.g. a 64-core 280 W part is 4.4 W/core, a
 # 16-core 185 W part 11.6 W/core); we take the upper end so the estimate errs high.
@@ -217,7 +219,6 @@ def energy_record(sessions: list[dict[str, Any]]) -> dict[str, Any]:
     Each session dict holds ``seconds``, ``cpu_watts``, ``gpu_watts`` and their sources.
     Energy is summed session by session (power x time), then converted to kgCO2e.
     """
-    from srllm.metrics.carbon import PAPER_INTENSITY_KG_PER_KWH, carbon_kg, energy_kwh
 
     kwh = sum(energy_kwh(s["cpu_watts"] + s["gpu_watts"], s["seconds"] / 3600.0) for s in sessions)
     seconds = sum(s["seconds"] for s in sessions)

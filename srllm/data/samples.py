@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from srllm.data.annotations import load_annotations
+from srllm.data.loaders import load_file
 from srllm.errors import SrllmError
 
 SAMPLES: dict[str, tuple[str, str]] = {
@@ -45,8 +47,6 @@ def load_sample(name: str = "cmd", with_report: bool = False) -> Any:
     ``job_pairs`` -> :class:`JobPair`; ``job_postings`` -> :class:`JobPosting`;
     ``annotations`` -> a pandas DataFrame.
     """
-    from srllm.data.annotations import load_annotations
-    from srllm.data.loaders import load_file
 
     path = sample_path(name)
     fmt = SAMPLES[name][1]

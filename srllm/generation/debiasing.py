@@ -12,6 +12,7 @@ from srllm.generation.adapters import adapter_type, how_to_train, profile_adapte
 from srllm.generation.methods import rewrite
 from srllm.profiles import resolve
 
+
 @dataclass(frozen=True)
 class DebiasResult:
     text: str

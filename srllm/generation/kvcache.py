@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+
 def left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
     # Hand-written rather than tokenizer.pad: the ids are already tokenised once
     # up front and this avoids changing the shared tokenizer's padding side.

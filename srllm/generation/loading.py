@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from srllm.cache import adapter_fingerprint
 from srllm.errors import SrllmError
 from srllm.generation.adapters import adapter_type
-from srllm.generation.cache import adapter_fingerprint
 from srllm.models import load_model, resolve_device
+
 
 @dataclass(frozen=True)
 class LoadedModel:

@@ -315,18 +315,6 @@ def intrasentence_predictions(model: Any, tokenizer: Any, gold: Sequence[Example
     return {"intrasentence": rows, "intersentence": []}
 
 
-def _adapter_fingerprint(adapter: str | os.PathLike | None) -> str | None:
-    if adapter is None:
-        return None
-    from srllm.cache import file_hash, stable_hash
-
-    root = Path(adapter)
-    if not root.is_dir():
-        raise SrllmError(f"adapter folder not found: {root}")
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    return stable_hash([(str(p.relative_to(root)), file_hash(p)) for p in files])
-
-
 def model_predictions(model_name: str, adapter: str | os.PathLike | None = None, *,
                       gold_path: str | os.PathLike | None = None, domains: Iterable[str] | None = None,
                       max_items: int | None = None, batch_size: int = 16, device: str = "auto",
@@ -336,10 +324,10 @@ def model_predictions(model_name: str, adapter: str | os.PathLike | None = None,
     Returns ``(predictions, cache_file)``; a rerun with the same model, adapter
     files, gold file and selection reads the cache instead of scoring again.
     """
-    from srllm.cache import atomic_write_text, cache_dir, file_hash, stable_hash
+    from srllm.cache import adapter_fingerprint, atomic_write_text, cache_dir, file_hash, stable_hash
 
     gold_file = Path(gold_path) if gold_path is not None else default_gold_path()
-    key = stable_hash({"model": model_name, "adapter": _adapter_fingerprint(adapter), "gold": file_hash(gold_file),
+    key = stable_hash({"model": model_name, "adapter": adapter_fingerprint(adapter) if adapter is not None else None, "gold": file_hash(gold_file),
                        "domains": sorted(domains) if domains else None, "max_items": max_items,
                        "score": "geomean-token-prob/auto-start-v1"})
     out = cache_dir() / "stereoset" / f"predictions-{key}.json"

@@ -24,7 +24,9 @@ from typing import Any, Sequence
 
 from srllm.cache import atomic_write_text, cache_dir, stable_hash
 from srllm.errors import SrllmError
+from srllm.perf import log_work
 from srllm.quiet import is_quiet
+from srllm.scoring.store import ScoreStore, text_key
 
 
 class ScorerError(SrllmError):
@@ -113,7 +115,6 @@ class Scorer(abc.ABC):
 
     def _get_store(self):
         if self._store is None:
-            from srllm.scoring.store import ScoreStore
 
             folder = self.cache_path
             folder.mkdir(parents=True, exist_ok=True)
@@ -139,7 +140,6 @@ class Scorer(abc.ABC):
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise ScorerError(f"text #{i} is {type(t).__name__}, not str: {t!r:.60}")
-        from srllm.scoring.store import text_key
 
         keys = [text_key(t) for t in texts]
         found: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -187,7 +187,6 @@ class Scorer(abc.ABC):
                 if bar is not None:
                     bar.close()
             # For benchmarks/bench_book.py: the share of a cold book spent scoring (srllm.perf).
-            from srllm.perf import log_work
 
             log_work("scoring", time.perf_counter() - t0, scorer=self.name, rows=len(items))
         results = []

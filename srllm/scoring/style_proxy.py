@@ -44,6 +44,7 @@ from typing import Any, Literal
 import numpy as np
 
 from srllm.errors import SrllmError
+from srllm.metrics.similarity import embed
 
 Polarity = Literal["positive", "negative", "other"]  # "other": a ParlAI label outside TRAITS
 
@@ -145,7 +146,6 @@ class StyleProxy:
                 "stands_in_for": "ParlAI style classifier (zoo:style_gen), Section 4.4"}
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        from srllm.metrics.similarity import embed
 
         return np.asarray(embed(list(texts), batch_size=self.batch_size, device=self.device), dtype=np.float64)
 
@@ -250,11 +250,6 @@ def get_style_scorer(name: str = "style-proxy") -> StyleProxy | ParlAIStyle:
 
 
 # --------------------------------------------------------------------------- summaries
-
-
-def style_scores(results: Sequence[StyleResult]) -> list[float]:
-    """The scalar style score of each result."""
-    return [r.score for r in results]
 
 
 def style_differences(before: Sequence[StyleResult], after: Sequence[StyleResult]) -> list[float]:

@@ -28,7 +28,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from srllm.cache import write_folder
 from srllm.errors import SrllmError
+from srllm.models import load_model
+from srllm.profiles import QuantSettings
 from srllm.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -71,8 +74,6 @@ def load_base(cfg: Any) -> tuple[Any, Any]:
     Non-quantized weights load in float32; mixed precision (fp16/bf16) comes from
     autocast in the Trainer, so the optimizer always updates float32 weights.
     """
-    from srllm.models import load_model
-    from srllm.profiles import QuantSettings
 
     if cfg.method == "qlora":
         q = cfg.quant
@@ -239,26 +240,12 @@ def merge_adapter(cfg: Any, adapter_dir: str | Path, out_dir: str | Path) -> Pat
     is added to it (``merge_and_unload``), so the merged model needs neither peft
     nor bitsandbytes.
     """
-    import os
-    import shutil
-
     from peft import PeftModel
-
-    from srllm.models import load_model
 
     dtype = "float32" if cfg.device == "cpu" else (cfg.quant or {}).get("compute_dtype", "float16")
     base, tok = load_model(cfg.model, device=cfg.device, dtype=dtype)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-    out = Path(out_dir)
-    tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    merged.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    return out
+    return write_folder(out_dir, lambda tmp: (merged.save_pretrained(tmp), tok.save_pretrained(tmp)))
 
 
 def load_init_adapter(model: Any, cfg: TrainConfig) -> None:

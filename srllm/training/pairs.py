@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from srllm.cache import stable_hash
+from srllm.data.sources import load_dataset_for, profile_splits
 from srllm.errors import SrllmError
+from srllm.prompts import format_prompt, tokenize_example
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +72,6 @@ def tokenize_pairs(pairs: Sequence[Pair], tokenizer: Any, fmt: str, max_length: 
     Examples cut so hard by ``max_length`` that no response token is left would
     contribute nothing to the loss; they are dropped and counted.
     """
-    from srllm.prompts import format_prompt, tokenize_example
-
     out = []
     for p in pairs:
         ex = tokenize_example(format_prompt(p.text, fmt, tokenizer), p.safe_variation, tokenizer, max_length)
@@ -98,8 +98,6 @@ def default_records(profile: Any) -> tuple[list[Any], list[Any], str]:
     The source (bundled sample, Hub dataset or local copy), its revision and the split sizes
     are named in the returned description, which goes into the run record.
     """
-    from srllm.data.sources import load_dataset_for, profile_splits
-
     parts = profile_splits(profile, "cmd")
     return parts["train"], parts["dev"], f"{load_dataset_for(profile, 'cmd').describe()}; train / dev"
 

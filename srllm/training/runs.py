@@ -23,6 +23,7 @@ from typing import Any, Iterator, Sequence
 
 from srllm.cache import atomic_write_text, cache_dir
 from srllm.errors import SrllmError
+from srllm.profiles import resolve
 from srllm.training.config import TrainConfig, run_hash
 from srllm.training.pairs import data_hash, default_records, to_pairs
 
@@ -178,9 +179,7 @@ def profile_run_name(profile: Any = "cpu", method: str | None = None) -> str:
     """The run folder name (``<method>-<hash>``) that ``train(method, profile)`` uses with the
     profile's own settings and default data: how the book's SR_LLM run is found again by
     its settings, never by age (a workshop or sweep run has other settings, so another name)."""
-    from srllm.profiles import get_profile
-
-    prof = get_profile(profile) if isinstance(profile, str) else profile
+    prof = resolve(profile)
     d_train, d_eval, _ = default_records(prof)
     cfg = TrainConfig.from_profile(prof, method)
     train_pairs, _ = to_pairs(d_train, "train")
