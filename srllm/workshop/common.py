@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from srllm.errors import SrllmError
-from srllm.generate import _resolve_profile, generate_texts, generation_cache_path, load_for_generation
+from srllm.generate import generate_texts, generation_cache_path, load_for_generation
 from srllm.labels import field_of, is_unsafe
 from srllm.metrics.similarity import cosine_similarity
+from srllm.profiles import resolve
 from srllm.prompts import INSTRUCTION, format_prompt
 from srllm.scorers import get_scorer
 
@@ -129,7 +130,7 @@ def rewrite_texts(texts: Sequence[str], *, instruction: str | None = None, shots
     instruction = reference_instruction() if instruction is None else instruction
     if not isinstance(instruction, str) or not instruction.strip():
         raise SrllmError("the instruction is empty: write what the model should do with each text")
-    prof = _resolve_profile(profile)
+    prof = resolve(profile)
     lm = load_for_generation(prof.model, adapter_dir, prof.device)
     prompts = [format_prompt(t, prof.prompt_format, lm.tokenizer, instruction=instruction.strip(), shots=list(shots))
                for t in texts]
