@@ -73,11 +73,13 @@ class SrllmApiDirective(SphinxDirective):
     has_content = False
 
     def _automodule(self, name: str, into: nodes.Element) -> None:
+        """Parse ``.. automodule:: name`` into ``into`` (autodoc's options come from the book's configuration)."""
         lines = StringList()
         lines.append(f".. automodule:: {name}", "<srllm-api>", 0)
         self.state.nested_parse(lines, self.content_offset, into)
 
     def run(self) -> list[nodes.Node]:
+        """The sections, in :func:`grouped_modules` order, each holding its modules' autodoc output."""
         out: list[nodes.Node] = []
         for top, modules in grouped_modules():
             sec = _section(self.state.document, top)

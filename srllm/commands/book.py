@@ -15,6 +15,7 @@ HELP = "execute the notebooks for a profile and build the HTML book (_build/html
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options: profile, which notebooks, force, HTML or not, strict warnings, JSON."""
     add_profile(p)
     p.add_argument("--only", nargs="*", help="execute only notebooks whose name contains one of these")
     p.add_argument("--force", action="store_true", help="re-execute notebooks even when nothing changed")
@@ -24,6 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check the profile's data, execute the notebooks, build the HTML; print the stage timings."""
     # The profile's data first (issue 15): a missing Hub dataset stops here with one message, not mid-notebook.
     ensure_sources(resolve(args.profile))
     result = build_book(args.profile, only=args.only, force=args.force, build_html=not args.no_html,

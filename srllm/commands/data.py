@@ -45,6 +45,7 @@ def _mapping(items: list[str] | None) -> dict[str, str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Actions ``validate``, ``samples``, ``sources`` and ``fetch``, each with its options."""
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     v = sub.add_parser("validate", help="load a file or dataset folder, print what was kept and excluded")
     add_input(v, "a .csv, .tsv, .jsonl or .parquet file, or a dataset folder", legacy_positional=True)
@@ -87,6 +88,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the chosen action; without one, print the usage and return 2."""
     if args.data_command == "validate":
         return _validate(args)
     if args.data_command == "samples":

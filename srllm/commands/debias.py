@@ -12,10 +12,12 @@ HELP = "rewrite one text safely (= generate --text: the profile's SR_LLM run; 2-
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The text (positional) and the one-text options of ``srllm generate --text``."""
     p.add_argument("text", help="the text to rewrite")
     add_text_options(p)
     p.set_defaults(method=None)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Rewrite ``args.text``: exactly :func:`srllm.commands.generate.run_text`."""
     return run_text(args)

@@ -13,12 +13,14 @@ HELP = "check that the model loads, the offline scorer answers and one text is r
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options: profile, JSON, quiet."""
     add_profile(p, what="its model is checked (cpu is the workshop's)")
     add_json(p, "the checks")
     add_quiet(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the checks and print them; 0 when the installation is ready, else 1."""
     checks = run_checks(args.profile)
     ok = healthy(checks)
     if args.json:

@@ -47,6 +47,7 @@ def add_text_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``--input FILE`` or ``--text TEXT``, the output, the generation method and the one-text options."""
     src = p.add_mutually_exclusive_group()
     add_input(p, "CSV, TSV, JSONL or Parquet file with a text column", group=src)
     src.add_argument("--text", help="one text to rewrite, printed to standard output (what `srllm debias` runs)")
@@ -147,6 +148,7 @@ def run_file(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Rewrite one text (``--text``) or every text of a file (``--input``)."""
     if args.text is not None:
         for flag in ("out", "limit"):
             if getattr(args, flag) is not None:

@@ -13,10 +13,12 @@ HELP = "list known models and whether each is available on this machine"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options: JSON."""
     add_json(p, "the list")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the known models and whether each loads here now."""
     rows = list_models()
     if args.json:
         print(json.dumps(rows, indent=2))

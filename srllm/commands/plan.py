@@ -15,6 +15,7 @@ HELP = "show a profile's stages, sizes, estimated time and memory, and network u
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options: profile, JSON, and whether to time a few training steps here."""
     add_profile(p)
     add_json(p, "the plan")
     p.add_argument("--measure", action="store_true",
@@ -23,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Build the profile's plan (offline) and print it."""
     plan = build_plan(args.profile, measure=args.measure)
     print(json.dumps(plan, indent=2, default=str) if args.json else format_plan(plan))
     return 0

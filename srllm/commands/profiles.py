@@ -13,11 +13,13 @@ HELP = "show the run profiles and their settings"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """An optional profile name to print in full; JSON."""
     p.add_argument("name", nargs="?", choices=PROFILE_NAMES, help="one profile to print in full (as JSON)")
     add_json(p, "every profile's settings")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print one profile in full, or every profile's model, purpose and data sources."""
     if args.name:
         print(json.dumps(resolve(args.name).to_dict(), indent=2))
         return 0

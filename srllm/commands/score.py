@@ -27,6 +27,7 @@ ADDED = ("p_unsafe", "flag", "scorer", "is_proxy")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``--input FILE``, the scorer, the profile, the output and the cache and report options."""
     add_input(p, "CSV, TSV, JSONL or Parquet file with a text column", legacy_positional=True)
     p.add_argument("--scorer", default="offline-proxy",
                    help="offline-proxy (default), perspective, openai-moderation or hf:<model id>")
@@ -46,6 +47,7 @@ def default_out(path: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score the file's texts, write the scored copy and its metadata, print the unsafe rate."""
     if args.list_scorers:
         rows = available_scorers()
         if args.json:

@@ -28,6 +28,7 @@ SCORES = ("LM Score", "SS Score", "ICAT Score", "Count")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``--input FILE`` (predictions) or a model (``--model``, else the profile's), and the scoring options."""
     src = p.add_mutually_exclusive_group()
     add_input(p, "predictions JSON in the StereoSet authors' format", legacy_options=("--predictions",), group=src)
     src.add_argument("--model", metavar="NAME", help="model name (see `srllm models`), hub id or folder "
@@ -61,6 +62,7 @@ def format_scores(results: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score the predictions file, or the model's intrasentence predictions, and print the scores."""
     authors_count = not args.plain_count
     predictions = input_path(args, required=False)
     if predictions:

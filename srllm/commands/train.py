@@ -25,6 +25,7 @@ METHOD_HELP = ("training method: " + ", ".join(METHODS) + " (default: the profil
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The method or variant, the profile, ``--input FILE`` and the training overrides."""
     p.add_argument("--method", choices=METHODS, help=METHOD_HELP)
     p.add_argument("--variant", choices=sorted(VARIANTS),
                    help="train a human-evaluation variant of Section 4.6 instead of --method")
@@ -68,6 +69,7 @@ def file_splits(path: str, profile: Profile, format: str | None = None) -> tuple
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train (or reuse) the run and print its summary; under ``accelerate launch`` only the main process reports."""
     if args.variant and args.method:
         raise SrllmError("give either --method or --variant, not both")
     if args.max_steps is not None and args.max_steps <= 0:

@@ -24,6 +24,7 @@ Rows = list[tuple[int, dict[str, Any]]]
 
 
 def file_kind(path: Path) -> str:
+    """``csv``, ``tsv``, ``jsonl`` or ``parquet`` by the file's suffix; any other suffix is a :class:`SrllmError`."""
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None:
         raise SrllmError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
@@ -48,6 +49,7 @@ def _decode_whole(path: Path, data: bytes) -> str:
 
 
 def read_delimited(path: Path, report: LoadReport, sep: str = ",") -> tuple[list[str], Rows]:
+    """A CSV (``sep=","``) or TSV file as strings throughout, rows numbered from 1 after the header."""
     import pandas as pd
 
     text = _decode_whole(path, path.read_bytes())
@@ -74,6 +76,7 @@ def read_delimited(path: Path, report: LoadReport, sep: str = ",") -> tuple[list
 
 
 def read_jsonl(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
+    """A JSON Lines file, rows numbered by line; a line that is not a JSON object is a counted exclusion."""
     report.row_unit = "line"
     rows: Rows = []
     columns: dict[str, None] = {}
@@ -106,6 +109,7 @@ def read_jsonl(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
 
 
 def read_parquet(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
+    """A Parquet file, with numpy scalars turned into plain Python values."""
     import pandas as pd
 
     try:
