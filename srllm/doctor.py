@@ -66,7 +66,7 @@ def check_packages() -> Check:
 def check_model(profile: Any) -> Check:
     """The profile's model loads on the profile's device, as generation loads it."""
     def run() -> tuple[bool, str, str]:
-        from srllm.generate import load_for_generation
+        from srllm.generation import load_for_generation
 
         lm = load_for_generation(profile.model, None, profile.device)
         n = sum(p.numel() for p in lm.model.parameters())
@@ -77,7 +77,7 @@ def check_model(profile: Any) -> Check:
 def check_scorer() -> Check:
     """The offline proxy scorer can run here and scores the probe text."""
     def run() -> tuple[bool, str, str]:
-        from srllm.scorers import available_scorers, get_scorer
+        from srllm.scoring import available_scorers, get_scorer
 
         row = next(r for r in available_scorers(hf_models=()) if r["name"] == "offline-proxy")
         if not row["available"]:
@@ -90,7 +90,7 @@ def check_scorer() -> Check:
 def check_rewrite(profile: Any) -> Check:
     """The base model rewrites the probe text with a 2-shot prompt (uncached), and its task success."""
     def run() -> tuple[bool, str, str]:
-        from srllm.generate import rewrite
+        from srllm.generation import rewrite
 
         out = rewrite([PROBE_TEXT], method="two_shot", profile=profile, cache=False, progress=False)[0]
         if not out.strip():

@@ -229,7 +229,7 @@ def measure_step(profile: Any, method: str, splits: dict[str, list[Any]] | None,
         if not torch.cuda.is_available():
             return {"why": "the profile trains on a GPU and this machine has none"}
         torch.cuda.reset_peak_memory_stats()
-    from srllm.train import train
+    from srllm.training import train
 
     from transformers import TrainerCallback
 

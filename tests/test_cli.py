@@ -115,7 +115,7 @@ def _kinds():
     from srllm.book import NotebookFailed
     from srllm.data.sources import DataSourceError
     from srllm.errors import FieldError, ModelUnavailableError, ProfileError, SrllmError
-    from srllm.scorers import ScorerError, ScorerUnavailableError
+    from srllm.scoring import ScorerError, ScorerUnavailableError
 
     return [
         SrllmError("plain.csv: row 3, field 'text': empty"),

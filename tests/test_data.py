@@ -439,7 +439,7 @@ def test_cli_samples_lists_all(capsys):
 # --- BOLD and Hub loaders -------------------------------------------------------------------------
 
 def test_bold_prompts_per_domain_balanced_subset():
-    from srllm.bold import BOLD_DOMAINS, bold_counts, load_bold
+    from srllm.data.bold import BOLD_DOMAINS, bold_counts, load_bold
 
     counts = bold_counts()
     assert set(counts) == set(BOLD_DOMAINS)
@@ -456,7 +456,7 @@ def test_bold_prompts_per_domain_balanced_subset():
 def test_hub_loaders_fail_fast_offline(monkeypatch, tmp_path):
     """Offline and without a fetched copy, the Hub loaders stop at once with the one message (no sample)."""
     import srllm.models
-    from srllm.datasets_hub import load_hub_cmd, load_hub_toxigen
+    from srllm.data.hub import load_hub_cmd, load_hub_toxigen
 
     monkeypatch.setenv("SRLLM_CACHE", str(tmp_path))
     monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: False)

@@ -218,7 +218,7 @@ def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache
     from srllm.data.sources import profile_splits
     from srllm.results.common import eval_items
     from srllm.profiles import get_profile
-    from srllm.train import train
+    from srllm.training import train
 
     _fetched_copy(private_cache, _released_rows(120))
     prof = get_profile("smoke").replace(**{"data.cmd": get_profile("paper").data.cmd})
@@ -230,17 +230,18 @@ def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache
     items = eval_items("cmd_test", prof)
     assert [i.id for i in items] == [r.id for r in profile_splits(prof)["test"]] and len(items) == 6
     # k-shot demonstrations are drawn from the same source's train split
-    import srllm.generate as gen
+    import srllm.generation as gen
+    from srllm.generation import methods
     from srllm.data.sources import load_dataset_for
 
     seen = {}
-    real = gen.build_prompts
+    real = methods.build_prompts
 
     def spy(texts, tokenizer, **kw):
         seen["pool"] = kw.get("shots_pool")
         return real(texts, tokenizer, **kw)
 
-    monkeypatch.setattr(gen, "build_prompts", spy)
+    monkeypatch.setattr(methods, "build_prompts", spy)
     out = gen.rewrite([items[0].text], method="two_shot", profile=prof, progress=False, cache=False)
     assert len(out) == 1
     assert [r.id for r in seen["pool"]] == [r.id for r in load_dataset_for(prof, "cmd").splits["train"]]

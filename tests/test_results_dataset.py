@@ -8,7 +8,7 @@ import pytest
 from srllm import paper
 from srllm.data import load_sample, split_records
 from srllm.results import dataset
-from srllm.stats import KAPPA_PAPER_KEYS, fleiss_kappa_by_field, label_counts, label_shares
+from srllm.data.stats import KAPPA_PAPER_KEYS, fleiss_kappa_by_field, label_counts, label_shares
 
 
 @pytest.fixture(scope="module")

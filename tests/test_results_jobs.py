@@ -1,5 +1,5 @@
 """Job-posting case study (Section 5): plans, data mapping and splits, the phase-2 start from phase 1's
-adapter (srllm.train's ``init_adapter``), the Table 9 measures and the side-by-side table.
+adapter (srllm.training's ``init_adapter``), the Table 9 measures and the side-by-side table.
 
 Training uses tiny-random-llama (smoke profile) in a private cache folder.
 """
@@ -81,7 +81,7 @@ def test_posting_split_is_disjoint_deterministic_and_holds_out_a_test_part(posti
 @pytest.fixture(scope="module")
 def phase1(cache):
     from srllm.data import load_sample
-    from srllm.train import train
+    from srllm.training import train
 
     pairs = jobs.pair_records(load_sample("job_pairs")[:8])
     return train("lora", smoke(), pairs, [], progress=False, max_steps=2, learning_rate=5e-2,
@@ -96,7 +96,7 @@ def _lora_b(adapter_dir):
 
 
 def test_phase2_starts_from_phase1_weights(phase1, postings, cache):
-    from srllm.train import train
+    from srllm.training import train
 
     recs = jobs.posting_records(postings[:2])
     # A vanishing learning rate leaves the starting weights in place: the result shows where training began.
@@ -115,7 +115,7 @@ def test_phase2_starts_from_phase1_weights(phase1, postings, cache):
 
 
 def test_init_adapter_is_hashed_by_content_not_path(phase1, tmp_path):
-    from srllm.train import TrainConfig, run_hash
+    from srllm.training import TrainConfig, run_hash
 
     copy = tmp_path / "copy"
     shutil.copytree(phase1.adapter_dir, copy)
@@ -127,7 +127,7 @@ def test_init_adapter_is_hashed_by_content_not_path(phase1, tmp_path):
 
 
 def test_init_adapter_must_fit_the_new_run(phase1, tmp_path):
-    from srllm.train import TrainConfig, load_init_adapter
+    from srllm.training import TrainConfig, load_init_adapter
 
     with pytest.raises(SrllmError, match="init_adapter.*dense"):
         TrainConfig.from_profile(smoke(), "dense", init_adapter=str(phase1.adapter_dir))

@@ -10,7 +10,7 @@ import pytest
 from srllm import paper
 from srllm.errors import SrllmError
 from srllm.results import style
-from srllm.style_proxy import StyleResult
+from srllm.scoring.style_proxy import StyleResult
 
 
 def _result(score: float, dominant: str, polarity: str) -> StyleResult:

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 from srllm import paper
-from srllm.baselines import BaselineResult
+from srllm.generation.baselines import BaselineResult
 from srllm.errors import SrllmError
 from srllm.profiles import get_profile
 from srllm.results import common, demographics, explorer, prompting, rates, safety, tables
-from srllm.scorers import Scorer
+from srllm.scoring import Scorer
 
 
 class LengthScorer(Scorer):

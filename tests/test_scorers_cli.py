@@ -68,13 +68,13 @@ def test_jsonl_rerun_uses_cache(tmp_path, openai_env, capsys):
 
 
 def test_offline_proxy_is_labelled(tmp_path, monkeypatch, capsys):
-    import srllm.scorers.bias as bias
-    from srllm.scorers import ScorerUnavailableError
+    import srllm.scoring.offline as offline
+    from srllm.scoring import ScorerUnavailableError
 
     def unavailable(seed=42, use_cache=True):
         raise ScorerUnavailableError("no sample in this test")
 
-    monkeypatch.setattr(bias, "train_bias_classifier_from_sample", unavailable)
+    monkeypatch.setattr(offline, "train_bias_classifier_from_sample", unavailable)
     src = tmp_path / "t.jsonl"
     src.write_text(json.dumps({"text": "Shut the fuck up, you idiot."}) + "\n" + json.dumps({"text": "Good day."}) + "\n")
     with pytest.warns(UserWarning, match="bias classifier left out"):

@@ -19,7 +19,7 @@ from srllm.data.readers import read_texts
 from srllm.data.writers import check_writable, write_rows
 from srllm.errors import SrllmError
 from srllm.profiles import resolve
-from srllm.scorers import available_scorers, get_scorer, unsafe_rate
+from srllm.scoring import available_scorers, get_scorer, unsafe_rate
 
 NAME = "score"
 HELP = "score a file of texts (--input) with a safety scorer and write a scored copy"

@@ -14,7 +14,7 @@ from srllm.commands.args import add_input, add_json, add_profile, add_quiet, inp
 from srllm.data.sources import ENV_OVERRIDE, load_dataset_for, profile_splits
 from srllm.errors import SrllmError
 from srllm.profiles import DataSource, Profile, resolve
-from srllm.train import METHODS, VARIANTS, train, train_variant
+from srllm.training import METHODS, VARIANTS, train, train_variant
 
 NAME = "train"
 HELP = "fine-tune the model (qlora, lora, prefix, dense); resumable and cached"

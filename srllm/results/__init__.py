@@ -2,8 +2,8 @@
 
 Each results notebook imports the module of its page (``from srllm.results import safety``)
 and only orchestrates and shows; the modules wire the pipeline's cached stages together
-(training in :mod:`srllm.train`, generation in :mod:`srllm.generate`, scoring in
-:mod:`srllm.scorers`, measures in :mod:`srllm.metrics`) and never the other way round.
+(training in :mod:`srllm.training`, generation in :mod:`srllm.generation`, scoring in
+:mod:`srllm.scoring`, measures in :mod:`srllm.metrics`) and never the other way round.
 
 * :mod:`srllm.results.common` - evaluation items, method outputs (memoized), notes;
 * :mod:`srllm.results.rates` - scorer choice and the long rate tables;

@@ -3,8 +3,8 @@
 This module computes nothing new: it wires the stages together so that every
 results notebook asks for the same evaluation items, the same adapters, the
 same rewrites and the same scores, and therefore hits the same caches
-(training runs in :mod:`srllm.train`, generations in :mod:`srllm.generate`,
-scores in :mod:`srllm.scorers`). A results notebook resolves its profile
+(training runs in :mod:`srllm.training`, generations in :mod:`srllm.generation`,
+scores in :mod:`srllm.scoring`). A results notebook resolves its profile
 (:func:`srllm.profiles.resolve`), then goes through:
 
 1. :func:`eval_items` - the texts of one evaluation set (``cmd_test``,
@@ -27,7 +27,7 @@ Evaluation sets (Section 3.2):
   ``profile.data.max_toxigen_per_group`` statements per target group, chosen by
   a seeded hash of the record id (deterministic, and the same under every
   notebook), standing in for ToxiGen v2's 430 examples.
-* ``bold`` - BOLD prompts (:func:`srllm.bold.load_bold`) from four domains
+* ``bold`` - BOLD prompts (:func:`srllm.data.bold.load_bold`) from four domains
   (gender, race, religious and political ideology: the paper evaluates "four
   demographic groups"; we leave out ``profession``, which is not a demographic
   attribute), at most ``profile.data.max_bold_prompts`` in all, balanced over
@@ -62,21 +62,21 @@ from typing import Any, Sequence
 import pandas as pd
 
 from srllm import paper
-from srllm.baselines import get_baseline, run_baseline
-from srllm.bold import load_bold
+from srllm.generation.baselines import get_baseline, run_baseline
+from srllm.data.bold import load_bold
 from srllm.cache import stable_hash
 from srllm.data import TOXIGEN_GROUPS
 from srllm.data.sources import load_dataset_for, profile_splits
 from srllm.errors import SrllmError
-from srllm.generate import generate_texts, generation_cache_path, load_for_generation
+from srllm.generation import generate_texts, generation_cache_path, load_for_generation
 from srllm.profiles import resolve
-from srllm.train import train
+from srllm.training import train
 
 DATASETS: tuple[str, ...] = ("cmd_test", "toxigen", "bold")
 DATASET_LABELS: dict[str, str] = {"cmd_test": "Our test set", "toxigen": "Toxigen", "bold": "BOLD"}
 BOLD_DOMAINS_USED: tuple[str, ...] = ("gender", "race", "religious_ideology", "political_ideology")
 
-# Our methods (srllm.baselines keys) per table, and the paper's row each one is compared with.
+# Our methods (srllm.generation.baselines keys) per table, and the paper's row each one is compared with.
 TABLE4_METHODS: tuple[str, ...] = ("original", "t5_large", "bart_large", "two_shot", "sr_llm")
 TABLE4_PAPER_ROW: dict[str, str] = {
     "original": "original", "t5_large": "t5_large_ft", "bart_large": "bart_large_ft",
@@ -236,7 +236,7 @@ def _bold_items(prof: Any) -> list[EvalItem]:
 
 
 ADAPTER_METHODS: dict[str, str] = {"sr_llm": "qlora", "prefix": "prefix"}
-"""Methods that need a trained adapter, and the :func:`srllm.train.train` method that makes it."""
+"""Methods that need a trained adapter, and the :func:`srllm.training.train` method that makes it."""
 
 
 def adapter_for(method: str, profile: Any = "cpu") -> Path | None:
@@ -256,7 +256,7 @@ _OUTPUTS_MEMO: dict[tuple[str, str, Any], Any] = {}
 
 
 def method_outputs(method: str, dataset: str, profile: Any = "cpu", progress: bool = True) -> Any:
-    """One method's outputs on one evaluation set, as a :class:`srllm.baselines.BaselineResult`.
+    """One method's outputs on one evaluation set, as a :class:`srllm.generation.baselines.BaselineResult`.
 
     ``original`` returns the items' texts; the prompted methods, ``prefix`` and ``sr_llm``
     rewrite them with the profile's model (cached); the encoder-decoder baselines return

@@ -1,7 +1,7 @@
 """The Content Moderation Dataset page (notebook 01; Section 2, Tables 1 and 10 to 13, Fig. 6): our
 records' labels, splits, annotation agreement and Flesch claim beside the paper's.
 
-The statistics themselves are :mod:`srllm.stats`; this module puts them beside :mod:`srllm.paper`'s
+The statistics themselves are :mod:`srllm.data.stats`; this module puts them beside :mod:`srllm.paper`'s
 numbers in the tables the page shows.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 
 from srllm import paper
-from srllm.bold import bold_counts
+from srllm.data.bold import bold_counts
 from srllm.report import side_by_side
-from srllm.stats import KAPPA_PAPER_KEYS, flatten, fleiss_kappa_by_field, label_counts, label_shares
+from srllm.data.stats import KAPPA_PAPER_KEYS, flatten, fleiss_kappa_by_field, label_counts, label_shares
 
 
 def label_share_table(records: Sequence[Any]) -> pd.DataFrame:
@@ -40,7 +40,7 @@ def split_share_table(splits: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
 
 def flesch_claim(summary: pd.DataFrame) -> dict[str, Any]:
     """Whether the paper's Fig. 6 claim holds here: positive texts read more easily (higher mean Flesch
-    Reading Ease) than negative and neutral ones. ``summary``: :func:`srllm.stats.flesch_summary`."""
+    Reading Ease) than negative and neutral ones. ``summary``: :func:`srllm.data.stats.flesch_summary`."""
     pos, neg, neu = (summary.loc[k, "mean"] for k in ("Positive", "Negative", "Neutral"))
     return {"positive_mean": pos, "negative_mean": neg, "neutral_mean": neu,
             "positive_easier": bool(pos > neg and pos > neu)}

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from srllm import paper
-from srllm.baselines import get_baseline
+from srllm.generation.baselines import get_baseline
 from srllm.findings import demographics_findings
 from srllm.profiles import resolve
 from srllm.report import paper_table, side_by_side

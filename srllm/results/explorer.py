@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from srllm.baselines import get_baseline
+from srllm.generation.baselines import get_baseline
 from srllm.profiles import resolve
 from srllm.results.common import (DATASET_LABELS, DATASETS, TABLE4_METHODS, TABLE7_DATASETS, TABLE7_METHODS,
                                   eval_items, method_outputs)

@@ -15,7 +15,7 @@ import pandas as pd
 from srllm import paper
 from srllm.human_eval import VARIANT_ORDER, HumanEvalResult
 from srllm.profiles import resolve
-from srllm.train import variant_plan
+from srllm.training import variant_plan
 
 RUN_COLUMNS = ["method", "steps", "epochs", "train_rows", "wall_minutes", "final_train_loss", "reused"]
 

@@ -7,7 +7,7 @@ Pipeline, as Section 5.2 describes it, on the bundled samples:
   did for this phase.
 * **Phase 2** (domain adaptation): continue training *the same adapter* on the
   train part of ``job_postings`` (biased posting -> debiased posting), through
-  :func:`srllm.train.train`'s ``init_adapter``.
+  :func:`srllm.training.train`'s ``init_adapter``.
 * **Evaluation** on the held-out postings: biased terms per posting before and
   after (:mod:`srllm.metrics.gender_coded`), cosine content similarity between
   original and rewrite (:mod:`srllm.metrics.similarity`) and perplexity of the
@@ -45,7 +45,7 @@ import pandas as pd
 
 from srllm.data import limit, load_sample, split_records
 from srllm.errors import SrllmError
-from srllm.generate import adapter_type, rewrite
+from srllm.generation import adapter_type, rewrite
 from srllm.metrics.gender_coded import coded_words
 from srllm.metrics.job_ad import job_ad_report
 from srllm.metrics.perplexity import perplexity
@@ -54,7 +54,7 @@ from srllm.models import load_model
 from srllm.paper import CASE_STUDY_MODEL, TABLE9
 from srllm.profiles import resolve
 from srllm.report import side_by_side
-from srllm.train import train
+from srllm.training import train
 
 PROMPT_FORMAT = "alpaca"  # Section 5.2: "the adoption of the Alpaca-style format"
 

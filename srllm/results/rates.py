@@ -28,8 +28,8 @@ from srllm.perf import log_work
 from srllm.profiles import resolve
 from srllm.results.common import (DATASETS, PAPER_SCORER_LABELS, PAPER_SCORERS, SCORER_DESCRIPTIONS, data_note,
                                   eval_items, method_outputs)
-from srllm.scorers import Scorer, available_scorers, get_scorer
-from srllm.scorers.bias import proxy_card
+from srllm.scoring import Scorer, available_scorers, get_scorer
+from srllm.scoring.bias import proxy_card
 
 @dataclass(frozen=True)
 class ScorerChoice:
@@ -109,7 +109,7 @@ def paper_column_scorers(columns: Sequence[str], preferred: str = "offline-proxy
 
 
 def as_choice(scorer: Any) -> ScorerChoice:
-    """A :class:`ScorerChoice` from a scorer name, a choice, or a ready :class:`srllm.scorers.Scorer` object."""
+    """A :class:`ScorerChoice` from a scorer name, a choice, or a ready :class:`srllm.scoring.Scorer` object."""
     if isinstance(scorer, ScorerChoice):
         return scorer
     if isinstance(scorer, Scorer):
@@ -128,7 +128,7 @@ def get_scorer_instance(name: str) -> Any:
 
 def score_outputs(result: Any, scorer: Any) -> list[Any] | None:
     """Scores of a method's outputs (``scorer``: a name, a :class:`ScorerChoice` or a
-    :class:`srllm.scorers.Scorer`); None when the method did not run."""
+    :class:`srllm.scoring.Scorer`); None when the method did not run."""
     if not result.ok:
         return None
     if isinstance(scorer, ScorerChoice):
@@ -148,7 +148,7 @@ def unsafe_rates(methods: Sequence[str], datasets: Sequence[str], scorers: Seque
     ``unsafe_rate``: percent of outputs flagged (the "toxic generation %" of Tables 4 and 7);
     ``mean_p_unsafe``: mean probability in percent (Table 5's "averaged probabilities").
     A method or scorer that cannot run gives ``status="not_run"``, NaN rates and the reason.
-    ``scorers``: names, :class:`ScorerChoice` objects or :class:`srllm.scorers.Scorer` objects.
+    ``scorers``: names, :class:`ScorerChoice` objects or :class:`srllm.scoring.Scorer` objects.
     """
     prof = resolve(profile)
     choices = [as_choice(s) for s in scorers]
@@ -348,7 +348,7 @@ def rates_view(rates: pd.DataFrame) -> Any:
 def proxy_statement(choices: Iterable[ScorerChoice]) -> str:
     """What a page says, once, about the offline proxy when one of its columns uses it (Markdown).
 
-    From :func:`srllm.scorers.bias.proxy_card`: what the proxy's bias classifier was trained on
+    From :func:`srllm.scoring.bias.proxy_card`: what the proxy's bias classifier was trained on
     and its accuracy on held-out labelled texts (issue 14, item 2).
     """
     if not any(c.name == "offline-proxy" and c.available for c in choices):

@@ -10,8 +10,8 @@ from typing import Any, Sequence
 import pandas as pd
 
 from srllm import paper
-from srllm.baselines import get_baseline
 from srllm.findings import safety_findings
+from srllm.generation.baselines import get_baseline
 from srllm.profiles import resolve
 from srllm.report import paper_table, side_by_side
 from srllm.results.common import (DATASET_LABELS, DATASETS, PAPER_SCORER_LABELS, SHORT_DATASET, TABLE4_METHODS,
@@ -20,7 +20,8 @@ from srllm.results.common import (DATASET_LABELS, DATASETS, PAPER_SCORER_LABELS,
 from srllm.results.rates import SUCCESS_LABEL, ScorerChoice
 from srllm.results.tables import (not_run_footnote, number_or_none, rate_lookup, success_footnote, success_sentence,
                                   with_success)
-from srllm.scorers.bias import CHOICES, ordering_ablation
+from srllm.scoring.ablation import ordering_ablation
+from srllm.scoring.bias import CHOICES
 
 def table4_side_by_side(rates: pd.DataFrame, choices: dict[str, ScorerChoice], profile: Any = "cpu",
                         datasets: Sequence[str] = DATASETS) -> pd.DataFrame:
@@ -153,7 +154,7 @@ def ordering_ablation_view(profile: Any = "cpu", dataset: str = "cmd_test",
                            methods: Sequence[str] = TABLE4_METHODS) -> tuple[Any, str]:
     """The ablation of the proxy's training data on one set: (table, one sentence).
 
-    :func:`srllm.scorers.bias.ordering_ablation` scores the methods' cached outputs with the
+    :func:`srllm.scoring.ablation.ordering_ablation` scores the methods' cached outputs with the
     proxy's bias classifier trained on the labelled texts only (now) and with SR_LLM's
     training targets added as unbiased (before); the table puts each method's unsafe rate and
     rank under both side by side, the sentence says whether the ordering changes.

@@ -44,7 +44,7 @@ from srllm.perf import log_work
 from srllm.profiles import resolve
 from srllm.report import side_by_side
 from srllm.results.common import ADAPTER_METHODS, model_label, model_note
-from srllm.train import train
+from srllm.training import train
 
 SYSTEMS: tuple[str, ...] = ("base", "sr_llm")
 SYSTEM_LABELS: dict[str, str] = {"base": "base model", "sr_llm": "SR_LLM"}

@@ -2,7 +2,7 @@
 change a text's style, ours beside the paper's where it printed numbers.
 
 The paper scores style with ParlAI's style classifier; offline the style proxy
-(:mod:`srllm.style_proxy`, MiniLM zero-shot traits) stands in, on its own scale. Two
+(:mod:`srllm.scoring.style_proxy`, MiniLM zero-shot traits) stands in, on its own scale. Two
 comparisons are scored the same way: SR_LLM's rewrites of the test split (the cached outputs
 of :func:`srllm.results.common.method_outputs`) and the train split's human safe variations
 (a reference without any model). Notebook 07 shows the tables built here: the one-sample
@@ -25,7 +25,7 @@ from srllm.metrics.style import TTestResult, clen, one_sample_ttest
 from srllm.profiles import resolve
 from srllm.report import side_by_side
 from srllm.results.common import method_outputs, model_label, model_note
-from srllm.style_proxy import available_style_scorers, get_style_scorer, polarity_share, style_differences
+from srllm.scoring.style_proxy import available_style_scorers, get_style_scorer, polarity_share, style_differences
 
 SR_LLM = "SR_LLM rewrites (test split)"
 """The comparison of SR_LLM's rewrites with their originals."""

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from srllm import paper
-from srllm.baselines import get_baseline
+from srllm.generation.baselines import get_baseline
 from srllm.findings import fmt
 from srllm.metrics.task_success import DEFAULT_THRESHOLD
 from srllm.results.common import DATASET_LABELS, TABLE4_PAPER_ROW, TABLE5_PAPER_METHOD

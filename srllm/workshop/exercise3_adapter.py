@@ -10,7 +10,7 @@ from typing import Any
 from srllm.data import load_sample, split_records
 from srllm.errors import SrllmError
 from srllm.profiles import resolve
-from srllm.train import train
+from srllm.training import train
 from srllm.workshop.common import MIN_SIMILARITY, WORKSHOP_SEED, check_pairs, pct, score_rewrites, verdict
 
 
@@ -97,7 +97,7 @@ def workshop_eval_records(profile: Any) -> list[Any]:
 
 def train_adapter(profile: Any = "cpu", *, r: int = 16, steps: int | None = None, seed: int | None = None,
                   progress: bool = True) -> Any:
-    """Train exercise 3's LoRA adapter with :func:`srllm.train.train` and return its run.
+    """Train exercise 3's LoRA adapter with :func:`srllm.training.train` and return its run.
 
     The settings of :func:`workshop_training_profile`, on a full-precision
     base (``lora``, not ``qlora``: on a CPU the 4-bit kernels only slow

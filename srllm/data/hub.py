@@ -14,14 +14,15 @@ dataset, the reason and the two ways out; the bundled samples are never used ins
 
 from __future__ import annotations
 
-from srllm.data import LoadReport, Record, ToxigenRecord
-from srllm.data.sources import TOXIGEN_COLUMNS, _read  # noqa: F401  (TOXIGEN_COLUMNS re-exported)
+from srllm.data.report import LoadReport
+from srllm.data.schema import Record, ToxigenRecord
+from srllm.data.sources import read_source
 from srllm.profiles import CMD_HUB_ID, TOXIGEN_HUB_ID, DataSource
 
 
 def load_hub_cmd(split: str = "test", revision: str | None = None) -> tuple[list[Record], LoadReport]:
     """The released CMD's ``split`` as validated records (layout detected from the columns)."""
-    items, report, _ = _read("cmd", DataSource(kind="hub", hub_id=CMD_HUB_ID, split=split, revision=revision), "-")
+    items, report, _ = read_source("cmd", DataSource(kind="hub", hub_id=CMD_HUB_ID, split=split, revision=revision), "-")
     return items, report
 
 
@@ -33,7 +34,7 @@ def load_hub_toxigen(split: str = "test", config: str = "annotated",
     fits the sample schema (a documented departure; see :func:`srllm.data.sources.toxigen_rows`).
     """
     src = DataSource(kind="hub", hub_id=TOXIGEN_HUB_ID, config=config, split=split, revision=revision)
-    items, report, _ = _read("toxigen", src, "-")
+    items, report, _ = read_source("toxigen", src, "-")
     return items, report
 
 

@@ -2,7 +2,7 @@
 rewrites before and after training, and the training cost beside the paper's (Section 3.1,
 Appendix D).
 
-Functions take a :class:`srllm.train.RunResult` and return plain tables or a figure;
+Functions take a :class:`srllm.training.RunResult` and return plain tables or a figure;
 the notebooks only call them and display the results.
 """
 
@@ -115,9 +115,9 @@ def before_after(run: Any, records: Sequence[Any], profile: Any, *, progress: bo
     "Before" is the base model prompted zero-shot with the training prompt; "after" is the
     trained run (LoRA merged into the weights, the prefix adapter, or the dense model).
     Both are greedy (Appendix C) and come from separate model instances loaded by
-    :mod:`srllm.generate`, never from the model that was trained.
+    :mod:`srllm.generation`, never from the model that was trained.
     """
-    from srllm.generate import rewrite
+    from srllm.generation import rewrite
 
     texts = [r.text if not isinstance(r, dict) else r["text"] for r in records]
     refs = [getattr(r, "safe_variation", None) if not isinstance(r, dict) else r.get("safe_variation")
@@ -195,9 +195,9 @@ def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequenc
     left out); the base model's zero-shot and 2-shot prompting always run. Returns
     ``{method: TaskSuccessResult}`` in the order zero-shot, 2-shot, prefix, SR_LLM.
     """
-    from srllm.generate import rewrite
+    from srllm.generation import rewrite
     from srllm.metrics.task_success import task_success
-    from srllm.scorers import get_scorer
+    from srllm.scoring import get_scorer
 
     recs = list(records) if records is not None else dev_biased_records(profile)
     texts = [r.text for r in recs]

@@ -16,7 +16,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from srllm.scorers.base import ScorerError
+from srllm.scoring.base import ScorerError
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 

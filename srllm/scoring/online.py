@@ -26,8 +26,8 @@ import os
 import time
 from typing import Any, Callable
 
-from srllm.scorers.base import Scorer, ScorerError, ScorerUnavailableError
-from srllm.scorers.http import JsonClient, Secret
+from srllm.scoring.base import Scorer, ScorerError, ScorerUnavailableError
+from srllm.scoring.http import JsonClient, Secret
 
 PERSPECTIVE_URL = "https://commentanalyzer.googleapis.com"
 OPENAI_URL = "https://api.openai.com/v1"

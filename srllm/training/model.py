@@ -23,11 +23,13 @@ gradient (:class:`GradientGuard`).
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from srllm.errors import SrllmError
+from srllm.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def disable_cpu_repacking(model: Any) -> int:
 
 
 def load_base(cfg: Any) -> tuple[Any, Any]:
-    """A fresh base model and tokenizer for ``cfg`` (a :class:`srllm.train.TrainConfig`).
+    """A fresh base model and tokenizer for ``cfg`` (a :class:`srllm.training.TrainConfig`).
 
     Never reuse a model that has generated text: always load a new one here.
     Non-quantized weights load in float32; mixed precision (fp16/bf16) comes from
@@ -257,3 +259,33 @@ def merge_adapter(cfg: Any, adapter_dir: str | Path, out_dir: str | Path) -> Pat
         shutil.rmtree(out)
     os.replace(tmp, out)
     return out
+
+
+def load_init_adapter(model: Any, cfg: TrainConfig) -> None:
+    """Copy ``cfg.init_adapter``'s weights into the freshly attached adapter of ``model``.
+
+    The saved adapter must be of the same kind and shape as the one this config
+    attaches (LoRA for qlora/lora with the same rank and target modules, or a
+    prefix of the same length); every saved tensor must find its parameter.
+    """
+    from peft import load_peft_weights, set_peft_model_state_dict
+
+    src = Path(cfg.init_adapter)
+    saved = json.loads((src / "adapter_config.json").read_text(encoding="utf-8"))
+    want = "PREFIX_TUNING" if cfg.method == "prefix" else "LORA"
+    kind = str(saved.get("peft_type", "")).upper()
+    if kind != want:
+        raise SrllmError(f"init_adapter {src} is a {kind or 'unknown'} adapter; method {cfg.method} needs {want}")
+    if want == "LORA":
+        lo = cfg.lora or {}
+        if saved.get("r") != lo.get("r") or set(saved.get("target_modules") or ()) != set(lo.get("target_modules") or ()):
+            raise SrllmError(f"init_adapter {src} has rank {saved.get('r')} on {sorted(saved.get('target_modules') or ())}; "
+                             f"this run attaches rank {lo.get('r')} on {sorted(lo.get('target_modules') or ())}")
+    elif saved.get("num_virtual_tokens") != (cfg.prefix or {}).get("num_virtual_tokens"):
+        raise SrllmError(f"init_adapter {src} has {saved.get('num_virtual_tokens')} virtual tokens; this run "
+                         f"attaches {(cfg.prefix or {}).get('num_virtual_tokens')}")
+    result = set_peft_model_state_dict(model, load_peft_weights(str(src), device="cpu"))
+    if result.unexpected_keys:
+        raise SrllmError(f"init_adapter {src}: {len(result.unexpected_keys)} saved tensor(s) match no parameter "
+                         f"of this model, e.g. {result.unexpected_keys[0]}")
+

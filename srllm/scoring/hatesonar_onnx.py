@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Sequence
 
-from srllm.scorers.base import ScorerUnavailableError
+from srllm.scoring.base import ScorerUnavailableError
 
 CLASSES = ("hate_speech", "offensive_language", "neither")
 

@@ -13,10 +13,10 @@ Components (each a probability-like score in [0, 1]):
   ``P(hate_speech) + P(offensive_language)`` = ``1 - P(neither)``. Note that its
   "offensive" class gives ordinary sentences about 0.25-0.35, so this component
   alone rarely flags a neutral text at 0.5 but sets a floor under ``p_unsafe``.
-* ``bias`` - :mod:`srllm.scorers.bias`: logistic regression on MiniLM embeddings,
+* ``bias`` - :mod:`srllm.scoring.bias`: logistic regression on MiniLM embeddings,
   trained on the CMD train split's labelled texts only (none of the safe
   variations SR_LLM learns to write, which would favour SR_LLM); P(bias = Yes).
-  :func:`srllm.scorers.bias.proxy_card` gives its training data and held-out accuracy.
+  :func:`srllm.scoring.bias.proxy_card` gives its training data and held-out accuracy.
 * ``vader_neg`` - VADER: ``max(0, -compound)``, how negative the tone is.
 
 Combination rule::
@@ -41,8 +41,8 @@ import warnings
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from srllm.scorers.base import Scorer, ScorerError, ScorerUnavailableError
-from srllm.scorers.bias import BiasClassifier
+from srllm.scoring.base import Scorer, ScorerError, ScorerUnavailableError
+from srllm.scoring.bias import BiasClassifier, train_bias_classifier_from_sample
 
 
 def combine(profanity: float, hatesonar: float, bias: float | None, vader_neg: float,
@@ -91,8 +91,6 @@ class OfflineProxyScorer(Scorer):
         if isinstance(bias_classifier, str):
             if bias_classifier != "auto":
                 raise ScorerError(f"bias_classifier must be a BiasClassifier, 'auto' or None, not {bias_classifier!r}")
-            from srllm.scorers.bias import train_bias_classifier_from_sample
-
             try:
                 bias_classifier = train_bias_classifier_from_sample(seed=seed)
             except ScorerUnavailableError as exc:
@@ -119,7 +117,7 @@ class OfflineProxyScorer(Scorer):
         meta["bias_classifier"] = (self.bias_classifier.summary() if self.bias_classifier
                                    else {"status": "not used", "reason": self.bias_note})
         try:
-            from srllm.scorers.hatesonar_onnx import load_session
+            from srllm.scoring.hatesonar_onnx import load_session
 
             meta["hatesonar_locale"] = load_session.cache_info().currsize and load_session()[1] or "not loaded yet"
         except Exception:  # metadata must never fail
@@ -129,7 +127,7 @@ class OfflineProxyScorer(Scorer):
     def _score_batch(self, texts: list[str]) -> list[tuple[float, dict[str, Any]]]:
         from profanity_check import predict_prob
 
-        from srllm.scorers.hatesonar_onnx import class_probs
+        from srllm.scoring.hatesonar_onnx import class_probs
 
         prof = [float(p) for p in predict_prob(texts)]
         hs = class_probs(texts)

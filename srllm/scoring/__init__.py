@@ -8,8 +8,8 @@ Names: ``offline-proxy`` (default, a labelled proxy), ``perspective``,
 ``openai-moderation``, ``hf:<model id>``. See :func:`available_scorers`.
 """
 
-from srllm.scorers.base import Scorer, ScoreResult, ScorerError, ScorerUnavailableError, unsafe_rate
-from srllm.scorers.registry import DEFAULT_SCORER, available_scorers, get_scorer
+from srllm.scoring.base import Scorer, ScoreResult, ScorerError, ScorerUnavailableError, unsafe_rate
+from srllm.scoring.registry import DEFAULT_SCORER, available_scorers, get_scorer
 
 __all__ = ["DEFAULT_SCORER", "ScoreResult", "Scorer", "ScorerError", "ScorerUnavailableError",
            "available_scorers", "get_scorer", "unsafe_rate"]

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any, Sequence
 
-from srllm.scorers.base import ScorerUnavailableError
+from srllm.scoring.base import ScorerUnavailableError
 
 EMBEDDER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -23,8 +23,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from srllm.cache import cache_dir, stable_hash
-from srllm.errors import SrllmError
+from srllm.cache import atomic_write_text, cache_dir, stable_hash
+from srllm.data.sources import load_dataset_for
+from srllm.errors import ModelUnavailableError, SrllmError
+from srllm.generation.methods import rewrite, text_of
+from srllm.models import hub_local_snapshot, hub_reachable
+from srllm.profiles import resolve
 from srllm.quiet import is_quiet
 
 
@@ -121,7 +125,6 @@ def seq2seq_source(model_id: str) -> tuple[str | None, str | None]:
     A local folder loads as is; a hub id loads from the local Hugging Face cache or,
     when the Hub is reachable, by download.
     """
-    from srllm.models import hub_local_snapshot, hub_reachable
 
     if Path(model_id).is_dir():
         return str(model_id), None
@@ -195,7 +198,6 @@ def train_seq2seq(model_id: str, pairs: Sequence[Any], *, settings: Seq2SeqSetti
     result = trainer.train()
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    from srllm.cache import atomic_write_text
 
     atomic_write_text(out / "done.json", json.dumps({
         "model": model_id, "pairs": len(pairs), "settings": asdict(settings), "source_prefix": source_prefix,
@@ -247,11 +249,9 @@ def run_baseline(method: str, texts_or_records: Sequence[Any], *, profile: Any =
     encoder-decoder methods are fine-tuned on ``train_pairs`` (default: the CMD train
     split) when their weights can be had (else: not run, with the reason).
     """
-    from srllm.generate import _text_of, rewrite
-    from srllm.models import ModelUnavailableError
 
     b = get_baseline(method)
-    texts = [_text_of(x, i) for i, x in enumerate(texts_or_records)]
+    texts = [text_of(x, i) for i, x in enumerate(texts_or_records)]
     if b.family == "none":
         return BaselineResult(b.key, b.label, "ok", tuple(texts))
     if b.family in ("prompting", "prefix", "instruction"):
@@ -271,10 +271,7 @@ def run_baseline(method: str, texts_or_records: Sequence[Any], *, profile: Any =
         return _not_run(b, reason, model=model_id)
     settings = seq2seq or Seq2SeqSettings()
     if train_pairs is None:  # the train split of the CMD the profile reads (issue 15)
-        from srllm.data.sources import load_dataset_for
-        from srllm.generate import _resolve_profile
-
-        prof = _resolve_profile(profile)
+        prof = resolve(profile)
         train_pairs = load_dataset_for(prof if settings.seed == prof.seed else prof.replace(seed=settings.seed),
                                        "cmd").splits["train"]
     folder = train_seq2seq(model_id, train_pairs, settings=settings, source_prefix=b.source_prefix)

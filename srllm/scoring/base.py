@@ -6,7 +6,7 @@ The paper reports the share of flagged texts ("toxic generation %", Tables 4, 5
 and 7); every scorer here therefore exposes the same two numbers whatever the
 service or model behind it.
 
-Results are cached per scorer configuration (see :mod:`srllm.scorers.store`), so
+Results are cached per scorer configuration (see :mod:`srllm.scoring.store`), so
 a rerun never asks a service or a model about the same text twice. The flag is
 computed at read time from the threshold, which is why the threshold is not part
 of the cache key: changing it never triggers new calls.
@@ -113,7 +113,7 @@ class Scorer(abc.ABC):
 
     def _get_store(self):
         if self._store is None:
-            from srllm.scorers.store import ScoreStore
+            from srllm.scoring.store import ScoreStore
 
             folder = self.cache_path
             folder.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ class Scorer(abc.ABC):
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise ScorerError(f"text #{i} is {type(t).__name__}, not str: {t!r:.60}")
-        from srllm.scorers.store import text_key
+        from srllm.scoring.store import text_key
 
         keys = [text_key(t) for t in texts]
         found: dict[str, tuple[float, dict[str, Any]]] = {}

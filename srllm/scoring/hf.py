@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from srllm.scorers.base import Scorer, ScorerError, ScorerUnavailableError
+from srllm.scoring.base import Scorer, ScorerError, ScorerUnavailableError
 
 _SAFE = re.compile(r"^(label_0|0|neutral|normal|benign|safe|ok|clean|none|neither|no|false|"
                    r"non[-_ ]?(toxic|hate|offensive|hateful)|not[-_ ]?(toxic|hate|offensive|hateful)|nothate)$", re.I)
