@@ -1,4 +1,4 @@
-"""Batched generation (``srllm.generate.generate_texts``) against the paper authors' way of generating.
+"""Batched generation (``srllm.generation.generate_texts``) against the paper authors' way of generating.
 
 Run: ``.venv/bin/python benchmarks/bench_generate.py [--n 64] [--batch-size auto] [--max-new-tokens N]``
 
@@ -7,11 +7,11 @@ default), greedily, with the same stop tokens and the same ``max_new_tokens``:
 
 * **theirs** - the authors' public inference script's pattern: a loop with one
   ``model.generate`` call per text, no batching and therefore no padding;
-* **ours** - :func:`srllm.generate.generate_texts`: prompts tokenised once, sorted
+* **ours** - :func:`srllm.generation.generate_texts`: prompts tokenised once, sorted
   by length; per batch the prompt start shared by every row encoded once, the
   rows' remainders in one padded pass, a preallocated KV cache, each row
   finishing at its own end-of-sequence token; the batch size measured for this
-  machine (``--batch-size auto``, :func:`srllm.generate.pick_batch_size`, measured
+  machine (``--batch-size auto``, :func:`srllm.generation.pick_batch_size`, measured
   once before the timing and stored). No cache file, so no output is reused.
 
 Prompts are the zero-shot chat prompts of the first N texts of the CMD test
@@ -108,7 +108,8 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from srllm.generate import _decode_row, generate_texts, resolve_batch_size, stop_token_ids
+    from srllm.generation import generate_texts, resolve_batch_size, stop_token_ids
+    from srllm.generation.decoding import decode_row
     from srllm.models import load_model
     from srllm.perf import RssSampler, record_benchmark
 
@@ -151,7 +152,7 @@ def main() -> int:
             print(f"  chunk {start // chunk + 1}: {len(part)} prompts, theirs {t_theirs:.1f} s, ours {t_ours:.1f} s "
                   "(running totals)", file=sys.stderr)
 
-    theirs_out = [_decode_row(tok, ids, set(stops))[0] for ids in theirs_ids]
+    theirs_out = [decode_row(tok, ids, set(stops))[0] for ids in theirs_ids]
     same = [a == b for a, b in zip(ours_out, theirs_out)]
     share = sum(same) / len(same)
     hit_eos = sum(any(t in set(stops) for t in ids) for ids in theirs_ids)

@@ -13,7 +13,7 @@ Hub: the point is throughput, which does not depend on the weights), then:
    layout, forward + backward + AdamW step; tokens/s over ``--steps`` timed steps
    after ``--warmup`` untimed ones. Without CUDA (or bitsandbytes) the weights
    stay unquantized fp32, which is said in the output: that is the CPU test mode.
-2. **generation**: :func:`srllm.generate.generate_texts` (the book's batched
+2. **generation**: :func:`srllm.generation.generate_texts` (the book's batched
    greedy decoder) on ``--gen-rows`` CMD test prompts, at the profile's batch
    size and ``max_new_tokens``. Random weights never emit an end token, so every
    row runs to ``max_new_tokens``: the rate is for full-length rows.
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from srllm import paper
-    from srllm.generate import generate_texts
+    from srllm.generation import generate_texts
     from srllm.models import bnb_config, load_tokenizer
     from srllm.perf import machine_info, record_benchmark
     from srllm.profiles import get_profile

@@ -52,8 +52,8 @@ def bench_texts(n: int) -> list[str]:
 def bias_classifier(seed: int):
     """The CMD-trained classifier; without the CMD sample, one of the same kind trained on the
     ToxiGen-style sample's stereotyping labels, so the benchmark still pays for the embeddings."""
-    from srllm.scorers import ScorerUnavailableError
-    from srllm.scorers.bias import train_bias_classifier, train_bias_classifier_from_sample
+    from srllm.scoring import ScorerUnavailableError
+    from srllm.scoring.bias import train_bias_classifier, train_bias_classifier_from_sample
 
     try:
         return train_bias_classifier_from_sample(seed=seed), "CMD train split"
@@ -73,7 +73,7 @@ def main() -> None:
     os.environ["SRLLM_CACHE"] = tempfile.mkdtemp(prefix="bench-score-")
     warnings.simplefilter("ignore")
     from srllm.perf import peak_rss_mib, record_benchmark
-    from srllm.scorers import get_scorer, unsafe_rate
+    from srllm.scoring import get_scorer, unsafe_rate
 
     texts = bench_texts(args.n)
     t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Training throughput of ``srllm.train`` against trl's SFTTrainer, like for like.
+"""Training throughput of ``srllm.training`` against trl's SFTTrainer, like for like.
 
 Run: ``.venv/bin/python benchmarks/bench_train.py [--rows 32] [--batch-size 4] [--threads N] [--all-tokens]``
 
@@ -10,12 +10,12 @@ optimizer, seed, batch size, ``max_length`` and number of steps, without
 gradient checkpointing and in float32 (trl's SFTConfig defaults to gradient
 checkpointing *on* and to bf16; both are switched off on its side, as on ours),
 on the same batches in the same order: the CMD pairs are tokenized once by
-:func:`srllm.train.tokenize_pairs`, ours draws its length-grouped batches as
+:func:`srllm.training.tokenize_pairs`, ours draws its length-grouped batches as
 always, and trl gets the same token ids and labels in that order, read
 sequentially. Every side starts from the same weights (the LoRA B matrices are
 zero), so the first step's loss must agree; the record keeps it.
 
-* **ours** - :func:`srllm.train.train` (its own collator, length-grouped batches in
+* **ours** - :func:`srllm.training.train` (its own collator, length-grouped batches in
   a (seed, epoch)-fixed order, the gradient guard), with no evaluation, no
   checkpoint and no merge inside the timed span;
 * **theirs** - trl's ``SFTTrainer`` (its collator, its fused LM-head loss, no
@@ -186,7 +186,7 @@ def settings_recorder(name: str, baton: Baton, max_length: int, loss_on: str):
                 "lora": None if peft is None else {"r": peft.r, "alpha": peft.lora_alpha, "dropout": peft.lora_dropout,
                                                    "target_modules": sorted(peft.target_modules or [])},
                 "batches": stable_hash(batch_data), "loss_on": loss_on,
-                # The sampler the dataloader really uses (srllm.train replaces the Trainer's own).
+                # The sampler the dataloader really uses (srllm.training replaces the Trainer's own).
                 "sampler": type(getattr(train_dataloader.batch_sampler, "sampler", None)).__name__}
             baton.start(name)
 
@@ -215,7 +215,7 @@ def theirs(cfg, examples, out: str, rec, all_tokens: bool) -> int:
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    from srllm.train_model import load_base
+    from srllm.training.model import load_base
 
     model, tok = load_base(cfg)
     rows = [{"input_ids": list(ex["input_ids"]),
@@ -243,8 +243,8 @@ def theirs(cfg, examples, out: str, rec, all_tokens: bool) -> int:
 
 
 def ours(cfg, profile, rows, examples, out: str, rec) -> int:
-    """srllm.train with evaluation, checkpoints and merging kept out of the timed span. Returns tokens."""
-    from srllm.train import train
+    """srllm.training with evaluation, checkpoints and merging kept out of the timed span. Returns tokens."""
+    from srllm.training import train
 
     steps = -(-len(examples) // cfg.batch_size)
     train(cfg.method, profile, records_train=rows, records_eval=[], out_dir=out,
@@ -281,17 +281,17 @@ def main() -> int:
     import trl  # noqa: F401
     from trl import SFTConfig, SFTTrainer  # noqa: F401
 
-    import srllm.train_model  # noqa: F401
+    import srllm.training.model  # noqa: F401
     from srllm.models import load_tokenizer
     from srllm.perf import peak_rss_mib, record_benchmark
     from srllm.profiles import get_profile
-    from srllm.train import (DataStats, EpochSeededLengthSampler, TrainConfig, default_records, to_pairs,
+    from srllm.training import (DataStats, EpochSeededLengthSampler, TrainConfig, default_records, to_pairs,
                              tokenize_pairs)
 
     profile = get_profile(args.profile)
     base = profile.lora
     lora = {"r": 64, "alpha": 16, "dropout": 0.2, "bias": base.bias, "target_modules": list(base.target_modules)}
-    # Float32 and no gradient checkpointing on both sides (what srllm.train does on CPU).
+    # Float32 and no gradient checkpointing on both sides (what srllm.training does on CPU).
     cfg = TrainConfig.from_profile(profile, args.method, lora=lora, batch_size=args.batch_size, grad_accum=1,
                                    gradient_checkpointing=False, fp16=False, bf16=False)
     train_rows, _, source = default_records(profile)
@@ -300,7 +300,7 @@ def main() -> int:
         sys.exit(f"only {len(rows)} training pairs with a safe variation in the {source}; asked for {args.rows}")
     pairs, _ = to_pairs(rows)
     examples = tokenize_pairs(pairs, load_tokenizer(cfg.model), cfg.prompt_format, cfg.max_length, DataStats())
-    # The order srllm.train's sampler gives (epoch 0); theirs reads the examples in this order.
+    # The order srllm.training's sampler gives (epoch 0); theirs reads the examples in this order.
     order = list(EpochSeededLengthSampler([ex["length"] for ex in examples], cfg.batch_size, cfg.seed))
     in_order = [examples[i] for i in order]
     n_tokens = sum(ex["length"] for ex in examples)
@@ -366,7 +366,7 @@ def main() -> int:
           f"max_length {s['max_length']}, {s['steps']} steps, lr {s['learning_rate']:g} ({s['lr_scheduler']}), "
           f"{s['optim']}, seed {s['seed']}, loss on {s['loss_on']}; the sides took turns, one step each "
           f"({wall:.0f} s wall in all)")
-    labels = {"ours": "ours (srllm.train)", "theirs": "theirs (trl SFTTrainer, response-only loss)",
+    labels = {"ours": "ours (srllm.training)", "theirs": "theirs (trl SFTTrainer, response-only loss)",
               "theirs_all_tokens": "theirs (trl SFTTrainer, loss on every token: not compared)"}
     for name in sides:
         print(f"{labels[name]}: {recs[name].steps} steps, {n_tokens} tokens in {seconds[name]:.1f} s = "
@@ -394,7 +394,7 @@ def main() -> int:
         "ours_tokens_per_s": rate["ours"], "theirs_tokens_per_s": rate["theirs"], "batch_size": cfg.batch_size,
         "lora": lora,
         "load_average_start": load_start, "load_average_end": load_end, "measured_under_load": under_load}
-    label = "srllm.train / trl SFTTrainer, same settings (training tokens/s)"
+    label = "srllm.training / trl SFTTrainer, same settings (training tokens/s)"
     record_benchmark("train", metrics, ratio=ratio, ratio_label=label + (", measured under load" if under_load else ""))
     if loss_gap > 0.05:
         print(f"WARNING: final losses differ by {100 * loss_gap:.1f}%, more than 5%: the ratio does not count")

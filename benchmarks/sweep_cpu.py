@@ -61,7 +61,7 @@ def choose(rows: list[dict]) -> str:
 def dev_texts(profile) -> list:
 
     # the full dev split (the profile's max_eval_rows limits only the training-time evaluation)
-    from srllm.train_report import dev_biased_records
+    from srllm.training.report import dev_biased_records
 
     return dev_biased_records(profile)
 
@@ -73,11 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baselines", action="store_true", help="skip the zero-/2-shot reference rows")
     args = ap.parse_args(argv)
 
-    from srllm.generate import rewrite
+    from srllm.generation import rewrite
     from srllm.metrics.task_success import DEFAULT_THRESHOLD, task_success
     from srllm.profiles import get_profile
-    from srllm.scorers import get_scorer
-    from srllm.train import train
+    from srllm.scoring import get_scorer
+    from srllm.training import train
 
     base = get_profile("cpu")
     records = dev_texts(base)

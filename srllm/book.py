@@ -110,8 +110,8 @@ def capabilities() -> dict[str, dict[str, bool]]:
     page cached under one setting must not be shown under the other. Cheap: loads no
     model, opens at most one socket.
     """
-    from srllm.baselines import BASELINES, seq2seq_source
-    from srllm.scorers import available_scorers
+    from srllm.generation.baselines import BASELINES, seq2seq_source
+    from srllm.scoring import available_scorers
 
     scorers = {r["name"]: bool(r["available"]) for r in available_scorers()}
     baselines = {key: seq2seq_source(b.hub_id)[0] is not None

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from srllm.profiles import resolve
+
 #: A text of the kind the workshop rewrites (not from the evaluation data).
 PROBE_TEXT = "People like them are lazy and should not be allowed to work here."
 
@@ -38,6 +40,7 @@ class Check:
     required: bool = True
 
     def to_dict(self) -> dict[str, Any]:
+        """The check as plain data (what ``srllm doctor --json`` prints)."""
         return asdict(self)
 
 
@@ -51,6 +54,7 @@ def _timed(name: str, fn: Callable[[], tuple[bool | None, str, str]], *, require
 
 
 def check_packages() -> Check:
+    """The packages the workshop imports are installed (found, not imported: quick)."""
     def run() -> tuple[bool, str, str]:
         missing = [m for m in REQUIRED_PACKAGES if importlib.util.find_spec(m) is None]
         if missing:
@@ -60,8 +64,9 @@ def check_packages() -> Check:
 
 
 def check_model(profile: Any) -> Check:
+    """The profile's model loads on the profile's device, as generation loads it."""
     def run() -> tuple[bool, str, str]:
-        from srllm.generate import load_for_generation
+        from srllm.generation import load_for_generation
 
         lm = load_for_generation(profile.model, None, profile.device)
         n = sum(p.numel() for p in lm.model.parameters())
@@ -70,8 +75,9 @@ def check_model(profile: Any) -> Check:
 
 
 def check_scorer() -> Check:
+    """The offline proxy scorer can run here and scores the probe text."""
     def run() -> tuple[bool, str, str]:
-        from srllm.scorers import available_scorers, get_scorer
+        from srllm.scoring import available_scorers, get_scorer
 
         row = next(r for r in available_scorers(hf_models=()) if r["name"] == "offline-proxy")
         if not row["available"]:
@@ -82,8 +88,9 @@ def check_scorer() -> Check:
 
 
 def check_rewrite(profile: Any) -> Check:
+    """The base model rewrites the probe text with a 2-shot prompt (uncached), and its task success."""
     def run() -> tuple[bool, str, str]:
-        from srllm.generate import rewrite
+        from srllm.generation import rewrite
 
         out = rewrite([PROBE_TEXT], method="two_shot", profile=profile, cache=False, progress=False)[0]
         if not out.strip():
@@ -117,9 +124,7 @@ def check_optional() -> list[Check]:
 
 def run_checks(profile: Any = "cpu", *, optional: bool = True) -> list[Check]:
     """All checks in the order the workshop needs them; a failed requirement skips the checks that need it."""
-    from srllm.profiles import get_profile
-
-    prof = get_profile(profile) if isinstance(profile, str) else profile
+    prof = resolve(profile)
     checks = [check_packages()]
     if checks[0].ok:
         checks.append(check_model(prof))

@@ -28,6 +28,18 @@ class ModelUnavailableError(SrllmError, RuntimeError):
     """
 
 
+class FieldError(SrllmError, ValueError):
+    """A single cell of a data file is invalid; the loader adds the file and row to the message.
+
+    ``field`` names the field. Also a ``ValueError``, as before the hierarchy was unified.
+    """
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"field '{field_name}' {message}")
+        self.field = field_name
+
+
 def is_user_error(exc: BaseException) -> bool:
-    """True for errors the CLI reports as one line: every :class:`SrllmError` and a missing file."""
+    """True for errors the CLI reports as one line: every :class:`SrllmError` and a missing file
+    (``FileNotFoundError`` from a library that opened a path the user gave)."""
     return isinstance(exc, (SrllmError, FileNotFoundError))

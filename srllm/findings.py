@@ -45,7 +45,7 @@ def safety_findings(headlines: Mapping[str, Any], *, scorer: str, is_proxy: bool
                     datasets: Mapping[str, str], stands_for: str = "OpenAI moderation") -> str:
     """Table 4: unsafe share of the originals, 2-shot prompting and SR_LLM on each test set.
 
-    ``headlines``: :func:`srllm.experiments.table4_headlines` (``t4_<method>_<set>_unsafe``);
+    ``headlines``: :func:`srllm.results.safety.table4_headlines` (``t4_<method>_<set>_unsafe``);
     ``datasets``: short set name -> label (``{"cmd": "our test set", ...}``).
     """
     lines = []
@@ -72,7 +72,7 @@ def demographics_findings(means: Mapping[str, Any], *, groups_dropped: int | Non
                           scorer: str, is_proxy: bool, model: str) -> str:
     """Table 5: mean toxicity over the groups before and after, and in how many groups SR_LLM lowered it.
 
-    ``means``: :func:`srllm.experiments.table5_headlines` (``t5_mean_<method>``, ``t5_paper_mean_<method>``).
+    ``means``: :func:`srllm.results.demographics.table5_headlines` (``t5_mean_<method>``, ``t5_paper_mean_<method>``).
     """
     o, t, s = (means.get(f"t5_mean_{m}") for m in ("original", "two_shot", "sr_llm"))
     po, pt, ps = (means.get(f"t5_paper_mean_{m}") for m in ("original", "two_shot", "sr_llm"))

@@ -34,7 +34,7 @@ BOOK_LOG = Path("runs/book-runs.jsonl")
 WORK_KINDS = ("generation", "training", "scoring")
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -59,7 +59,7 @@ def machine_info() -> dict[str, Any]:
     import torch
 
     info: dict[str, Any] = {
-        "cpu": _cpu_model(), "cores": os.cpu_count(), "memory_gib": _memory_gib(),
+        "cpu": cpu_model(), "cores": os.cpu_count(), "memory_gib": _memory_gib(),
         "platform": platform.platform(), "python": sys.version.split()[0], "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,

@@ -28,13 +28,19 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from srllm.data.sources import describe_sources, load_dataset_for, profile_splits
 from srllm.errors import SrllmError
+from srllm.models import KNOWN_MODELS, hub_local_snapshot, load_tokenizer
+from srllm.paper import TABLE1
+from srllm.perf import load_benchmarks, machine_info, peak_rss_mib
+from srllm.profiles import resolve
+from srllm.prompts import format_prompt
+from srllm.results.common import TABLE4_METHODS, TABLE7_METHODS, bold_prompts, toxigen_subset
 
 
 @dataclass
 class Stage:
     """One stage of a profile's run, with how its numbers were obtained (``basis``)."""
-
     name: str
     rows: int | None = None
     tokens: int | None = None
@@ -45,19 +51,16 @@ class Stage:
     basis: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The stage as plain data (what ``srllm plan --json`` prints)."""
         return asdict(self)
 
 
 def _local_hub_model(hub_id: str) -> bool:
-    from srllm.models import hub_local_snapshot
-
     return hub_local_snapshot(hub_id) is not None
 
 
 def _tokenizer(model: str) -> tuple[Any, str]:
     """The model's tokenizer if it is on this machine, else the bundled SmolLM2 one (a stand-in)."""
-    from srllm.models import KNOWN_MODELS, load_tokenizer
-
     spec = KNOWN_MODELS.get(model)
     if spec is None or spec.source != "hub" or _local_hub_model(spec.hub_id):
         try:
@@ -69,8 +72,6 @@ def _tokenizer(model: str) -> tuple[Any, str]:
 
 
 def _example_tokens(records: list[Any], tok: Any, fmt: str, max_length: int) -> list[int]:
-    from srllm.prompts import format_prompt
-
     out = []
     for r in records:
         if not r.safe_variation:
@@ -105,9 +106,6 @@ def _fmt_record(rec: dict[str, Any]) -> str:
 
 
 def _data_stage(profile: Any) -> tuple[Stage, dict[str, list[Any]] | None, Stage]:
-    from srllm.data.sources import describe_sources, profile_splits, load_dataset_for
-    from srllm.paper import TABLE1
-
     src = {r["dataset"]: r for r in describe_sources(profile)}
     cmd = Stage("data: CMD")
     splits = None
@@ -130,8 +128,6 @@ def _data_stage(profile: Any) -> tuple[Stage, dict[str, list[Any]] | None, Stage
                           f"`srllm data fetch`)")
         tg.basis.append("not on this machine: rows unknown until fetched")
     else:
-        from srllm.experiments import toxigen_subset
-
         recs = load_dataset_for(profile, "toxigen").records
         tg.rows = len(toxigen_subset(recs, profile.data.max_toxigen_per_group, profile.seed))
         tg.basis.append(f"{len(recs)} statements, {tg.rows} used (at most "
@@ -141,8 +137,6 @@ def _data_stage(profile: Any) -> tuple[Stage, dict[str, list[Any]] | None, Stage
 
 def _train_stage(name: str, profile: Any, splits: dict[str, list[Any]] | None, tok_info: tuple[Any, str] | None,
                  benches: list[dict[str, Any]], method: str) -> Stage:
-    from srllm.paper import TABLE1
-
     t = profile.train
     st = Stage(name)
     if method == "prefix":
@@ -185,9 +179,6 @@ def _train_stage(name: str, profile: Any, splits: dict[str, list[Any]] | None, t
 
 def _generation_stage(profile: Any, splits: dict[str, list[Any]] | None, toxigen_rows: int | None,
                       benches: list[dict[str, Any]]) -> Stage:
-    from srllm.experiments import TABLE4_METHODS, TABLE7_METHODS, bold_prompts
-    from srllm.paper import TABLE1
-
     gen_methods = [m for m in dict.fromkeys(TABLE4_METHODS + TABLE7_METHODS)
                    if m not in ("original", "t5_large", "bart_large")]
     cmd_rows = len(splits["test"]) if splits is not None else (profile.data.max_test_rows or TABLE1.split["test"])
@@ -227,9 +218,6 @@ def measure_step(profile: Any, method: str, splits: dict[str, list[Any]] | None,
     import tempfile
     import time
 
-    from srllm.models import KNOWN_MODELS
-    from srllm.perf import peak_rss_mib
-
     spec = KNOWN_MODELS.get(profile.model)
     if splits is None:
         return {"why": "the data is not on this machine"}
@@ -241,7 +229,7 @@ def measure_step(profile: Any, method: str, splits: dict[str, list[Any]] | None,
         if not torch.cuda.is_available():
             return {"why": "the profile trains on a GPU and this machine has none"}
         torch.cuda.reset_peak_memory_stats()
-    from srllm.train import train
+    from srllm.training import train
 
     from transformers import TrainerCallback
 
@@ -290,14 +278,7 @@ def build_plan(profile: Any, root: str = ".", measure: bool = False) -> dict[str
     ``measure``: also time a few optimizer steps of each training method on this machine
     (:func:`measure_step`) and use those times instead of the benchmark records'.
     """
-    from srllm.models import KNOWN_MODELS
-    from srllm.perf import load_benchmarks, machine_info
-
-    prof = profile
-    if isinstance(prof, str):
-        from srllm.profiles import get_profile
-
-        prof = get_profile(prof)
+    prof = resolve(profile)
     benches = load_benchmarks(root)
     cmd, splits, tg = _data_stage(prof)
     tok_info = _tokenizer(prof.model) if splits is not None else None

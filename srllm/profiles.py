@@ -254,7 +254,7 @@ class GenerateSettings:
     """Greedy decoding (Appendix C) and batching."""
 
     max_new_tokens: int = 128
-    # Rows decoded together; "auto": measured once per machine (srllm.generate.pick_batch_size).
+    # Rows decoded together; "auto": measured once per machine (srllm.generation.pick_batch_size).
     batch_size: int | str = 8
     do_sample: bool = False
 
@@ -370,7 +370,7 @@ def _cpu() -> Profile:
         quant=QuantSettings(compute_dtype="float32"),
         # Random-normal prefixes break the frozen model at first (eval loss 1.6 -> 10.8) and 20
         # steps recover only part of that (6.0); zero prefixes start near the base model's loss.
-        # Table 3's prefix dropout 0.1 is applied by srllm.train_model.apply_prefix_dropout (peft's
+        # Table 3's prefix dropout 0.1 is applied by srllm.training.model.apply_prefix_dropout (peft's
         # PrefixTuningConfig has no dropout setting).
         prefix=PrefixSettings(num_virtual_tokens=30, learning_rate=5e-3, epochs=1.0, init="zero", max_steps=20,
                               batch_size=2),

@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from srllm import baselines as bl
-from srllm import generate as gen
+from srllm import generation as gen
+from srllm.generation import baselines as bl
+from srllm.generation import cache as gcache
 
 TEXTS = ["Women are bad at math.", "Old people cannot learn new things."]
 POOL = [{"text": f"unsafe example {i}", "safe_variation": f"safe example {i}"} for i in range(6)]
@@ -17,7 +18,7 @@ POOL = [{"text": f"unsafe example {i}", "safe_variation": f"safe example {i}"} f
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(gen, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(gcache, "cache_dir", lambda: tmp_path / "cache")
     monkeypatch.setattr(bl, "cache_dir", lambda: tmp_path / "cache")
 
 

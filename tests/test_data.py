@@ -392,10 +392,10 @@ def test_error_names_the_file_column_when_renamed(tmp_path):
 def test_cli_validate_prints_report_and_exits_zero(capsys):
     from srllm.cli import main
 
-    assert main(["data", "validate", str(FIX / "cmd_small.csv")]) == 0
+    assert main(["data", "validate", "--input", str(FIX / "cmd_small.csv")]) == 0
     out = capsys.readouterr().out
     assert "rows read: 3" in out and "kept: 3" in out and "excluded: 0" in out and "ignored columns: extra_col" in out
-    assert main(["data", "validate", str(FIX / "cmd_small.jsonl"), "--json"]) == 0
+    assert main(["data", "validate", "--input", str(FIX / "cmd_small.jsonl"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["without_rewrite"] == 1
 
 
@@ -403,11 +403,11 @@ def test_cli_validate_bad_input_one_line_no_traceback(tmp_path, capsys):
     from srllm.cli import main
 
     p = write(tmp_path, "bad.csv", "text,sentiment\nhello,angry\n")
-    assert main(["data", "validate", str(p)]) == 1
+    assert main(["data", "validate", "--input", str(p)]) == 2
     err = capsys.readouterr().err
     assert err == (f"srllm data: error: {p}, row 1 (1-based data row, header not counted): field 'sentiment' has "
                    f"invalid value 'angry'; allowed values: Positive, Neutral, Negative (case-insensitive)\n")
-    assert main(["data", "validate", str(p), "--map", "text=body", "--map", "broken"]) == 1
+    assert main(["data", "validate", "--input", str(p), "--map", "text=body", "--map", "broken"]) == 2
     assert "--map expects OLD=NEW" in capsys.readouterr().err
     p2 = write(tmp_path, "m.csv", "body\nhello\n")
     assert main(["data", "validate", str(p2), "--map", "body=text"]) == 0
@@ -439,7 +439,7 @@ def test_cli_samples_lists_all(capsys):
 # --- BOLD and Hub loaders -------------------------------------------------------------------------
 
 def test_bold_prompts_per_domain_balanced_subset():
-    from srllm.bold import BOLD_DOMAINS, bold_counts, load_bold
+    from srllm.data.bold import BOLD_DOMAINS, bold_counts, load_bold
 
     counts = bold_counts()
     assert set(counts) == set(BOLD_DOMAINS)
@@ -456,7 +456,7 @@ def test_bold_prompts_per_domain_balanced_subset():
 def test_hub_loaders_fail_fast_offline(monkeypatch, tmp_path):
     """Offline and without a fetched copy, the Hub loaders stop at once with the one message (no sample)."""
     import srllm.models
-    from srllm.datasets_hub import load_hub_cmd, load_hub_toxigen
+    from srllm.data.hub import load_hub_cmd, load_hub_toxigen
 
     monkeypatch.setenv("SRLLM_CACHE", str(tmp_path))
     monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: False)

@@ -147,7 +147,7 @@ def test_local_hub_layout_parquet_folder_and_saved_dataset_read_alike(private_ca
 
 def test_offline_without_a_copy_stops_with_one_message_naming_the_dataset(private_cache):
     from srllm.data.sources import DataSourceError, load_dataset_for
-    from srllm.experiments import eval_items
+    from srllm.results.common import eval_items
     from srllm.profiles import get_profile
 
     with pytest.raises(DataSourceError) as err:
@@ -216,9 +216,9 @@ def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache
     (the run record names the dataset, its revision and the split sizes) and Table 4's items
     are that copy's test split."""
     from srllm.data.sources import profile_splits
-    from srllm.experiments import eval_items
+    from srllm.results.common import eval_items
     from srllm.profiles import get_profile
-    from srllm.train import train
+    from srllm.training import train
 
     _fetched_copy(private_cache, _released_rows(120))
     prof = get_profile("smoke").replace(**{"data.cmd": get_profile("paper").data.cmd})
@@ -230,17 +230,18 @@ def test_paper_data_path_trains_and_evaluates_with_the_smoke_model(private_cache
     items = eval_items("cmd_test", prof)
     assert [i.id for i in items] == [r.id for r in profile_splits(prof)["test"]] and len(items) == 6
     # k-shot demonstrations are drawn from the same source's train split
-    import srllm.generate as gen
+    import srllm.generation as gen
+    from srllm.generation import methods
     from srllm.data.sources import load_dataset_for
 
     seen = {}
-    real = gen.build_prompts
+    real = methods.build_prompts
 
     def spy(texts, tokenizer, **kw):
         seen["pool"] = kw.get("shots_pool")
         return real(texts, tokenizer, **kw)
 
-    monkeypatch.setattr(gen, "build_prompts", spy)
+    monkeypatch.setattr(methods, "build_prompts", spy)
     out = gen.rewrite([items[0].text], method="two_shot", profile=prof, progress=False, cache=False)
     assert len(out) == 1
     assert [r.id for r in seen["pool"]] == [r.id for r in load_dataset_for(prof, "cmd").splits["train"]]
@@ -254,7 +255,7 @@ def test_cli_trains_the_smoke_model_on_a_released_layout_csv(cache, tmp_path, ca
         w = csv.DictWriter(fh, fieldnames=list(RELEASED_COLUMNS))
         w.writeheader()
         w.writerows(_released_rows(40))
-    assert main(["train", "--method", "lora", "--profile", "smoke", "--data", str(path), "--out",
+    assert main(["train", "--method", "lora", "--profile", "smoke", "--input", str(path), "--out",
                  str(tmp_path / "run"), "--max-steps", "2", "--no-merge", "--quiet", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
@@ -277,7 +278,7 @@ def test_unknown_split_and_missing_local_copy_are_named(private_cache, tmp_path,
 def test_paper_book_stops_before_any_notebook_when_a_dataset_is_missing(private_cache, capsys):
     from srllm.cli import main
 
-    assert main(["book", "--profile", "paper", "--no-html"]) == 1
+    assert main(["book", "--profile", "paper", "--no-html"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot read dataset 'cmd' of profile 'paper'" in err and "offline" in err
     assert not (private_cache / "runs").exists()

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from srllm import generate as gen
+from srllm import generation as gen
+from srllm.generation import adapters, batching, decoding, methods
+from srllm.generation import cache as gcache
 from srllm.errors import SrllmError
 from srllm.prompts import format_prompt
 
@@ -31,7 +33,8 @@ TEXTS = [
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
     # Keep generation caches and run folders of the tests out of the user's cache.
-    monkeypatch.setattr(gen, "cache_dir", lambda: tmp_path / "cache")
+    for module in (gcache, adapters, batching):
+        monkeypatch.setattr(module, "cache_dir", lambda: tmp_path / "cache")
     monkeypatch.setattr("srllm.perf.work_log_path", lambda: tmp_path / "work-log.jsonl")
 
 
@@ -70,7 +73,7 @@ def _one_by_one(model, tok, prompts, max_new_tokens):
             enc = tok(p, return_tensors="pt", add_special_tokens=False)
             o = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
                                pad_token_id=tok.pad_token_id)
-            outs.append(gen._decode_row(tok, o[0, enc["input_ids"].shape[1]:].tolist(), set(stops))[0])
+            outs.append(decoding.decode_row(tok, o[0, enc["input_ids"].shape[1]:].tolist(), set(stops))[0])
     return outs
 
 
@@ -90,10 +93,10 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
     model, tok, _ = diverse
     prompts = [format_prompt(t, "chat", tok) for t in TEXTS]
     rows = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    shared = gen.common_prefix_len(rows)
-    assert shared >= gen.MIN_SHARED_TOKENS and all(r[:shared] == rows[0][:shared] for r in rows)
+    shared = decoding.common_prefix_len(rows)
+    assert shared >= decoding.MIN_SHARED_TOKENS and all(r[:shared] == rows[0][:shared] for r in rows)
     assert rows[0][shared] != rows[1][shared] or rows[0][shared] != rows[2][shared]
-    free = gen._greedy_batch(model, rows, max_new_tokens=8, stops=[], pad_id=tok.pad_token_id)
+    free = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[], pad_id=tok.pad_token_id)
     # Make row 0's third token a stop token (one no other row emits before its own end).
     stop = free[0][2]
     assert all(stop not in o[:3] for o in free[1:])
@@ -105,8 +108,8 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
         return real(self, *a, **k)
 
     monkeypatch.setattr(type(model), "forward", spy)
-    monkeypatch.setattr(gen, "COMPACT_SHARE", 0.0)  # drop a finished row at once
-    got = gen._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
+    monkeypatch.setattr(decoding, "COMPACT_SHARE", 0.0)  # drop a finished row at once
+    got = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
     monkeypatch.undo()
     assert got[0] == free[0][:3]  # ends with the stop token
     assert calls[0] == (1, shared)  # the shared start, once
@@ -117,7 +120,7 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
     # With the default share, one finished row of five stays in the batch (its tokens ignored): same tokens.
     calls.clear()
     monkeypatch.setattr(type(model), "forward", spy)
-    lazy = gen._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
+    lazy = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
     monkeypatch.undo()
     assert lazy == got and min(c[0] for c in calls[2:]) == len(rows)
     # Same tokens as transformers' generate one prompt at a time with that stop token.
@@ -183,7 +186,7 @@ def test_prefix_adapter_is_applied_and_batched_equals_single(diverse):
                 nxt = int(pm(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0, -1].argmax())
                 new.append(nxt)
                 ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
-            ref.append(gen._decode_row(tok, new, set(gen.stop_token_ids(tok, model)))[0])
+            ref.append(decoding.decode_row(tok, new, set(gen.stop_token_ids(tok, model)))[0])
     assert single == ref
     base = gen.generate_texts(model, tok, prompts, max_new_tokens=n, batch_size=4, progress=False)
     assert base != batched  # the prefix changed the outputs
@@ -249,7 +252,7 @@ CHILD = textwrap.dedent("""
     from srllm.models import load_model
     from srllm.prompts import format_prompt
     folder, cache, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    import srllm.generate as g
+    import srllm.generation.decoding as g
     model, tok = load_model(folder, device="cpu")
     real = g._greedy_batch
     def slow(*a, **k):  # make each batch take a while so the parent can kill us mid-run
@@ -403,11 +406,11 @@ def test_latest_adapter_picks_newest_finished_run_of_the_model(tmp_path):
 
 
 def test_debias_uses_the_profiles_sr_llm_run_else_two_shot(diverse, tmp_path, monkeypatch):
-    from srllm.train import profile_run_name
+    from srllm.training import profile_run_name
 
     model, tok, folder = diverse
     prof = _smoke(folder)
-    monkeypatch.setattr(gen, "default_shots_pool", lambda seed=42: POOL)
+    monkeypatch.setattr(methods, "default_shots_pool", lambda seed=42: POOL)
     res = gen.debias_detail("Women are bad at math.", profile=prof)
     assert res.method == "two_shot" and res.adapter_dir is None and res.run is None
     assert f"srllm train --profile {prof.name} --method qlora" in res.note
@@ -455,7 +458,7 @@ def test_stats_count_tokens_and_only_computed_rows_are_logged_as_work(diverse, t
 
 def test_batch_size_is_measured_once_per_machine_and_stored(diverse, tmp_path, monkeypatch):
     model, tok, _ = diverse
-    monkeypatch.setattr(gen, "_PICKED", {})
+    monkeypatch.setattr(batching, "_PICKED", {})
     pick = gen.pick_batch_size(model, candidates=(1, 2, 4), context=16)
     assert pick in (1, 2, 4)
     store = json.loads((tmp_path / "cache" / "perf" / "batch-size.json").read_text())
@@ -465,7 +468,7 @@ def test_batch_size_is_measured_once_per_machine_and_stored(diverse, tmp_path, m
     # The smallest candidate within 10% of the best time per row (the stored times are rounded).
     assert pick == min(int(b) for b, t in rec["ms_per_row_step"].items() if t <= best * 1.1 + 1e-3)
     # A new process (empty memo) reads the stored pick instead of measuring again.
-    monkeypatch.setattr(gen, "_PICKED", {})
+    monkeypatch.setattr(batching, "_PICKED", {})
     with monkeypatch.context() as m:
         m.setattr(type(model), "forward", lambda *a, **k: pytest.fail("measured again"))
         assert gen.resolve_batch_size("auto", model) == pick

@@ -9,15 +9,19 @@ import pandas as pd
 import pytest
 import torch
 
-from srllm import generate as gen
+from srllm import generation as gen
+from srllm.generation import adapters, methods
+from srllm.generation import cache as gcache
 from srllm.cli import main
+from srllm.profiles import resolve
 
 TEXTS = ["Women are bad at math.", "Old people cannot learn new technology.", "Why are men so loud?"]
 
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(gen, "cache_dir", lambda: tmp_path / "cache")
+    for module in (gcache, adapters):
+        monkeypatch.setattr(module, "cache_dir", lambda: tmp_path / "cache")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,7 @@ def test_generate_jsonl_to_csv_keeps_rows_and_adds_rewrites(model_folder, tmp_pa
     df = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(df["id"]) == ["r0", "r1", "r2"] and set(df["method"]) == {"zero_shot"}
     expected = gen.rewrite(TEXTS, model_name=str(model_folder), method="zero_shot",
-                           profile=gen._resolve_profile("smoke").replace(**{"generate.max_new_tokens": 5}),
+                           profile=resolve("smoke").replace(**{"generate.max_new_tokens": 5}),
                            progress=False)
     assert list(df["rewrite"]) == expected and all(expected)
 
@@ -81,30 +85,30 @@ def test_generate_errors_are_one_clear_line(model_folder, tmp_path, capsys):
     good = tmp_path / "good.csv"
     pd.DataFrame({"text": TEXTS}).to_csv(good, index=False)
     cases = [
-        (["--input", str(src), "--out", str(tmp_path / "o.txt")], "must end in .csv or .jsonl"),
+        (["--input", str(src), "--out", str(tmp_path / "o.txt")], "unsupported file type '.txt' for output"),
         (["--input", str(src), "--out", str(tmp_path / "o.csv"), "--text-column", "body"], "no column 'body'"),
         (["--input", str(src), "--out", str(tmp_path / "o.csv"), "--method", "zero_shot"], "row 2, field 'text'"),
         (["--input", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o.csv")], "no such file"),
     ]
     for extra, message in cases:
-        assert main(["generate", *extra, *_args(model_folder)]) == 1
+        assert main(["generate", *extra, *_args(model_folder)]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (extra, err)
     # The encoder-decoder baseline needs the Hub (the suite runs with HF_HUB_OFFLINE=1).
     assert main(["generate", "--input", str(good), "--out", str(tmp_path / "o.csv"), "--method", "t5_large",
-                 "--profile", "smoke"]) == 1
+                 "--profile", "smoke"]) == 2
     err = capsys.readouterr().err
     assert "'t5_large' was not run" in err and "google-t5/t5-large" in err
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n{"text": broken\n')
-    assert main(["generate", "--input", str(bad), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 1
+    assert main(["generate", "--input", str(bad), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 2
     assert "line 2 (malformed_json" in capsys.readouterr().err
 
 
 def test_generate_sr_llm_without_any_trained_adapter_says_so(model_folder, tmp_path, capsys):
     src = tmp_path / "in.csv"
     pd.DataFrame({"text": TEXTS}).to_csv(src, index=False)
-    assert main(["generate", "--input", str(src), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 1
+    assert main(["generate", "--input", str(src), "--out", str(tmp_path / "o.csv"), *_args(model_folder)]) == 2
     err = capsys.readouterr().err
     assert "needs a trained adapter" in err and "srllm train --profile smoke --method qlora" in err
 
@@ -116,14 +120,15 @@ def test_debias_command_reports_what_it_used(model_folder, tmp_path, capsys, mon
     from srllm.profiles import get_profile
 
     prof = get_profile("smoke", model=str(model_folder), **{"generate.max_new_tokens": 5})
-    monkeypatch.setattr("srllm.generate._resolve_profile", lambda p: prof)
-    monkeypatch.setattr(gen, "default_shots_pool",
+    for module in ("adapters", "debiasing", "methods"):  # every generation module resolves its profile argument
+        monkeypatch.setattr(f"srllm.generation.{module}.resolve", lambda p: prof)
+    monkeypatch.setattr(methods, "default_shots_pool",
                         lambda seed=42: [{"text": f"u{i}", "safe_variation": f"s{i}"} for i in range(4)])
     assert main(["debias", "Women are bad at math."]) == 0
     cap = capsys.readouterr()
     assert "2-shot prompt (no trained adapter found" in cap.err and "srllm train --profile smoke" in cap.err
     assert cap.out.strip() == gen.debias("Women are bad at math.")
-    from srllm.train import profile_run_name
+    from srllm.training import profile_run_name
 
     run = tmp_path / "cache" / "runs" / profile_run_name(prof)
     base = AutoModelForCausalLM.from_pretrained(model_folder)
@@ -135,7 +140,7 @@ def test_debias_command_reports_what_it_used(model_folder, tmp_path, capsys, mon
     cap = capsys.readouterr()
     assert "instruction fine-tuned adapter" in cap.err and str(run / "adapter") in cap.err
     assert f"the profile's SR_LLM run {run.name}" in cap.err
-    assert main(["debias", "x", "--adapter", str(tmp_path / "nope")]) == 1
+    assert main(["debias", "x", "--adapter", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
 
 
@@ -159,3 +164,30 @@ def test_generate_quiet_silences_every_bar(model_folder, tmp_path):
         stderr[quiet] = run.stderr
     assert "%|" in stderr[False], "a terminal run should show its progress bar"
     assert "%|" not in stderr[True], stderr[True][-1000:]
+
+
+def test_generate_text_is_the_path_debias_takes(model_folder, tmp_path, capsys, monkeypatch):
+    """`srllm debias TEXT` and `srllm generate --text TEXT` run the same code and print the same rewrite."""
+    from srllm.profiles import get_profile
+
+    prof = get_profile("smoke", model=str(model_folder), **{"generate.max_new_tokens": 5})
+    for module in ("adapters", "debiasing", "methods"):  # every generation module resolves its profile argument
+        monkeypatch.setattr(f"srllm.generation.{module}.resolve", lambda p: prof)
+    monkeypatch.setattr(methods, "default_shots_pool",
+                        lambda seed=42: [{"text": f"u{i}", "safe_variation": f"s{i}"} for i in range(4)])
+    assert main(["debias", TEXTS[0]]) == 0
+    via_debias = capsys.readouterr()
+    assert main(["generate", "--text", TEXTS[0]]) == 0
+    via_generate = capsys.readouterr()
+    assert via_generate.out == via_debias.out and via_debias.out.strip()
+    used = [line for line in via_debias.err.splitlines() if line.startswith("debias: used")]
+    assert used and used[0].replace("debias:", "generate:") in via_generate.err
+    assert main(["generate", "--text", TEXTS[0], "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rewrite"] == via_debias.out.strip() and report["method"] == "two_shot" and report["adapter"] is None
+    # an explicit generation method runs that method on the one text, as it would on a file
+    assert main(["generate", "--text", TEXTS[1], "--method", "zero_shot", *_args(model_folder)]) == 0
+    expected = gen.rewrite([TEXTS[1]], model_name=str(model_folder), method="zero_shot", profile=prof, progress=False)
+    assert capsys.readouterr().out.strip() == expected[0].strip()
+    assert main(["generate", "--text", "x", "--out", str(tmp_path / "o.csv")]) == 2
+    assert "--out applies to --input FILE, not to --text" in capsys.readouterr().err

@@ -51,8 +51,8 @@ def test_matches_statsmodels_on_random_long_format_data():
 
 
 def test_kappa_per_field_perfect_and_systematic_disagreement():
-    # per-field kappas come from srllm.stats.fleiss_kappa_by_field, which counts and computes here
-    from srllm.stats import fleiss_kappa_by_field
+    # per-field kappas come from srllm.data.stats.fleiss_kappa_by_field, which counts and computes here
+    from srllm.data.stats import fleiss_kappa_by_field
 
     rows = [{"item_id": i, "annotator": a, "bias": "Yes" if i % 2 else "No", "harm": ["Low", "High"][(i + a) % 2]}
             for i in range(6) for a in range(3)]

@@ -203,7 +203,7 @@ def test_start_token_choice(tiny):
 def test_cli_scores_reference_file(capsys):
     from srllm.cli import main
 
-    assert main(["stereoset", "--predictions", str(REFERENCE / "predictions_gpt2.json")]) == 0
+    assert main(["stereoset", "--input", str(REFERENCE / "predictions_gpt2.json"), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     expected = json.loads((REFERENCE / "expected_gpt2.json").read_text())
     for path, value in _leaves(expected):
@@ -215,16 +215,16 @@ def test_cli_model_run(tmp_path, capsys, tiny):
 
     out = tmp_path / "preds.json"
     assert main(["stereoset", "--model", "tiny-random-llama", "--max-items", "4", "--out", str(out),
-                 "--device", "cpu", "--no-cache"]) == 0
+                 "--device", "cpu", "--no-cache", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["intrasentence"]["overall"]["Count"] == 4.0 and "intersentence" not in res
     preds = json.loads(out.read_text())
     assert len(preds["intrasentence"]) == 12
     assert np.all(np.array([r["score"] for r in preds["intrasentence"]]) > 0)
     # the file covers 4 examples: scoring it against the full gold needs --partial, and then agrees
-    assert main(["stereoset", "--predictions", str(out)]) == 1
+    assert main(["stereoset", "--input", str(out)]) == 2
     assert "no prediction for intrasentence sentence" in capsys.readouterr().err
-    assert main(["stereoset", "--predictions", str(out), "--partial"]) == 0
+    assert main(["stereoset", "--input", str(out), "--partial", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == res
 
 
@@ -233,8 +233,8 @@ def test_cli_rejects_model_flags_with_predictions(tmp_path, capsys):
 
     p = tmp_path / "p.json"
     p.write_text("{}")
-    assert main(["stereoset", "--predictions", str(p), "--max-items", "3"]) == 1
-    assert "--max-items only applies with --model" in capsys.readouterr().err
+    assert main(["stereoset", "--input", str(p), "--max-items", "3"]) == 2
+    assert "--max-items only applies with a model" in capsys.readouterr().err
 
 
 def test_model_predictions_with_adapter(tmp_path, tiny, gold):

@@ -57,7 +57,7 @@ def test_overrides_apply_and_keep_the_rest():
 
 
 def test_prefix_tuning_can_have_its_own_step_limit():
-    from srllm.train import TrainConfig
+    from srllm.training import TrainConfig
 
     cpu = get_profile("cpu")
     assert TrainConfig.from_profile(cpu, "prefix").max_steps == cpu.prefix.max_steps != cpu.train.max_steps
@@ -78,7 +78,7 @@ def test_reproducing_chapter_states_the_cpu_step_counts(repo_root):
 
 
 def test_prefix_tuning_and_variants_keep_their_own_batch_on_cpu():
-    from srllm.train import TrainConfig, variant_plan
+    from srllm.training import TrainConfig, variant_plan
 
     cpu = get_profile("cpu")
     assert TrainConfig.from_profile(cpu, "prefix").batch_size == cpu.prefix.batch_size != cpu.train.batch_size

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from srllm.scorers import ScoreResult, ScorerError, ScorerUnavailableError, get_scorer, unsafe_rate
-from srllm.scorers.bias import normalise_labels, train_bias_classifier
-from srllm.scorers.offline import combine
+from srllm.scoring import ScoreResult, ScorerError, ScorerUnavailableError, get_scorer, unsafe_rate
+from srllm.scoring.bias import normalise_labels, train_bias_classifier
+from srllm.scoring.offline import combine
 
 BIASED = [
     "Women are too emotional to make important decisions.",
@@ -125,7 +125,7 @@ def test_bias_classifier_from_cmd_sample(cache_root):
     if not (samples_dir() / "cmd_sample.jsonl").exists():
         pytest.skip("the CMD sample has not been written yet")
     from srllm.data import load_sample, split_records
-    from srllm.scorers.bias import train_bias_classifier_from_sample
+    from srllm.scoring.bias import train_bias_classifier_from_sample
 
     clf = train_bias_classifier_from_sample(seed=42)
     splits = split_records(load_sample("cmd"), seed=42)
@@ -214,7 +214,7 @@ def test_bad_input_is_named(proxy):
 
 
 def test_hatesonar_session_starts_despite_missing_locale():
-    from srllm.scorers.hatesonar_onnx import class_probs, load_session
+    from srllm.scoring.hatesonar_onnx import class_probs, load_session
 
     _, locale_used = load_session()
     probs = class_probs(["Shut the fuck up, you stupid bitch.", "Lovely weather for a walk today."])
@@ -229,7 +229,7 @@ def _tiny_classifier(folder, id2label, problem_type=None):
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from srllm.scorers.embed import minilm_path
+    from srllm.scoring.embed import minilm_path
 
     tok = AutoTokenizer.from_pretrained(str(minilm_path()))
     torch.manual_seed(0)
@@ -292,7 +292,7 @@ def cmd_splits():
 
 @pytest.mark.slow  # embeds the CMD sample (shares the cached classifiers with the test above)
 def test_proxy_is_trained_on_no_text_sr_llm_learns_to_write(cache_root, cmd_splits):
-    from srllm.scorers.bias import train_bias_classifier_from_sample
+    from srllm.scoring.bias import train_bias_classifier_from_sample
 
     clf = train_bias_classifier_from_sample(seed=42)
     trained = set(clf.train_texts)
@@ -309,8 +309,8 @@ def test_proxy_is_trained_on_no_text_sr_llm_learns_to_write(cache_root, cmd_spli
 
 @pytest.mark.slow
 def test_proxy_card_reports_heldout_accuracy_recomputed_from_predictions(cache_root, cmd_splits):
-    from srllm.scorers.bias import normalise_labels, proxy_card, train_bias_classifier_from_sample
-    from srllm.scorers.embed import embed
+    from srllm.scoring.bias import normalise_labels, proxy_card, train_bias_classifier_from_sample
+    from srllm.scoring.embed import embed
 
     card = proxy_card(seed=42)
     json.dumps(card)
@@ -332,9 +332,10 @@ def test_proxy_card_reports_heldout_accuracy_recomputed_from_predictions(cache_r
 
 @pytest.mark.slow
 def test_ordering_ablation_scores_both_choices(cache_root, cmd_splits):
-    from srllm.baselines import BaselineResult
-    from srllm.scorers.bias import CHOICES, ordering_ablation, train_bias_classifier_from_sample
-    from srllm.scorers.offline import OfflineProxyScorer
+    from srllm.generation.baselines import BaselineResult
+    from srllm.scoring.ablation import ordering_ablation
+    from srllm.scoring.bias import CHOICES, train_bias_classifier_from_sample
+    from srllm.scoring.offline import OfflineProxyScorer
 
     test = cmd_splits["test"]
     targets = [r.safe_variation for r in cmd_splits["train"]][:40]

@@ -40,7 +40,7 @@ def test_csv_scored_copy_keeps_every_row_and_cell(tmp_path, openai_env, capsys):
     write_csv(src, [{"id": "007", "output": "you stupid thing", "note": ""},
                     {"id": "008", "output": "a kind reply", "note": "x, y"},
                     {"id": "009", "output": "", "note": "empty"}])
-    assert main(["score", str(src), "--scorer", "openai-moderation", "--text-column", "output"]) == 0
+    assert main(["score", "--input", str(src), "--scorer", "openai-moderation", "--text-column", "output"]) == 0
     out = tmp_path / "gen.scored.csv"
     with open(out, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -60,7 +60,7 @@ def test_jsonl_rerun_uses_cache(tmp_path, openai_env, capsys):
     src.write_text('{"id": 1, "text": "I hate you"}\n\n{"id": 2, "text": "hello", "extra": [1, 2]}\n')
     out = tmp_path / "scored.jsonl"
     for _ in range(2):
-        assert main(["score", str(src), "--scorer", "openai-moderation", "--out", str(out), "--threshold", "0.95"]) == 0
+        assert main(["score", "--input", str(src), "--scorer", "openai-moderation", "--out", str(out), "--threshold", "0.95"]) == 0
     assert openai_env.count(OPENAI_PATH) == 1
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows[1]["extra"] == [1, 2] and rows[0]["flag"] is False and rows[0]["p_unsafe"] == pytest.approx(0.9)
@@ -68,17 +68,17 @@ def test_jsonl_rerun_uses_cache(tmp_path, openai_env, capsys):
 
 
 def test_offline_proxy_is_labelled(tmp_path, monkeypatch, capsys):
-    import srllm.scorers.bias as bias
-    from srllm.scorers import ScorerUnavailableError
+    import srllm.scoring.offline as offline
+    from srllm.scoring import ScorerUnavailableError
 
     def unavailable(seed=42, use_cache=True):
         raise ScorerUnavailableError("no sample in this test")
 
-    monkeypatch.setattr(bias, "train_bias_classifier_from_sample", unavailable)
+    monkeypatch.setattr(offline, "train_bias_classifier_from_sample", unavailable)
     src = tmp_path / "t.jsonl"
     src.write_text(json.dumps({"text": "Shut the fuck up, you idiot."}) + "\n" + json.dumps({"text": "Good day."}) + "\n")
     with pytest.warns(UserWarning, match="bias classifier left out"):
-        assert main(["score", str(src)]) == 0
+        assert main(["score", "--input", str(src)]) == 0
     printed = capsys.readouterr().out
     assert "PROXY" in printed and "unsafe rate: 50.00% (1/2)" in printed
     rows = [json.loads(line) for line in (tmp_path / "t.scored.jsonl").read_text().splitlines()]
@@ -89,25 +89,25 @@ def test_offline_proxy_is_labelled(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("name,content,args,message", [
     ("a.csv", "id,body\n1,hi\n", [], "a.csv: no column 'text'; columns are: id, body"),
-    ("b.jsonl", '{"text": "ok"}\n{"body": "x"}\n', [], "b.jsonl: line 2 has no field 'text'"),
-    ("c.jsonl", '{"text": "ok"}\n{"text": null}\n', [], "c.jsonl: line 2 field 'text' is NoneType, not text"),
-    ("d.jsonl", '{"text": "ok"}\nnot json\n', [], "d.jsonl: line 2 is not valid JSON"),
+    ("b.jsonl", '{"text": "ok"}\n{"body": "x"}\n', [], "b.jsonl: line 2 has no field 'text' (fields: body"),
+    ("c.jsonl", '{"text": "ok"}\n{"text": null}\n', [], "c.jsonl: line 2, field 'text': not text (NoneType None)"),
+    ("d.jsonl", '{"text": "ok"}\nnot json\n', [], "d.jsonl: unreadable rows: line 2 (malformed_json"),
     ("e.txt", "hello\n", [], "e.txt: unsupported file type '.txt'"),
     ("f.csv", "text\nhi\n", ["--out", "out.parquet"], "out.parquet: unsupported file type"),
 ])
 def test_bad_input_names_file_row_and_field(tmp_path, capsys, name, content, args, message):
     src = tmp_path / name
     src.write_text(content)
-    assert main(["score", str(src), "--scorer", "openai-moderation", *args]) == 1
+    assert main(["score", "--input", str(src), "--scorer", "openai-moderation", *args]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_missing_file_and_missing_key(tmp_path, capsys):
-    assert main(["score", str(tmp_path / "nope.csv")]) == 1
+    assert main(["score", "--input", str(tmp_path / "nope.csv")]) == 2
     assert "nope.csv: no such file" in capsys.readouterr().err
     src = tmp_path / "x.csv"
     src.write_text("text\nhello\n")
-    assert main(["score", str(src), "--scorer", "perspective"]) == 1
+    assert main(["score", "--input", str(src), "--scorer", "perspective"]) == 2
     assert "PERSPECTIVE_API_KEY" in capsys.readouterr().err
 
 

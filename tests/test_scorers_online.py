@@ -8,8 +8,8 @@ import os
 import pytest
 
 from fake_api_server import OPENAI_PATH, PERSPECTIVE_PATH, FakeAPIServer
-from srllm.scorers import ScorerError, ScorerUnavailableError, available_scorers, get_scorer
-from srllm.scorers.http import Secret, retry_after_seconds
+from srllm.scoring import ScorerError, ScorerUnavailableError, available_scorers, get_scorer
+from srllm.scoring.http import Secret, retry_after_seconds
 
 KEY = "sk-test-SECRET-7f3a9c1e5b"
 

@@ -1,4 +1,4 @@
-"""Data-notebook statistics (srllm.stats): distributions, lengths, change measure, Flesch, Fleiss' kappa."""
+"""Data-notebook statistics (srllm.data.stats): distributions, lengths, change measure, Flesch, Fleiss' kappa."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from srllm.data import Record, load_annotations, load_file, split_records
 from srllm.errors import SrllmError
-from srllm.stats import (
+from srllm.data.stats import (
     change_measures, change_stats, change_table, describe, fleiss_kappa_by_field, flesch_by_label,
     flesch_reading_ease, flesch_summary, label_counts, label_shares, length_stats, split_table, words,
 )
@@ -133,7 +133,7 @@ def test_token_edit_distance_matches_nltk():
 
     from nltk.metrics.distance import edit_distance
 
-    from srllm.stats import token_edit_distance
+    from srllm.data.stats import token_edit_distance
 
     rng = random.Random(0)
     vocab = ["a", "b", "c", "d", "e"]

@@ -1,4 +1,4 @@
-"""The offline style proxy (srllm.style_proxy): trait scores, style score, summaries, guards."""
+"""The offline style proxy (srllm.scoring.style_proxy): trait scores, style score, summaries, guards."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from srllm.errors import SrllmError
-from srllm.style_proxy import (
+from srllm.scoring.style_proxy import (
     TRAITS,
     StyleProxy,
     StyleResult,
@@ -112,7 +112,7 @@ def test_trait_shift_plot_draws_only_used_traits():
     rows = [{"trait": "Hostile", "polarity": "negative", "before": 3, "after": 1, "change": -2},
             {"trait": "Caring", "polarity": "positive", "before": 1, "after": 3, "change": 2},
             {"trait": "Calm", "polarity": "positive", "before": 0, "after": 0, "change": 0}]
-    from srllm.style_proxy import plot_trait_shift
+    from srllm.scoring.style_proxy import plot_trait_shift
 
     fig = plot_trait_shift(rows)
     ax = fig.axes[0]

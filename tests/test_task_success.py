@@ -78,7 +78,7 @@ def test_classify_rejects_non_strings():
 def lexical_proxy():
     """The offline proxy without its bias classifier (profanity, HateSonar, VADER): real scores,
     no training needed."""
-    from srllm.scorers import get_scorer
+    from srllm.scoring import get_scorer
 
     return get_scorer("offline-proxy", bias_classifier=None, use_cache=False, progress=False)
 

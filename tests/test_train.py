@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from srllm.errors import SrllmError
-from srllm.train_report import run_record_table
-from srllm.train import TrainConfig, latest_checkpoint, load_run, train, variant_plan
+from srllm.training.report import run_record_table
+from srllm.training import TrainConfig, latest_checkpoint, load_run, train, variant_plan
 
 LORA_OVERRIDES = {"max_steps": 6, "learning_rate": 1e-2}
 # The smoke profile made cheaper still: two rows a step, four evaluation rows; five steps an epoch,
@@ -76,7 +76,7 @@ def test_cpu_fallbacks_are_noted():
 
 
 def test_records_without_rewrite_are_counted_and_bad_text_is_named(cache):
-    from srllm.train import to_pairs
+    from srllm.training import to_pairs
 
     pairs, stats = to_pairs([{"id": "a", "text": "x", "safe_variation": "y"}, {"id": "b", "text": "z"}])
     assert len(pairs) == 1 and stats.skipped_no_rewrite == 1 and stats.given == 2
@@ -88,7 +88,7 @@ def test_records_without_rewrite_are_counted_and_bad_text_is_named(cache):
 
 
 def _qlora_model():
-    from srllm.train_model import attach_method, load_base
+    from srllm.training.model import attach_method, load_base
 
     cfg = TrainConfig.from_profile("smoke", "qlora")
     model, tok = load_base(cfg)
@@ -96,7 +96,7 @@ def _qlora_model():
 
 
 def test_every_lora_matrix_gets_a_nonzero_gradient_on_a_4bit_model(cache):
-    from srllm.train_model import gradient_problems, linear4bit_layers
+    from srllm.training.model import gradient_problems, linear4bit_layers
 
     cfg, model, tok = _qlora_model()
     assert linear4bit_layers(model), "the base should be loaded in 4 bits"
@@ -122,7 +122,7 @@ def test_every_lora_matrix_gets_a_nonzero_gradient_on_a_4bit_model(cache):
 def test_a_4bit_model_that_ran_inference_is_refused(cache):
     from srllm.models import load_model
     from srllm.profiles import QuantSettings
-    from srllm.train_model import attach_method, linear4bit_layers
+    from srllm.training.model import attach_method, linear4bit_layers
 
     model, tok = load_model("tiny-random-llama", quant=QuantSettings(compute_dtype="float32"), device="cpu")
     if not linear4bit_layers(model)[0][1].support_avx512bf16_for_cpu:
@@ -140,7 +140,7 @@ def test_guard_flags_dead_lora_gradients(cache):
 
     from srllm.models import load_model
     from srllm.profiles import QuantSettings
-    from srllm.train_model import gradient_problems, linear4bit_layers
+    from srllm.training.model import gradient_problems, linear4bit_layers
 
     model, tok = load_model("tiny-random-llama", quant=QuantSettings(compute_dtype="float32"), device="cpu")
     if not linear4bit_layers(model)[0][1].support_avx512bf16_for_cpu:
@@ -193,7 +193,7 @@ def test_length_grouping_pads_less_than_random_batches():
     """The length-grouped sampler's batches carry fewer padding positions than shuffled ones."""
     import random
 
-    from srllm.train import EpochSeededLengthSampler
+    from srllm.training import EpochSeededLengthSampler
 
     rng = random.Random(0)
     lengths = [rng.randint(100, 260) for _ in range(375)]
@@ -228,7 +228,7 @@ def test_same_config_is_reused_not_retrained(lora_run):
     assert again.reused and again.run_dir == lora_run.run_dir
     assert manifest.stat().st_mtime_ns == before
     other = TrainConfig.from_profile(smoke(), "lora", max_steps=5)
-    from srllm.train import run_hash
+    from srllm.training import run_hash
 
     assert run_hash(other, lora_run.manifest["data"]["hash"]) != lora_run.run_hash
     assert load_run(lora_run.run_dir).manifest["run_hash"] == lora_run.run_hash
@@ -238,7 +238,7 @@ KILL_SCRIPT = textwrap.dedent("""
     import os, signal, sys
     from transformers import TrainerCallback
     from srllm.profiles import get_profile
-    from srllm.train import train
+    from srllm.training import train
 
     class KillAfterSave(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
@@ -339,7 +339,7 @@ def test_variant_plans_scale_epochs_to_steps():
 
 def test_dense_variant_repeats_its_rows_for_five_epochs(cache):
     from srllm.profiles import get_profile
-    from srllm.train import train_variant
+    from srllm.training import train_variant
 
     prof = smoke(**{"train.variant_epoch_steps": 1})
     run = train_variant("Safe_Dense-IFT", prof, progress=False)
@@ -359,7 +359,7 @@ def test_cli_trains_prefix_on_a_data_file_and_reports(cache, tmp_path, capsys):
     data = tmp_path / "mine.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "prefix-run"
-    code = main(["train", "--method", "prefix", "--profile", "smoke", "--data", str(data), "--out", str(out),
+    code = main(["train", "--method", "prefix", "--profile", "smoke", "--input", str(data), "--out", str(out),
                  "--max-steps", "2", "--quiet", "--json"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
@@ -368,7 +368,7 @@ def test_cli_trains_prefix_on_a_data_file_and_reports(cache, tmp_path, capsys):
     assert cfg["peft_type"] == "PREFIX_TUNING" and cfg["num_virtual_tokens"] == 4
     manifest = json.loads((out / "manifest.json").read_text())
     assert str(data) in manifest["data"]["source"] and manifest["merged_dir"] is None
-    assert main(["train", "--method", "prefix", "--profile", "smoke", "--data", str(tmp_path / "none.csv")]) == 1
+    assert main(["train", "--method", "prefix", "--profile", "smoke", "--input", str(tmp_path / "none.csv")]) == 2
 
 
 def test_prefix_dropout_is_applied_in_training_only():
@@ -376,7 +376,7 @@ def test_prefix_dropout_is_applied_in_training_only():
     passes (about a tenth of them zeroed) and are identical in evaluation mode."""
     from srllm.models import load_model
     from srllm.profiles import get_profile
-    from srllm.train_model import attach_method
+    from srllm.training.model import attach_method
 
     cfg = TrainConfig.from_profile(get_profile("smoke", **{"prefix.dropout": 0.1}), "prefix")
     model, _ = load_model("tiny-random-llama", device="cpu")

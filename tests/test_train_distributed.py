@@ -1,7 +1,7 @@
 """Scale-out: the training entry point runs unchanged as two processes under ``accelerate launch``.
 
 On a CPU machine ``accelerate launch --multi_gpu --num_processes 2`` starts two
-processes through torch's launcher; ``srllm.train`` joins them with the gloo
+processes through torch's launcher; ``srllm.training`` joins them with the gloo
 backend (``use_cpu``), the main process owns the run folder and the other waits
 for it at barriers.
 """

@@ -1,4 +1,4 @@
-"""The training page's task-success helpers (srllm.train_report): verdict, examples and the sweep table."""
+"""The training page's task-success helpers (srllm.training.report): verdict, examples and the sweep table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from srllm.metrics.task_success import KINDS, TaskSuccessResult
-from srllm.train_report import failure_examples, success_verdict, sweep_table
+from srllm.training.report import failure_examples, success_verdict, sweep_table
 
 
 def _res(kinds: list[str]) -> TaskSuccessResult:

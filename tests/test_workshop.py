@@ -43,7 +43,7 @@ def scorer(tmp_path_factory):
     root = tmp_path_factory.mktemp("srllm-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SRLLM_CACHE", str(root))
-        from srllm.scorers import get_scorer
+        from srllm.scoring import get_scorer
 
         yield get_scorer("offline-proxy", bias_classifier=None, progress=False)
 
@@ -172,9 +172,9 @@ def test_workshop_training_profile_sizes_the_run_for_a_laptop():
 
 
 def test_train_adapter_trains_the_asked_rank_and_steps_and_reuses_the_run(tmp_path, monkeypatch):
-    import srllm.train
+    import srllm.training.runs
 
-    monkeypatch.setattr(srllm.train, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(srllm.training.runs, "cache_dir", lambda: tmp_path)
     run = ws.train_adapter("smoke", r=4, steps=2, progress=False)
     cfg = json.loads((run.adapter_dir / "adapter_config.json").read_text())
     assert cfg["r"] == 4 and cfg["peft_type"] == "LORA"
@@ -198,7 +198,7 @@ def test_job_ad_report_finds_the_coded_wording_of_the_original():
 
 
 def test_job_ad_requirements_are_the_callers_and_the_case_study_shares_the_lists():
-    from srllm.jobs import biased_terms
+    from srllm.results.jobs import biased_terms
     from srllm.metrics.job_ad import job_ad_report
 
     short = "You will build our products in Python."
@@ -295,10 +295,10 @@ def test_workshop_texts_spread_over_groups_and_skip_safe_records():
 
 
 def test_rewrite_texts_uses_the_given_instruction_and_caches(tmp_path, monkeypatch):
-    from srllm import generate as gen
+    from srllm.generation import cache as gcache
 
     # Generation caches go to a private folder; the model store stays where it is.
-    monkeypatch.setattr(gen, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(gcache, "cache_dir", lambda: tmp_path)
     texts = ORIGINALS[:1]
     short = ws.rewrite_texts(texts, instruction="Rewrite.", profile="smoke", progress=False)
     long = ws.rewrite_texts(texts, instruction="Rewrite the text. " * 10, shots=ws.shots_from_ids(["cmd-001"], POOL),

@@ -1,14 +1,14 @@
 """Check data files, list the bundled samples, show and fetch a profile's datasets::
 
-  srllm data validate FILE_OR_FOLDER [--format cmd|authors-csv|toxigen|jobs|annotations] [--map OLD=NEW ...]
+  srllm data validate --input FILE_OR_FOLDER [--format cmd|authors-csv|toxigen|jobs|annotations] [--map OLD=NEW ...]
                                      [--split NAME]
-  srllm data samples
-  srllm data sources [--profile NAME]
-  srllm data fetch [--profile NAME] [--only cmd|toxigen] [--force]
+  srllm data samples [--json]
+  srllm data sources [--profile NAME] [--json]
+  srllm data fetch [--profile NAME] [--only cmd|toxigen] [--force] [--json]
 
 ``validate`` loads FILE as training and scoring would, prints rows read, kept
 and excluded by reason, and exits 0; on bad input it prints one line naming the
-file, row and field, and exits 1. A folder is read as a dataset: a copy made by
+file, row and field, and exits 2. A folder is read as a dataset: a copy made by
 ``fetch``, a ``datasets`` dataset saved with ``save_to_disk``, or a folder in the
 Hub's layout (``--split`` picks a split when it has several).
 
@@ -23,13 +23,18 @@ import argparse
 import json
 from pathlib import Path
 
+from srllm.commands.args import add_input, add_json, add_profile, input_path
+from srllm.data import list_samples, validate_file
+from srllm.data.sources import describe_sources, fetch, load_folder
+from srllm.errors import SrllmError
+from srllm.profiles import resolve
+
 NAME = "data"
 HELP = "validate a data file, list the bundled samples, show or fetch a profile's datasets"
 
 
 def _mapping(items: list[str] | None) -> dict[str, str]:
-    from srllm.errors import SrllmError
-
+    """``--map OLD=NEW`` items as a column mapping; a malformed item is a :class:`SrllmError`."""
     out: dict[str, str] = {}
     for item in items or []:
         old, sep, new = item.partition("=")
@@ -40,32 +45,32 @@ def _mapping(items: list[str] | None) -> dict[str, str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Actions ``validate``, ``samples``, ``sources`` and ``fetch``, each with its options."""
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     v = sub.add_parser("validate", help="load a file or dataset folder, print what was kept and excluded")
-    v.add_argument("file", help="a .csv, .tsv, .jsonl or .parquet file, or a dataset folder")
+    add_input(v, "a .csv, .tsv, .jsonl or .parquet file, or a dataset folder", legacy_positional=True)
     v.add_argument("--format", choices=("cmd", "authors-csv", "toxigen", "jobs", "annotations"), default=None,
                    help="the file's layout (detected from its columns when omitted)")
     v.add_argument("--map", dest="mapping", action="append", metavar="OLD=NEW",
                    help="rename a file column to a canonical field (repeatable), e.g. --map sentence=text")
     v.add_argument("--split", help="for a dataset folder with several splits: the split to read")
-    v.add_argument("--json", action="store_true", help="print the report as JSON")
-    sub.add_parser("samples", help="list the bundled samples with their sizes")
+    add_json(v, "the report")
+    sm = sub.add_parser("samples", help="list the bundled samples with their sizes")
+    add_json(sm, "the list")
     s = sub.add_parser("sources", help="show where a profile reads each dataset from (offline)")
-    s.add_argument("--profile", default="cpu", help="run profile (default cpu)")
+    add_profile(s)
+    add_json(s, "the sources")
     f = sub.add_parser("fetch", help="download a profile's Hub datasets once into the cache, with their revision")
-    f.add_argument("--profile", default="paper", help="run profile (default paper)")
+    add_profile(f, default="paper")
     f.add_argument("--only", choices=("cmd", "toxigen"), action="append", help="fetch only this dataset")
     f.add_argument("--force", action="store_true", help="download again even when a copy is in the cache")
-    f.add_argument("--json", action="store_true", help="print what was fetched as JSON")
+    add_json(f, "what was fetched")
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from srllm.errors import SrllmError
-
-    path = Path(args.file)
+    given = input_path(args)
+    path = Path(given)
     if path.is_dir():
-        from srllm.data.sources import load_folder
-
         if args.mapping:
             raise SrllmError("column mapping is not supported for dataset folders; validate an exported file")
         _, report, info = load_folder(path, split=args.split, format=args.format)
@@ -77,20 +82,20 @@ def _validate(args: argparse.Namespace) -> int:
                 print(f"fetched copy of {info['hub_id']} at revision {info.get('revision')}; "
                       f"splits {info.get('splits')}")
         return 0
-    from srllm.data import validate_file
-
-    report = validate_file(args.file, format=args.format, mapping=_mapping(args.mapping))
+    report = validate_file(given, format=args.format, mapping=_mapping(args.mapping))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the chosen action; without one, print the usage and return 2."""
     if args.data_command == "validate":
         return _validate(args)
     if args.data_command == "samples":
-        from srllm.data import list_samples
-
         rows = list_samples()
+        if args.json:
+            print(json.dumps(rows, indent=2, default=str))
+            return 0
         print(f"{'name':13} {'file':26} {'format':12} {'rows':>6} {'size':>9}  status")
         for r in rows:
             rows_s = "-" if r["rows"] is None else str(r["rows"])
@@ -98,10 +103,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['name']:13} {r['file']:26} {r['format']:12} {rows_s:>6} {size:>9}  {r['status']}")
         return 0
     if args.data_command == "sources":
-        from srllm.data.sources import describe_sources
-        from srllm.profiles import get_profile
-
-        for row in describe_sources(get_profile(args.profile)):
+        rows = describe_sources(resolve(args.profile))
+        if args.json:
+            print(json.dumps(rows, indent=2, default=str))
+            return 0
+        for row in rows:
             copy = row["copy"]
             state = ("" if row["kind"] != "hub" else
                      f"; fetched copy at revision {copy['revision']} ({copy['splits']})" if copy else
@@ -109,10 +115,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{row['dataset']:8} {row['source']}{state}")
         return 0
     if args.data_command == "fetch":
-        from srllm.data.sources import fetch
-        from srllm.profiles import get_profile
-
-        done = fetch(get_profile(args.profile), tuple(args.only) if args.only else None, force=args.force)
+        done = fetch(resolve(args.profile), tuple(args.only) if args.only else None, force=args.force)
         if args.json:
             print(json.dumps(done, indent=2, default=str))
             return 0
@@ -123,5 +126,5 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{d['dataset']:8} {d['hub_id']}" + (f" ({d['config']})" if d.get("config") else "")
                       + f" at revision {d['revision']}: splits {d['splits']} -> $SRLLM_CACHE/{d['copy']}")
         return 0
-    print("usage: srllm data {validate FILE | samples | sources | fetch}; see srllm data --help")
+    print("usage: srllm data {validate --input FILE | samples | sources | fetch}; see srllm data --help")
     return 2

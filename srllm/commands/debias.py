@@ -1,38 +1,23 @@
-"""Rewrite one text safely with the default model and the profile's SR_LLM run (found by its settings)."""
+"""Rewrite one text safely with the profile's SR_LLM run (found by its settings hash), or with a
+2-shot prompt until that run is trained. The same code as ``srllm generate --text TEXT``."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+
+from srllm.commands.generate import add_text_options, run_text
 
 NAME = "debias"
-HELP = "rewrite one text safely (the profile's SR_LLM run; 2-shot prompting until it is trained)"
+HELP = "rewrite one text safely (= generate --text: the profile's SR_LLM run; 2-shot prompting until it is trained)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The text (positional) and the one-text options of ``srllm generate --text``."""
     p.add_argument("text", help="the text to rewrite")
-    p.add_argument("--adapter", help="trained adapter folder (default: the profile's SR_LLM run, found by its settings hash)")
-    p.add_argument("--profile", default="cpu", help="run profile: smoke, cpu (default) or paper")
-    p.add_argument("--quiet", action="store_true", help="no progress bars (weight loading too), warnings or log lines")
+    add_text_options(p)
+    p.set_defaults(method=None)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from srllm.errors import SrllmError
-    from srllm.generate import debias_detail
-
-    if args.adapter is not None and not Path(args.adapter).is_dir():
-        raise SrllmError(f"--adapter {args.adapter}: no such folder")
-    res = debias_detail(args.text, args.adapter, profile=args.profile)
-    if res.adapter_dir is None:
-        how = f"base model {res.model} with a 2-shot prompt (no trained adapter found: {res.note})"
-    else:
-        kind = "prefix-tuned" if res.method == "prefix" else "instruction fine-tuned"
-        source = f"the profile's SR_LLM run {res.run}" if res.run else "the adapter you named"
-        how = f"{res.model} with {source} ({kind} adapter {res.adapter_dir})"
-    print(f"debias: used {how}", file=sys.stderr)
-    if not res.text:
-        print("debias: the model's rewrite is empty", file=sys.stderr)
-    print(res.text)
-    return 0
+    """Rewrite ``args.text``: exactly :func:`srllm.commands.generate.run_text`."""
+    return run_text(args)

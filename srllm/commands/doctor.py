@@ -5,20 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 
+from srllm.commands.args import add_json, add_profile, add_quiet
+from srllm.doctor import healthy, run_checks
+
 NAME = "doctor"
 HELP = "check that the model loads, the offline scorer answers and one text is rewritten (about a minute)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"],
-                   help="run profile whose model is checked (default cpu, the workshop's)")
-    p.add_argument("--json", action="store_true", help="print the checks as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or library warnings")
+    """Options: profile, JSON, quiet."""
+    add_profile(p, what="its model is checked (cpu is the workshop's)")
+    add_json(p, "the checks")
+    add_quiet(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from srllm.doctor import healthy, run_checks
-
+    """Run the checks and print them; 0 when the installation is ready, else 1."""
     checks = run_checks(args.profile)
     ok = healthy(checks)
     if args.json:

@@ -1,4 +1,12 @@
-"""Rewrite every text of a CSV/JSONL/Parquet file with one method of the paper and write a copy with the rewrites."""
+"""Rewrite texts safely with one method of the paper.
+
+``--input FILE`` rewrites every text of a CSV/TSV/JSONL/Parquet file and writes a
+copy with the columns ``rewrite`` and ``method`` added (``--out``). ``--text TEXT``
+rewrites one text and prints it; without ``--method`` that is the profile's SR_LLM
+run (found by its settings hash), or the base model with a 2-shot prompt until that
+run is trained, and the command names which on standard error. ``srllm debias TEXT``
+is the same one-text path.
+"""
 
 from __future__ import annotations
 
@@ -8,115 +16,142 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from srllm.generation.baselines import BASELINES, get_baseline, run_baseline
+from srllm.commands.args import add_input, add_json, add_profile, add_quiet, input_path
+from srllm.data.readers import read_texts
+from srllm.data.writers import WRITABLE_SUFFIXES, check_writable, write_rows
+from srllm.errors import SrllmError
+from srllm.generation import debias_detail, how_to_train, profile_adapter
+from srllm.profiles import Profile, resolve
+
 NAME = "generate"
-HELP = "rewrite the texts of a file with SR_LLM, a prompting baseline or another method of the paper"
+HELP = "rewrite the texts of a file (--input) or one text (--text) with SR_LLM, a prompting baseline or another method"
 
-OUT_SUFFIXES = (".csv", ".jsonl")
+METHOD_HELP = ("generation method: " + ", ".join(sorted(BASELINES)) + ". sr_llm: the instruction fine-tuned "
+               "adapter (default for --input); prefix: the prefix-tuned adapter; zero_shot, two_shot, five_shot: "
+               "the base model prompted with k demonstrations; original: the text unchanged; the encoder-decoder "
+               "baselines need the Hub. Default for --text: the profile's SR_LLM run, or 2-shot until it is trained")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from srllm.baselines import BASELINES
-
-    p.add_argument("--input", required=True, help="CSV, TSV, JSONL or Parquet file with a text column")
-    p.add_argument("--out", required=True, help="output file (.csv or .jsonl): the input rows plus 'rewrite' and 'method'")
-    p.add_argument("--method", default="sr_llm", choices=sorted(BASELINES),
-                   help="sr_llm (default; instruction fine-tuned adapter), prefix, zero_shot, two_shot, five_shot, "
-                        "original, or an encoder-decoder baseline (needs the Hub)")
-    p.add_argument("--adapter", help="trained adapter folder (default for sr_llm/prefix: the profile's own run, found by its settings hash)")
-    p.add_argument("--profile", default="cpu", help="run profile: smoke, cpu (default) or paper")
-    p.add_argument("--quiet", action="store_true", help="no progress bars (weight loading too), warnings or log lines")
+def add_text_options(p: argparse.ArgumentParser) -> None:
+    """The options of the one-text path, shared with ``srllm debias``: adapter, profile, model, decoding, output."""
+    p.add_argument("--adapter", help="trained adapter folder (default for sr_llm/prefix: the profile's own run, "
+                                     "found by its settings hash)")
+    add_profile(p)
     p.add_argument("--model", help="base model name (default: the profile's model)")
-    p.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
-    p.add_argument("--limit", type=int, help="only the first N rows")
     p.add_argument("--batch-size", type=int, help="override the profile's generation batch size")
     p.add_argument("--max-new-tokens", type=int, help="override the profile's max new tokens")
     p.add_argument("--seed", type=int, help="seed for drawing k-shot demonstrations (default: the profile's)")
+    add_quiet(p)
+    add_json(p, "what was rewritten, how and where to")
 
 
-def read_texts(path: str | Path, column: str = "text", limit: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows of a data file and the texts of ``column``; any unreadable or empty row is an error naming it."""
-    from srllm.data.readers import read_rows
-    from srllm.data.report import LoadReport
-    from srllm.errors import SrllmError
-
-    path = Path(path)
-    report = LoadReport(source=str(path), format="texts")
-    columns, rows = read_rows(path, report)
-    if report.exclusions:
-        bad = ", ".join(f"{report.row_unit} {e.row} ({e.reason}{': ' + e.detail if e.detail else ''})"
-                        for e in report.exclusions[:5])
-        more = f" and {len(report.exclusions) - 5} more" if len(report.exclusions) > 5 else ""
-        raise SrllmError(f"{path}: unreadable rows: {bad}{more}")
-    if column not in columns:
-        raise SrllmError(f"{path}: no column {column!r}; columns are {columns}; choose one with --text-column")
-    if limit is not None:
-        if limit <= 0:
-            raise SrllmError("--limit must be a positive integer")
-        rows = rows[:limit]
-    texts = []
-    for n, row in rows:
-        v = row.get(column)
-        if not isinstance(v, str) or not v.strip():
-            raise SrllmError(f"{path}: {report.row_unit} {n}, field {column!r}: empty or not text ({v!r})")
-        texts.append(v)
-    if not texts:
-        raise SrllmError(f"{path}: no rows to rewrite")
-    return [r for _, r in rows], texts
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``--input FILE`` or ``--text TEXT``, the output, the generation method and the one-text options."""
+    src = p.add_mutually_exclusive_group()
+    add_input(p, "CSV, TSV, JSONL or Parquet file with a text column", group=src)
+    src.add_argument("--text", help="one text to rewrite, printed to standard output (what `srllm debias` runs)")
+    p.add_argument("--out", help="with --input: output file (.csv or .jsonl), the input rows plus 'rewrite' and "
+                                 "'method'")
+    p.add_argument("--method", default=None, choices=sorted(BASELINES), help=METHOD_HELP)
+    p.add_argument("--text-column", default="text", help="with --input: column holding the texts (default: text)")
+    p.add_argument("--limit", type=int, help="with --input: only the first N rows")
+    add_text_options(p)
 
 
-def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """Write rows as CSV or JSONL by the file's suffix, atomically."""
-    from srllm.cache import atomic_write_text
-    from srllm.errors import SrllmError
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
-    elif suffix == ".csv":
-        import pandas as pd
-
-        atomic_write_text(path, pd.DataFrame(rows).to_csv(index=False))
-    else:
-        raise SrllmError(f"{path}: output must end in {' or '.join(OUT_SUFFIXES)}")
-
-
-def run(args: argparse.Namespace) -> int:
-    from srllm.baselines import get_baseline, run_baseline
-    from srllm.errors import SrllmError
-    from srllm.generate import how_to_train, profile_adapter
-    from srllm.profiles import get_profile
-
-    if Path(args.out).suffix.lower() not in OUT_SUFFIXES:
-        raise SrllmError(f"{args.out}: output must end in {' or '.join(OUT_SUFFIXES)}")
-    overrides = {}
+def _profile(args: argparse.Namespace) -> Profile:
+    overrides: dict[str, Any] = {}
     if args.batch_size is not None:
         overrides["generate.batch_size"] = args.batch_size
     if args.max_new_tokens is not None:
         overrides["generate.max_new_tokens"] = args.max_new_tokens
-    profile = get_profile(args.profile, **overrides)
-    baseline = get_baseline(args.method)
-    model = args.model or profile.model
-    rows, texts = read_texts(args.input, args.text_column, args.limit)
+    return resolve(args.profile, **overrides)
 
-    adapter = args.adapter
+
+def _check_adapter(adapter: str | None) -> None:
     if adapter is not None and not Path(adapter).is_dir():
         raise SrllmError(f"--adapter {adapter}: no such folder")
+
+
+def _rewrite(args: argparse.Namespace, method: str, profile: Profile, texts: list[str]) -> list[str]:
+    """Outputs of ``method`` for ``texts``; an adapter method finds the profile's own run unless --adapter names one."""
+    baseline = get_baseline(method)
+    model = args.model or profile.model
+    adapter = args.adapter
+    _check_adapter(adapter)
     if baseline.family in ("prefix", "instruction") and adapter is None:
-        run_prof = profile.replace(model=model) if model != profile.model else profile
+        run_prof = resolve(profile, model=model)
         run_method = "prefix" if baseline.family == "prefix" else None
         found, run_dir = profile_adapter(run_prof, run_method)
         if found is None:
-            raise SrllmError(f"method {args.method!r} needs a trained adapter for {model}: "
+            raise SrllmError(f"method {method!r} needs a trained adapter for {model}: "
                              f"{how_to_train(run_prof, run_method)}; or pass --adapter DIR")
         adapter = str(found)
-        print(f"generate: using the profile's run {run_dir.name} (adapter {adapter})", file=sys.stderr)
-
-    result = run_baseline(args.method, texts, profile=profile, model_name=args.model,
-                          adapter_dir=adapter, seed=args.seed)
+        print(f"{args.command}: using the profile's run {run_dir.name} (adapter {adapter})", file=sys.stderr)
+    result = run_baseline(method, texts, profile=profile, model_name=args.model, adapter_dir=adapter, seed=args.seed)
     if not result.ok:
-        raise SrllmError(f"method {args.method!r} was not run: {result.reason}")
-    out_rows = [dict(r, rewrite=o, method=args.method) for r, o in zip(rows, result.outputs)]
-    write_rows(args.out, out_rows)
-    print(f"generate: wrote {len(out_rows)} rewrites ({baseline.label}) to {args.out}", file=sys.stderr)
+        raise SrllmError(f"method {method!r} was not run: {result.reason}")
+    return result.outputs
+
+
+def run_text(args: argparse.Namespace) -> int:
+    """Rewrite the one text ``args.text`` and print it (``generate --text`` and ``debias``)."""
+    method = getattr(args, "method", None)
+    profile = _profile(args)
+    if method is not None:
+        rewrite = _rewrite(args, method, profile, [args.text])[0]
+        info: dict[str, Any] = {"method": method, "model": args.model or profile.model}
+        how = f"method {method} ({get_baseline(method).label})"
+    else:  # the profile's SR_LLM run, or 2-shot until it is trained (issue 17)
+        _check_adapter(args.adapter)
+        if args.model:
+            profile = resolve(profile, model=args.model)
+        res = debias_detail(args.text, args.adapter, profile=profile)
+        rewrite = res.text
+        info = {"method": res.method, "model": res.model, "adapter": res.adapter_dir, "run": res.run,
+                "note": res.note}
+        if res.adapter_dir is None:
+            how = f"base model {res.model} with a 2-shot prompt (no trained adapter found: {res.note})"
+        else:
+            kind = "prefix-tuned" if res.method == "prefix" else "instruction fine-tuned"
+            source = f"the profile's SR_LLM run {res.run}" if res.run else "the adapter you named"
+            how = f"{res.model} with {source} ({kind} adapter {res.adapter_dir})"
+    if args.json:
+        print(json.dumps({"text": args.text, "rewrite": rewrite, **info}, indent=2, default=str))
+        return 0
+    print(f"{args.command}: used {how}", file=sys.stderr)
+    if not rewrite:
+        print(f"{args.command}: the model's rewrite is empty", file=sys.stderr)
+    print(rewrite)
     return 0
+
+
+def run_file(args: argparse.Namespace) -> int:
+    """Rewrite every text of ``--input`` and write the rows with ``rewrite`` and ``method`` to ``--out``."""
+    path = input_path(args)
+    if not args.out:
+        raise SrllmError(f"give the output file with --out FILE ({' or '.join(WRITABLE_SUFFIXES)})")
+    out = check_writable(args.out)
+    method = args.method or "sr_llm"
+    profile = _profile(args)
+    rows, texts = read_texts(path, args.text_column, limit=args.limit)
+    outputs = _rewrite(args, method, profile, texts)
+    out_rows = [dict(r, rewrite=o, method=method) for r, o in zip(rows, outputs)]
+    write_rows(out, out_rows)
+    label = get_baseline(method).label
+    if args.json:
+        print(json.dumps({"input": path, "output": str(out), "rows": len(out_rows), "method": method,
+                          "label": label}, indent=2))
+    else:
+        print(f"generate: wrote {len(out_rows)} rewrites ({label}) to {out}", file=sys.stderr)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Rewrite one text (``--text``) or every text of a file (``--input``)."""
+    if args.text is not None:
+        for flag in ("out", "limit"):
+            if getattr(args, flag) is not None:
+                raise SrllmError(f"--{flag} applies to --input FILE, not to --text")
+        return run_text(args)
+    return run_file(args)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 
+from srllm.commands.args import add_json
+from srllm.models import DEFAULT_MODEL, list_models
+
 NAME = "models"
 HELP = "list known models and whether each is available on this machine"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    """Options: JSON."""
+    add_json(p, "the list")
 
 
 def run(args: argparse.Namespace) -> int:
-    from srllm.models import DEFAULT_MODEL, list_models
-
+    """Print the known models and whether each loads here now."""
     rows = list_models()
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -8,21 +8,31 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
+
+from srllm.commands.args import add_input, add_json, add_profile, add_quiet, input_path
+from srllm.data.sources import ENV_OVERRIDE, load_dataset_for, profile_splits
+from srllm.errors import SrllmError
+from srllm.profiles import DataSource, Profile, resolve
+from srllm.training import METHODS, VARIANTS, train, train_variant
 
 NAME = "train"
 HELP = "fine-tune the model (qlora, lora, prefix, dense); resumable and cached"
 
+METHOD_HELP = ("training method: " + ", ".join(METHODS) + " (default: the profile's, qlora). qlora: LoRA on the "
+               "4-bit quantized model (SR_LLM, Section 3.1); lora: LoRA on full-precision weights; prefix: "
+               "prefix-tuning; dense: every weight trained")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from srllm.train import METHODS, VARIANTS
-
-    p.add_argument("--method", choices=METHODS, help="training method (default: the profile's, qlora)")
+    """The method or variant, the profile, ``--input FILE`` and the training overrides."""
+    p.add_argument("--method", choices=METHODS, help=METHOD_HELP)
     p.add_argument("--variant", choices=sorted(VARIANTS),
                    help="train a human-evaluation variant of Section 4.6 instead of --method")
-    p.add_argument("--profile", default="cpu", help="run profile: smoke, cpu (default) or paper")
-    p.add_argument("--data", metavar="FILE",
-                   help="training data (any file `srllm data validate` accepts); split into train/dev with the "
-                        "profile's seed. Default: the bundled CMD sample")
+    add_profile(p)
+    add_input(p, "training data (any file `srllm data validate` accepts); split into train/dev as the profile "
+                 "splits its own CMD (Table 1's proportions, the profile's seed and row limits). Default: the "
+                 "profile's CMD source", legacy_options=("--data",))
     p.add_argument("--format", help="data format of FILE (default: detected from its columns)")
     p.add_argument("--out", metavar="DIR", help="run folder (default: <cache>/runs/<method>-<hash>)")
     p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (overrides the profile)")
@@ -32,41 +42,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="override the profile's base model")
     p.add_argument("--no-merge", action="store_true", help="keep the adapter only; do not save a merged model")
     p.add_argument("--restart", action="store_true", help="ignore checkpoints of an unfinished run and start afresh")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    add_quiet(p)
+    add_json(p, "the run summary")
+
+
+def file_splits(path: str, profile: Profile, format: str | None = None) -> tuple[list[Any], list[Any], str]:
+    """Train and dev records of a data file, split as ``profile`` splits its own CMD source.
+
+    The file becomes the profile's CMD source (:class:`~srllm.profiles.DataSource` ``kind="local"``),
+    so loading, validation and the stratified split are those of :mod:`srllm.data.sources`.
+    Returns ``(train, dev, description for the run record)``.
+    """
+    env = os.environ.get(ENV_OVERRIDE["cmd"], "").strip()
+    if env and env != path:
+        raise SrllmError(f"--input {path} and {ENV_OVERRIDE['cmd']}={env} both name the CMD data; unset one")
+    prof = profile.replace(**{"data.cmd": DataSource(kind="local", path=path, format=format)})
+    loaded = load_dataset_for(prof, "cmd")
+    if loaded.report.exclusions:
+        print(loaded.report.summary(), file=sys.stderr)
+    if not loaded.info.get("with_rewrite"):
+        raise SrllmError(f"{path}: no record has a safe_variation to train on")
+    parts = profile_splits(prof, "cmd")
+    without = loaded.info["kept"] - loaded.info["with_rewrite"]
+    return parts["train"], parts["dev"], (f"{path} ({loaded.describe()}; train / dev; "
+                                          f"{without} record(s) without a rewrite)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from srllm.errors import SrllmError
-    from srllm.profiles import get_profile
-    from srllm.train import train, train_variant
-
+    """Train (or reuse) the run and print its summary; under ``accelerate launch`` only the main process reports."""
     if args.variant and args.method:
         raise SrllmError("give either --method or --variant, not both")
     if args.max_steps is not None and args.max_steps <= 0:
         raise SrllmError("--max-steps must be a positive integer")
-    prof_over = {}
-    if args.seed is not None:
-        prof_over["seed"] = args.seed
-    if args.model:
-        prof_over["model"] = args.model
-    prof = get_profile(args.profile, **prof_over)
-    records_train = records_eval = None
-    source = None
-    if args.data:
-        from srllm.data import load_records, split_for_profile, trainable
-
-        records, report = load_records(args.data, args.format)
-        if report.exclusions:
-            print(report.summary(), file=sys.stderr)
-        usable = trainable(records)
-        if not usable:
-            raise SrllmError(f"{args.data}: no record has a safe_variation to train on")
-        parts = split_for_profile(usable, prof)
-        records_train, records_eval = parts["train"], parts["dev"]
-        source = f"{args.data} (split_for_profile: train / dev; {len(records) - len(usable)} record(s) without a rewrite)"
-    kwargs = dict(out_dir=args.out, resume=not args.restart, merge=not args.no_merge, progress=not args.quiet,
-                  data_source=source)
+    prof = resolve(args.profile, model=args.model, seed=args.seed)
+    records_train = records_eval = source = None
+    path = input_path(args, required=False)
+    if path:
+        records_train, records_eval, source = file_splits(path, prof, args.format)
+    kwargs: dict[str, Any] = dict(out_dir=args.out, resume=not args.restart, merge=not args.no_merge,
+                                  progress=not args.quiet, data_source=source)
     if args.learning_rate is not None:
         kwargs["learning_rate"] = args.learning_rate
     if args.variant:

@@ -24,6 +24,7 @@ Rows = list[tuple[int, dict[str, Any]]]
 
 
 def file_kind(path: Path) -> str:
+    """``csv``, ``tsv``, ``jsonl`` or ``parquet`` by the file's suffix; any other suffix is a :class:`SrllmError`."""
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None:
         raise SrllmError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
@@ -48,6 +49,7 @@ def _decode_whole(path: Path, data: bytes) -> str:
 
 
 def read_delimited(path: Path, report: LoadReport, sep: str = ",") -> tuple[list[str], Rows]:
+    """A CSV (``sep=","``) or TSV file as strings throughout, rows numbered from 1 after the header."""
     import pandas as pd
 
     text = _decode_whole(path, path.read_bytes())
@@ -74,6 +76,7 @@ def read_delimited(path: Path, report: LoadReport, sep: str = ",") -> tuple[list
 
 
 def read_jsonl(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
+    """A JSON Lines file, rows numbered by line; a line that is not a JSON object is a counted exclusion."""
     report.row_unit = "line"
     rows: Rows = []
     columns: dict[str, None] = {}
@@ -106,6 +109,7 @@ def read_jsonl(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
 
 
 def read_parquet(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
+    """A Parquet file, with numpy scalars turned into plain Python values."""
     import pandas as pd
 
     try:
@@ -134,6 +138,48 @@ def read_rows(path: Path, report: LoadReport) -> tuple[list[str], Rows]:
     if kind == "jsonl":
         return read_jsonl(path, report)
     return read_parquet(path, report)
+
+
+def read_texts(path: str | Path, column: str = "text", *, limit: int | None = None,
+               allow_empty: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of a data file and the text of each in ``column``, for commands that process one text a row.
+
+    Unlike the record loaders this keeps every row as read (no schema), so that a copy written
+    with :func:`srllm.data.writers.write_rows` has every other cell unchanged. A row the reader
+    could not read, a missing column, or a cell that is not text (or is blank, unless
+    ``allow_empty``) is a :class:`SrllmError` naming the file, the row and the field.
+    ``limit`` keeps the first N rows.
+    """
+    path = Path(path)
+    report = LoadReport(source=str(path), format="texts")
+    columns, rows = read_rows(path, report)
+    if report.exclusions:
+        bad = ", ".join(f"{report.row_unit} {e.row} ({e.reason}{': ' + e.detail if e.detail else ''})"
+                        for e in report.exclusions[:5])
+        more = f" and {len(report.exclusions) - 5} more" if len(report.exclusions) > 5 else ""
+        raise SrllmError(f"{path}: unreadable rows: {bad}{more}")
+    if column not in columns:
+        raise SrllmError(f"{path}: no column {column!r}; columns are: {', '.join(columns)} "
+                         f"(choose one with --text-column)")
+    if limit is not None:
+        if limit <= 0:
+            raise SrllmError("--limit must be a positive integer")
+        rows = rows[:limit]
+    texts = []
+    for n, row in rows:
+        if column not in row:
+            raise SrllmError(f"{path}: {report.row_unit} {n} has no field {column!r} "
+                             f"(fields: {', '.join(map(str, row))}; choose one with --text-column)")
+        value = row[column]
+        if not isinstance(value, str):
+            raise SrllmError(f"{path}: {report.row_unit} {n}, field {column!r}: not text "
+                             f"({type(value).__name__} {value!r})")
+        if not allow_empty and not value.strip():
+            raise SrllmError(f"{path}: {report.row_unit} {n}, field {column!r}: empty ({value!r})")
+        texts.append(value)
+    if not texts:
+        raise SrllmError(f"{path}: the file has no rows")
+    return [r for _, r in rows], texts
 
 
 def sniff_columns(path: Path) -> list[str]:

@@ -20,6 +20,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from srllm.errors import FieldError  # noqa: F401  (re-exported: importable from here as before)
+
 # Label vocabularies, in the order the paper lists them (Section 2.1, Table 1).
 LABELS: dict[str, tuple[str, ...]] = {
     "bias": ("Yes", "No"),
@@ -59,14 +61,6 @@ TOXIGEN_GROUPS = (
 )
 JOB_CATEGORIES = ("gender", "age", "culture", "ability", "other")
 JOB_LEVELS = ("Entry", "Mid", "Senior")
-
-
-class FieldError(ValueError):
-    """A single cell is invalid; the loader adds the file and row to the message."""
-
-    def __init__(self, field_name: str, message: str):
-        super().__init__(f"field '{field_name}' {message}")
-        self.field = field_name
 
 
 def is_missing(value: Any) -> bool:

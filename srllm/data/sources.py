@@ -346,7 +346,7 @@ def _records(name: str, rows: list[dict[str, Any]], source: str, fmt: str | None
     return records_from_rows(rows, source=source, format=fmt)
 
 
-def _read(name: str, src: Any, profile_name: str) -> tuple[list[Any], LoadReport, dict[str, Any]]:
+def read_source(name: str, src: Any, profile_name: str) -> tuple[list[Any], LoadReport, dict[str, Any]]:
     """Records, report and where-from info of one source (no splitting)."""
     if src.kind == "sample":
         from srllm.data.samples import SAMPLES, load_sample
@@ -371,7 +371,7 @@ def _read(name: str, src: Any, profile_name: str) -> tuple[list[Any], LoadReport
                                      src.format)
             info.update(split_read=split, how=how)
             return items, report, info
-        from srllm.data.loaders import load_file
+        from srllm.data.loaders import load_records
 
         if name == "toxigen":
             from srllm.data.readers import read_rows
@@ -380,7 +380,7 @@ def _read(name: str, src: Any, profile_name: str) -> tuple[list[Any], LoadReport
             _, raw = read_rows(path, report)
             items, report = _records(name, [r for _, r in raw], path.name, "toxigen")
         else:
-            items, report = load_file(path, format=src.format or None)
+            items, report = load_records(path, format=src.format or None)  # job pairs become records too
         return items, report, info
     # Hub: the fetched copy, else fetch now (network), else stop with the message.
     copy = find_copy(src)
@@ -444,7 +444,7 @@ def load_dataset_for(profile: Any, name: str = "cmd") -> LoadedData:
     if key in _MEMO:
         m = _MEMO[key]
         return LoadedData(m.name, list(m.records), m.report, {k: list(v) for k, v in m.splits.items()}, dict(m.info))
-    items, report, info = _read(name, src, profile.name)
+    items, report, info = read_source(name, src, profile.name)
     if not items:
         raise DataSourceError(f"dataset {name!r} of profile {profile.name!r}: {report.source} has no usable rows")
     splits: dict[str, list[Any]] = {}

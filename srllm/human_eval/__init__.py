@@ -30,7 +30,7 @@ Departures and readings, stated here so the notebook can repeat them:
 * Fleiss' kappa treats the five scores as unordered categories (as statsmodels'
   implementation does); the subject of a rating is one (item, variant) pair.
 * The paper's "Safe_Dense-IT or prefix-tuning" variant is realised as
-  prefix-tuning (``Safe_Prefix``, see :data:`srllm.train.VARIANTS`).
+  prefix-tuning (``Safe_Prefix``, see :data:`srllm.training.VARIANTS`).
 
 The bundled ``srllm/samples/human_eval_example.csv`` is a simulated,
 ILLUSTRATIVE sheet (see its README); :func:`is_illustrative` recognises it so

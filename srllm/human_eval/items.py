@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from srllm.errors import SrllmError
-from srllm.generate import adapter_type, rewrite
+from srllm.generation import adapter_type, rewrite
 from srllm.human_eval.common import DEFAULT_N_ITEMS, VARIANT_ORDER
 from srllm.labels import field_of, is_unsafe
 from srllm.profiles import get_profile
-from srllm.train import train_variant
+from srllm.training import train_variant
 
 
 def _seeded_key(seed: int, text: str) -> str:
@@ -42,7 +42,7 @@ def variant_profile(profile: Any) -> Any:
     """``profile`` (a name or a Profile) as the variants train with it.
 
     The epoch budget is the profile's own ``train.variant_epoch_steps`` (see
-    :func:`srllm.train.variant_plan`): unset under ``paper`` (real epochs), a
+    :func:`srllm.training.variant_plan`): unset under ``paper`` (real epochs), a
     few optimizer steps per "epoch" under the budget profiles.
     """
     return _profile(profile)
@@ -50,7 +50,7 @@ def variant_profile(profile: Any) -> Any:
 
 def train_variants(profile: Any, variants: Sequence[str] = VARIANT_ORDER, *, evaluate: bool | None = None,
                    **kwargs: Any) -> dict[str, Any]:
-    """Train (or reuse from the cache) each variant with :func:`srllm.train.train_variant`.
+    """Train (or reuse from the cache) each variant with :func:`srllm.training.train_variant`.
 
     ``profile`` goes through :func:`variant_profile`. ``evaluate``: compute the dev
     loss during training (default: only when the profile trains real epochs,
@@ -66,7 +66,7 @@ def train_variants(profile: Any, variants: Sequence[str] = VARIANT_ORDER, *, eva
 
 def variant_rewrites(texts: Sequence[str], runs: Mapping[str, Any], profile: Any, *,
                      progress: bool = True) -> dict[str, list[str]]:
-    """Each variant's rewrites of ``texts`` through :func:`srllm.generate.rewrite` (cached per row).
+    """Each variant's rewrites of ``texts`` through :func:`srllm.generation.rewrite` (cached per row).
 
     A run with a peft adapter is decoded on its base model with that adapter
     (``sr_llm`` for LoRA/QLoRA, ``prefix`` for prefix-tuning); a dense run has no

@@ -8,7 +8,7 @@ table that Fleiss' kappa takes, with checks that make a bad file fail loudly:
 a missing label, an annotator labelling one item twice, or items rated by
 different numbers of annotators (Fleiss' kappa assumes a constant number).
 
-This is the project's one Fleiss' kappa: :func:`srllm.stats.fleiss_kappa_by_field`
+This is the project's one Fleiss' kappa: :func:`srllm.data.stats.fleiss_kappa_by_field`
 (Table 10 from the annotation sample) and :func:`srllm.human_eval.agreement`
 (the human evaluation) both count with :func:`count_table` and compute with
 :func:`fleiss_kappa`. The verbal bands are the paper's Appendix A

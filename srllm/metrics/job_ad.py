@@ -1,6 +1,6 @@
 """Coded wording in a job advertisement: gender-coded words, gendered pronouns, age-coded and exclusionary phrases.
 
-Used by the job-posting case study (:mod:`srllm.jobs`, Section 5.3, Table 9:
+Used by the job-posting case study (:mod:`srllm.results.jobs`, Section 5.3, Table 9:
 its wider count of biased terms) and by the workshop's exercise 4
 (:mod:`srllm.workshop.exercise4_job_ad`). Gender-coded words are Gaucher et
 al.'s lists through :func:`srllm.metrics.gender_coded.coded_words`; the other

@@ -171,7 +171,7 @@ class TaskSuccessResult:
 
 def _get_scorer(scorer: Any) -> Any:
     if isinstance(scorer, str):
-        from srllm.scorers import get_scorer
+        from srllm.scoring import get_scorer
 
         return get_scorer(scorer, progress=False)
     if not hasattr(scorer, "score"):
@@ -185,7 +185,7 @@ def task_success(originals: Sequence[str], rewrites: Sequence[str], *, scorer: A
     """Classify each rewrite of a biased input (see the module docstring) and count the kinds.
 
     ``scorer``: a scorer name (``"offline-proxy"``, the default) or a
-    :class:`srllm.scorers.Scorer`; its flag decides check (c). ``threshold``: the
+    :class:`srllm.scoring.Scorer`; its flag decides check (c). ``threshold``: the
     content threshold of check (d), :data:`DEFAULT_THRESHOLD` when None.
     ``similarities``: precomputed MiniLM cosines (computed when None).
     """

@@ -11,7 +11,7 @@ frozen dataclass with ``passed``, the numbers behind the verdict and a friendly
 ``message``; ``str(result)`` is what the check cell prints. The numbers come
 from the project's own measures, the same ones the results chapters use:
 
-* safety: the ``offline-proxy`` scorer of :mod:`srllm.scorers` (a proxy for the
+* safety: the ``offline-proxy`` scorer of :mod:`srllm.scoring` (a proxy for the
   paper's Perspective / OpenAI moderation scores, Section 3.4);
 * content kept: MiniLM cosine similarity, :mod:`srllm.metrics.similarity`
   (Section 5.3), and the offline knowledge retention of

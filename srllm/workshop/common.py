@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from srllm.errors import SrllmError
-from srllm.generate import _resolve_profile, generate_texts, generation_cache_path, load_for_generation
+from srllm.generation import generate_texts, generation_cache_path, load_for_generation
+from srllm.profiles import resolve
 from srllm.labels import field_of, is_unsafe
 from srllm.metrics.similarity import cosine_similarity
 from srllm.prompts import INSTRUCTION, format_prompt
-from srllm.scorers import get_scorer
+from srllm.scoring import get_scorer
 
 WORKSHOP_SEED = 42
 N_TEXTS = 6
@@ -114,10 +115,10 @@ def rewrite_texts(texts: Sequence[str], *, instruction: str | None = None, shots
                   progress: bool = True) -> RewriteRun:
     """Rewrite ``texts`` with the profile's model (plus an adapter) and a given instruction.
 
-    :func:`srllm.generate.rewrite` always uses the book's instruction; the
+    :func:`srllm.generation.rewrite` always uses the book's instruction; the
     workshop needs the participant's own, so this builds the prompts with
     :func:`srllm.prompts.format_prompt` and decodes them with
-    :func:`srllm.generate.generate_texts` (greedy, cached by prompt text, so a
+    :func:`srllm.generation.generate_texts` (greedy, cached by prompt text, so a
     rerun with the same instruction costs nothing). ``shots`` are
     :class:`srllm.prompts.Shot` demonstrations shared by every prompt.
     ``max_new_tokens``: the decoding length (default: the profile's), e.g.
@@ -129,7 +130,7 @@ def rewrite_texts(texts: Sequence[str], *, instruction: str | None = None, shots
     instruction = reference_instruction() if instruction is None else instruction
     if not isinstance(instruction, str) or not instruction.strip():
         raise SrllmError("the instruction is empty: write what the model should do with each text")
-    prof = _resolve_profile(profile)
+    prof = resolve(profile)
     lm = load_for_generation(prof.model, adapter_dir, prof.device)
     prompts = [format_prompt(t, prof.prompt_format, lm.tokenizer, instruction=instruction.strip(), shots=list(shots))
                for t in texts]
@@ -169,7 +170,7 @@ _SCORERS: dict[str, Any] = {}
 def shared_scorer(name: Any) -> Any:
     """A scorer by name (one object per name and process: building the offline
     proxy loads or trains its bias classifier, which five exercises should do
-    once), or a :class:`srllm.scorers.Scorer` passed through."""
+    once), or a :class:`srllm.scoring.Scorer` passed through."""
     if not isinstance(name, str):
         if not hasattr(name, "score"):
             raise SrllmError(f"scorer must be a name such as 'offline-proxy' or a Scorer, not {name!r}")

@@ -9,8 +9,8 @@ from typing import Any
 
 from srllm.data import load_sample, split_records
 from srllm.errors import SrllmError
-from srllm.generate import _resolve_profile
-from srllm.train import train
+from srllm.profiles import resolve
+from srllm.training import train
 from srllm.workshop.common import MIN_SIMILARITY, WORKSHOP_SEED, check_pairs, pct, score_rewrites, verdict
 
 
@@ -64,7 +64,7 @@ def workshop_training_profile(profile: Any = "cpu", *, r: int = 16, steps: int |
                               seed: int | None = None) -> Any:
     """The profile exercise 3 trains with: ``profile`` with the participant's rank and steps and
     the workshop's batch size and learning rate (see :data:`WORKSHOP_BATCH_SIZE`)."""
-    prof = _resolve_profile(profile)
+    prof = resolve(profile)
     steps = default_lora_steps(prof) if steps is None else steps
     if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
         raise SrllmError(f"exercise 3: the LoRA rank r must be a positive whole number, got {r!r}")
@@ -97,7 +97,7 @@ def workshop_eval_records(profile: Any) -> list[Any]:
 
 def train_adapter(profile: Any = "cpu", *, r: int = 16, steps: int | None = None, seed: int | None = None,
                   progress: bool = True) -> Any:
-    """Train exercise 3's LoRA adapter with :func:`srllm.train.train` and return its run.
+    """Train exercise 3's LoRA adapter with :func:`srllm.training.train` and return its run.
 
     The settings of :func:`workshop_training_profile`, on a full-precision
     base (``lora``, not ``qlora``: on a CPU the 4-bit kernels only slow

@@ -1,7 +1,7 @@
 """Exercise 4: rewrite a job advertisement without gender-, age-coded or exclusionary wording.
 
 The word lists and :func:`srllm.metrics.job_ad.job_ad_report` live in :mod:`srllm.metrics.job_ad`,
-which the job-posting case study (:mod:`srllm.jobs`, Table 9) uses too.
+which the job-posting case study (:mod:`srllm.results.jobs`, Table 9) uses too.
 """
 
 from __future__ import annotations

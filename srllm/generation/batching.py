@@ -1,0 +1,105 @@
+"""How many rows to decode together: a profile's number, or ``"auto"``, measured once per machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Sequence
+
+from srllm.cache import atomic_write_text, cache_dir, stable_hash
+from srllm.generation.kvcache import buffer_cache, device_of, prefix_tokens
+from srllm.perf import cpu_model
+
+# Batch sizes tried by pick_batch_size ("auto" in a profile's generate.batch_size).
+AUTO_BATCH_CANDIDATES = (8, 16, 32, 64)
+
+
+_PICKED: dict[str, int] = {}
+
+
+def _batch_pick_key(model: Any) -> str:
+    import torch
+
+
+    cfg = model.config.to_dict() if hasattr(model, "config") else {}
+    shape = {k: cfg.get(k) for k in ("model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
+                                     "num_attention_heads", "num_key_value_heads", "vocab_size")}
+    dev = device_of(model)
+    where = torch.cuda.get_device_name(dev) if getattr(dev, "type", "cpu") == "cuda" else cpu_model()
+    return stable_hash(shape, str(next(model.parameters()).dtype), where, os.cpu_count(), torch.get_num_threads(),
+                       length=16)
+
+
+def pick_batch_size(model: Any, *, candidates: Sequence[int] = AUTO_BATCH_CANDIDATES, context: int = 160,
+                    steps: int = 2, tolerance: float = 0.1, use_cache: bool = True) -> int:
+    """The decoding batch size for this machine and model shape, from a short measurement.
+
+    For each candidate size b, times ``steps`` one-token decoding steps of b rows over a
+    cache of ``context`` positions (filled with random keys and values: the cost does
+    not depend on them) and takes the time per row. The pick is the smallest candidate
+    within ``tolerance`` of the best time per row (a larger batch pads more and holds
+    more memory for no gain). Stored per model shape, dtype, device and thread count
+    in ``<cache>/perf/batch-size.json`` (and in memory), so it is measured once per machine.
+    """
+    import torch
+
+
+    key = _batch_pick_key(model)
+    if key in _PICKED:
+        return _PICKED[key]
+    store = cache_dir() / "perf" / "batch-size.json"
+    known: dict[str, Any] = {}
+    if use_cache and store.exists():
+        try:
+            known = json.loads(store.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            known = {}  # a damaged record is measured again and rewritten
+        if isinstance(known.get(key), dict) and isinstance(known[key].get("batch_size"), int):
+            _PICKED[key] = known[key]["batch_size"]
+            return _PICKED[key]
+    n_virtual = prefix_tokens(model)
+    base = model.get_base_model() if n_virtual else model
+    cfg = base.config
+    heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    device, dtype = device_of(model), next(base.parameters()).dtype
+    per_row: dict[int, float] = {}
+    with torch.inference_mode():
+        for b in sorted(set(int(c) for c in candidates)):
+            cache = buffer_cache(base, context + steps + 1)
+            for i in range(len(cache.layers)):
+                cache.update(torch.randn((b, heads, context, head_dim), dtype=dtype, device=device),
+                             torch.randn((b, heads, context, head_dim), dtype=dtype, device=device), i)
+            ids = torch.zeros((b, 1), dtype=torch.long, device=device)
+            mask = torch.ones((b, context), dtype=torch.long, device=device)
+            times = []
+            for s in range(steps + 1):  # the first step warms up
+                mask = torch.cat([mask, mask.new_ones((b, 1))], dim=1)
+                pos = torch.full((b, 1), context + s, dtype=torch.long, device=device)
+                t = time.perf_counter()
+                base(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True,
+                     logits_to_keep=1)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - t)
+            per_row[b] = min(times[1:]) / b
+            del cache
+    best = min(per_row.values())
+    pick = min(b for b, t in per_row.items() if t <= best * (1 + tolerance))
+    _PICKED[key] = pick
+    if use_cache:
+        known[key] = {"batch_size": pick, "ms_per_row_step": {str(b): round(t * 1e3, 3) for b, t in per_row.items()},
+                      "context": context, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+        atomic_write_text(store, json.dumps(known, indent=1))
+    return pick
+
+
+def resolve_batch_size(batch_size: int | str, model: Any) -> int:
+    """``batch_size`` itself, or :func:`pick_batch_size` for ``"auto"``."""
+    if batch_size == "auto":
+        return pick_batch_size(model)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
+    return batch_size
+

@@ -1,0 +1,116 @@
+"""Key/value caches for batched greedy decoding: left padding, a peft prefix as a filled cache, and a
+preallocated buffer layer that avoids copying every layer's cache at every step."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+def left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
+    # Hand-written rather than tokenizer.pad: the ids are already tokenised once
+    # up front and this avoids changing the shared tokenizer's padding side.
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
+            mask[i, width - len(r):] = 1
+    return ids, mask
+
+
+def device_of(model: Any) -> Any:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:  # pragma: no cover - a model always has parameters
+        return "cpu"
+
+
+def prefix_tokens(model: Any) -> int:
+    """Number of virtual tokens when ``model`` is a peft prefix-tuning model, else 0."""
+    cfg = getattr(model, "active_peft_config", None)
+    if cfg is None or str(getattr(cfg, "peft_type", "")).upper().split(".")[-1] != "PREFIX_TUNING":
+        return 0
+    return int(cfg.num_virtual_tokens)
+
+
+def new_cache(base: Any, model: Any, n_virtual: int) -> Any:
+    if n_virtual:
+        # peft's learned prefix, as a filled cache for one row (positions 0..n_virtual-1).
+        return model.get_prompt(batch_size=1)
+    from transformers import DynamicCache
+
+    return DynamicCache(config=base.config)
+
+
+def full_attention_cache(cache: Any) -> bool:
+    from transformers.cache_utils import DynamicLayer
+
+    return all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None]))
+
+
+@functools.lru_cache(maxsize=1)
+def _buffer_layer_class() -> type:
+    """A transformers ``DynamicLayer`` that writes into a preallocated buffer instead of concatenating.
+
+    Hand-written because neither stock layer fits batched CPU decoding:
+    ``DynamicLayer.update`` concatenates, so every decoding step copies the whole
+    cache of every layer; ``StaticLayer`` preallocates, but attention then runs
+    over its full length at every step. This layer preallocates (growing by
+    doubling if ever needed) and hands attention a view of the filled part only.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferLayer(DynamicLayer):
+        def __init__(self, capacity: int) -> None:
+            super().__init__()
+            self.capacity = int(capacity)
+            self.length = 0
+
+        def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
+            self.device = key_states.device
+            b, h, _, _ = key_states.shape
+            self._k = key_states.new_zeros((b, h, self.capacity, key_states.shape[-1]))
+            self._v = value_states.new_zeros((b, h, self.capacity, value_states.shape[-1]))
+            self.is_initialized = True
+
+        def _views(self) -> None:
+            self.keys, self.values = self._k[:, :, :self.length], self._v[:, :, :self.length]
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            end = self.length + key_states.shape[-2]
+            if end > self.capacity:  # not reached when the capacity was computed right; kept correct anyway
+                self.capacity = max(end, 2 * self.capacity)
+                k, v = self._k, self._v
+                self.lazy_initialization(k, v)
+                self._k[:, :, :self.length], self._v[:, :, :self.length] = k[:, :, :self.length], v[:, :, :self.length]
+            self._k[:, :, self.length:end] = key_states
+            self._v[:, :, self.length:end] = value_states
+            self.length = end
+            self._views()
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+        def batch_select_indices(self, indices: Any) -> None:
+            if self.is_initialized:
+                self._k, self._v = self._k[indices], self._v[indices]
+                self._views()
+
+    return BufferLayer
+
+
+def buffer_cache(base: Any, capacity: int) -> Any:
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=base.config)
+    layer = _buffer_layer_class()
+    n = len(cache.layers) or base.config.num_hidden_layers
+    cache.layers = [layer(capacity) for _ in range(n)]
+    return cache
+

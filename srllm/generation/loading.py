@@ -1,0 +1,53 @@
+"""A base model, with an adapter if given, loaded for decoding; the last two loads are kept in memory."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from srllm.errors import SrllmError
+from srllm.generation.adapters import adapter_type
+from srllm.generation.cache import adapter_fingerprint
+from srllm.models import load_model, resolve_device
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    model_name: str
+    adapter_dir: str | None
+    adapter_id: str | None
+    adapter_type: str | None
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(model_name: str, adapter_dir: str | None, adapter_id: str | None, device: str) -> LoadedModel:
+
+    model, tok = load_model(model_name, device=device)
+    kind = None
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        kind = adapter_type(adapter_dir)
+        try:
+            model = PeftModel.from_pretrained(model, adapter_dir)
+        except Exception as exc:  # shape mismatch, wrong base model, corrupt files
+            raise SrllmError(f"cannot load adapter {adapter_dir} on model {model_name!r}: {exc}") from exc
+        if kind == "LORA":
+            # Folding LoRA into the weights makes decoding as fast as the base model.
+            model = model.merge_and_unload()
+    model.eval()
+    return LoadedModel(model, tok, model_name, adapter_dir, adapter_id, kind)
+
+
+def load_for_generation(model_name: str, adapter_dir: str | os.PathLike | None = None,
+                        device: str = "cpu") -> LoadedModel:
+    """Base model (plus adapter, if given) ready for decoding; the last two loads are kept in memory."""
+    a_dir = str(Path(adapter_dir).resolve()) if adapter_dir is not None else None
+    a_id = adapter_fingerprint(a_dir) if a_dir is not None else None
+
+    return _load_cached(model_name, a_dir, a_id, resolve_device(device))
+

@@ -1,0 +1,257 @@
+"""Bias classifier for the offline proxy: logistic regression on MiniLM embeddings.
+
+Trained on the CMD train split's labelled texts (``text`` with its ``bias``
+label, Yes/No) and nothing else: no ``safe_variation`` of any split is among its
+training texts, because SR_LLM is fine-tuned to produce exactly the train
+split's safe variations, and a scorer taught that those texts are unbiased
+would favour SR_LLM over the prompted baselines it is compared with (Tables 4,
+5 and 7). :func:`ordering_ablation` scores the same outputs with the earlier
+choice (the train split's safe variations added as Bias = No) and this one and
+shows how the ordering of methods changes; :func:`proxy_card` says what the
+classifier was trained on and how accurate it is on texts it never saw.
+
+It is the only part of the offline proxy that can notice a stereotype stated
+politely, without profanity or slurs. Its held-out accuracy (with the
+majority-class baseline next to it, so the number can be judged) travels in the
+scorer's metadata.
+
+The trained model is cached with joblib under
+``cache_dir()/scores/bias-classifier/<hash>.joblib``, the hash covering the
+training and held-out data, the seed, the embedding model and scikit-learn's
+version.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from srllm.cache import cache_dir, stable_hash
+from srllm.errors import SrllmError
+from srllm.scoring.base import ScorerError, ScorerUnavailableError
+from srllm.scoring.embed import EMBEDDER_NAME, embed, embedder_fingerprint
+
+_YES = {"yes", "y", "true", "1", "biased"}
+_NO = {"no", "n", "false", "0", "unbiased", "not biased"}
+
+
+def normalise_labels(labels: Sequence[Any], what: str = "labels") -> list[int]:
+    """Map Yes/No (also True/False, 1/0) to 1/0; raise naming the first bad position."""
+    out = []
+    for i, lab in enumerate(labels):
+        key = str(lab).strip().lower() if lab is not None else ""
+        if key in _YES:
+            out.append(1)
+        elif key in _NO:
+            out.append(0)
+        else:
+            raise ScorerError(f"{what}[{i}] = {lab!r} is not a bias label (expected Yes or No)")
+    return out
+
+
+@dataclass(frozen=True)
+class BiasClassifier:
+    """A fitted classifier plus what a report needs to judge it."""
+
+    model: Any = field(repr=False)
+    data_hash: str
+    n_train: int
+    heldout: dict[str, dict[str, float]]  # split -> {"n", "accuracy", "majority_baseline"}
+    embedder: str = EMBEDDER_NAME
+    C: float = 1.0
+    train_texts: tuple[str, ...] = field(default=(), repr=False)  # kept so that disjointness can be checked
+
+    def predict_proba(self, texts: Sequence[str]) -> Any:
+        """Probability of bias = Yes for each text (numpy array)."""
+        if not len(texts):
+            import numpy as np
+
+            return np.zeros(0)
+        return self.model.predict_proba(embed(texts))[:, 1]
+
+    def summary(self) -> dict[str, Any]:
+        return {"status": "trained", "data_hash": self.data_hash, "n_train": self.n_train,
+                "heldout": self.heldout, "embedder": self.embedder, "C": self.C,
+                "model": "LogisticRegression(class_weight='balanced') on MiniLM embeddings"}
+
+
+def _fit(X: Any, y: list[int], seed: int) -> tuple[Any, float]:
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+
+    minority = min(Counter(y).values())
+    if minority >= 3:  # choose the regularisation by stratified CV (log loss) on the training split only
+        import numpy as np
+
+        cv = LogisticRegressionCV(Cs=[0.1, 0.3, 1.0, 3.0, 10.0, 30.0], cv=min(5, minority),
+                                  scoring="neg_log_loss", class_weight="balanced", max_iter=5000,
+                                  random_state=seed, use_legacy_attributes=False, l1_ratios=(0.0,))
+        cv.fit(X, y)
+        C = float(np.ravel(cv.C_)[0])
+    else:
+        C = 1.0
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000, random_state=seed).fit(X, y)
+    return model, C
+
+
+def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any], *,
+                          heldout: dict[str, tuple[Sequence[str], Sequence[Any]]] | None = None,
+                          seed: int = 42, use_cache: bool = True) -> BiasClassifier:
+    """Fit the bias classifier on plain lists and measure it on each held-out split.
+
+    ``heldout`` maps a split name (``"dev"``, ``"test"``) to ``(texts, labels)``.
+    Labels are Yes/No (or 1/0). Both classes must occur in the training data.
+    """
+    import joblib
+    import sklearn
+
+    train_texts = list(train_texts)
+    y = normalise_labels(train_labels, "train_labels")
+    if len(train_texts) != len(y):
+        raise ScorerError(f"train_texts has {len(train_texts)} items but train_labels has {len(y)}")
+    if len(set(y)) < 2:
+        raise ScorerError("the bias classifier needs both Yes and No examples in the training data")
+    held = {}
+    for split, (texts, labels) in (heldout or {}).items():
+        ys = normalise_labels(labels, f"{split} labels")
+        if len(ys) != len(texts):
+            raise ScorerError(f"{split}: {len(texts)} texts but {len(ys)} labels")
+        held[split] = (list(texts), ys)
+    key = stable_hash("bias-classifier-v2", train_texts, y, {k: v for k, v in sorted(held.items())}, seed,
+                      embedder_fingerprint(), sklearn.__version__)
+    path = cache_dir() / "scores" / "bias-classifier" / f"{key}.joblib"
+    if use_cache and path.exists():
+        try:
+            return joblib.load(path)
+        except Exception:  # an unreadable cache file is rebuilt, not trusted
+            path.unlink(missing_ok=True)
+    model, C = _fit(embed(train_texts), y, seed)
+    report = {}
+    for split, (texts, ys) in held.items():
+        if not texts:
+            continue
+        pred = model.predict(embed(texts))
+        majority = max(Counter(y).items(), key=lambda kv: kv[1])[0]  # majority class of *training* labels
+        report[split] = {"n": len(ys), "accuracy": float(sum(int(p == t) for p, t in zip(pred, ys)) / len(ys)),
+                         "majority_baseline": float(sum(int(t == majority) for t in ys) / len(ys))}
+    clf = BiasClassifier(model=model, data_hash=key, n_train=len(y), heldout=report, C=C,
+                         train_texts=tuple(train_texts))
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        joblib.dump(clf, tmp)
+        tmp.replace(path)
+    return clf
+
+
+#: The two choices of training data compared by :func:`ordering_ablation`.
+CHOICES: dict[str, str] = {
+    "labelled_only": "the CMD train split's labelled texts only (the default)",
+    "with_targets": "the CMD train split's labelled texts plus its safe variations as Bias = No "
+                    "(the earlier choice: SR_LLM's training targets)",
+}
+
+
+def _sample_splits(seed: int) -> dict[str, list[Any]]:
+    try:
+        from srllm.data import load_sample, split_records
+        from srllm.data.samples import sample_path
+    except ImportError:
+        raise ScorerUnavailableError("srllm.data (load_sample, split_records) is not available yet") from None
+    try:
+        sample_path("cmd")
+    except SrllmError as exc:  # missing file; an invalid one still raises below
+        raise ScorerUnavailableError(str(exc)) from None
+    return split_records(load_sample("cmd"), seed=seed)
+
+
+def _labelled(rows: Sequence[Any]) -> tuple[list[str], list[str]]:
+    rows = [r for r in rows if getattr(r, "bias", None) is not None]
+    return [r.text for r in rows], [r.bias for r in rows]
+
+
+def _rewrites(rows: Sequence[Any]) -> list[str]:
+    return [r.safe_variation for r in rows if (getattr(r, "safe_variation", None) or "").strip()]
+
+
+def train_bias_classifier_from_sample(seed: int = 42, use_cache: bool = True,
+                                      include_safe_variations: bool = False) -> BiasClassifier:
+    """Train on the bundled CMD sample's train split; report accuracy on its dev and test splits.
+
+    By default the training data are the train split's original texts with their
+    Bias labels, and nothing else. ``include_safe_variations=True`` restores the
+    earlier choice, kept only for :func:`ordering_ablation`: the train split's
+    ``safe_variation`` texts join as Bias = No. Those are SR_LLM's training
+    targets, so that classifier is taught that what SR_LLM learns to write is
+    unbiased, and it favours SR_LLM over the methods it is compared with.
+
+    Held-out accuracy is measured on the dev and test *originals* against their
+    Bias labels (rows disjoint from the training rows: :func:`srllm.data.split_records`
+    puts each record in one split). ``test_safe_variations`` adds the share of the
+    test split's rewrites judged unbiased - how often the classifier flags a
+    benign rewrite of a text on the same topic, which a classifier trained on
+    originals alone does more often (it learns topic as well as bias).
+    """
+    splits = _sample_splits(seed)
+    tr_texts, tr_labels = _labelled(splits["train"])
+    test_rw = _rewrites(splits["test"])
+    held: dict[str, tuple[Sequence[str], Sequence[Any]]] = {
+        "dev": _labelled(splits["dev"]), "test": _labelled(splits["test"]),
+        "test_safe_variations": (test_rw, ["No"] * len(test_rw))}
+    if include_safe_variations:
+        extra = _rewrites(splits["train"])
+        tr_texts, tr_labels = tr_texts + extra, tr_labels + ["No"] * len(extra)
+    return train_bias_classifier(tr_texts, tr_labels, heldout=held, seed=seed, use_cache=use_cache)
+
+
+def proxy_card(classifier: BiasClassifier | None = None, seed: int = 42,
+               include_safe_variations: bool = False) -> dict[str, Any]:
+    """What a results page says about the offline proxy's bias classifier: its data and held-out accuracy.
+
+    ``classifier``: the one to describe; by default the one the offline proxy uses
+    (:func:`train_bias_classifier_from_sample` with ``seed`` and
+    ``include_safe_variations``, cached). Keys:
+
+    * ``name``, ``model``, ``C``: what the classifier is;
+    * ``trained_on`` (one sentence), ``n_train``, ``includes_safe_variations``;
+    * ``heldout_on`` (one sentence), ``n_heldout``, ``heldout_accuracy`` (dev and test
+      originals together, a fraction) and ``majority_baseline`` (always answering the
+      training split's majority class), ``heldout`` (the same per split);
+    * ``rewrites_judged_unbiased`` and ``n_rewrites``: the share of the test split's
+      safe variations the classifier alone does not flag;
+    * ``sentence``: all of it in one sentence, for a page.
+
+    Plain values only (JSON-serialisable), so a notebook can glue them.
+    """
+    from_sample = classifier is None
+    clf = classifier if classifier is not None else train_bias_classifier_from_sample(
+        seed=seed, include_safe_variations=include_safe_variations)
+    with_targets = from_sample and include_safe_variations
+    per_split = {k: dict(v) for k, v in clf.heldout.items() if k in ("dev", "test")}
+    n_held = sum(int(v["n"]) for v in per_split.values())
+    acc = sum(v["accuracy"] * v["n"] for v in per_split.values()) / n_held if n_held else float("nan")
+    majority = sum(v["majority_baseline"] * v["n"] for v in per_split.values()) / n_held if n_held else float("nan")
+    rw = clf.heldout.get("test_safe_variations", {})
+    if from_sample:
+        trained_on = ("the bundled CMD sample's train split: "
+                      + (f"{clf.n_train} texts, its labelled texts plus its safe variations as Bias = No "
+                         "(SR_LLM's training targets)" if with_targets else
+                         f"its {clf.n_train} labelled texts, and none of the safe variations SR_LLM is trained "
+                         "to write"))
+        heldout_on = (f"the {n_held} texts of the CMD sample's dev and test splits with their Bias labels, "
+                      "rows the classifier never saw in training")
+    else:
+        trained_on = f"{clf.n_train} labelled texts given by the caller"
+        heldout_on = f"the {n_held} labelled texts given by the caller as {' and '.join(per_split) or 'held-out'} data"
+    card = {
+        "name": "offline-proxy bias classifier", "model": clf.summary()["model"], "embedder": clf.embedder,
+        "C": clf.C, "data_hash": clf.data_hash, "trained_on": trained_on, "n_train": clf.n_train,
+        "includes_safe_variations": bool(with_targets), "heldout_on": heldout_on, "n_heldout": n_held,
+        "heldout_accuracy": float(acc), "majority_baseline": float(majority), "heldout": per_split,
+        "rewrites_judged_unbiased": float(rw["accuracy"]) if rw else None, "n_rewrites": int(rw["n"]) if rw else 0,
+    }
+    card["sentence"] = (f"The offline proxy's bias classifier was trained on {trained_on}. On {heldout_on}, it is "
+                        f"right on {100 * acc:.0f}% (always answering the majority class: {100 * majority:.0f}%)"
+                        + (f"; it lets {100 * rw['accuracy']:.0f}% of the {int(rw['n'])} test-split safe "
+                           "variations through as unbiased." if rw else "."))
+    return card

@@ -1,0 +1,284 @@
+"""What the training notebooks show about a run: loss curves, the run record, held-out
+rewrites before and after training, and the training cost beside the paper's (Section 3.1,
+Appendix D).
+
+Functions take a :class:`srllm.training.RunResult` and return plain tables or a figure;
+the notebooks only call them and display the results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+
+def loss_curve_figure(run: Any, *, title: str | None = None) -> Any:
+    """Training loss (every logged step) and evaluation loss (every ``eval_steps``) against the step."""
+    import matplotlib.pyplot as plt
+
+    curves = run.loss_curves()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    if curves["train"]:
+        xs, ys = zip(*curves["train"])
+        ax.plot(xs, ys, marker=".", label="train loss (logged steps)")
+    if curves["eval"]:
+        xs, ys = zip(*curves["eval"])
+        ax.plot(xs, ys, marker="o", label="eval loss (dev split)")
+    best = run.manifest.get("best_checkpoint_step")
+    if best is not None:
+        ax.axvline(best, color="grey", linestyle=":", label=f"checkpoint kept (step {best})")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy on response tokens")
+    ax.set_title(title or f"{run.method} on {run.model}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def run_record_table(run: Any) -> pd.DataFrame:
+    """The manifest's main facts as a two-column table (field, value)."""
+    m = run.manifest
+    e, d, dev, cfg = m.get("energy", {}), m.get("data", {}), m.get("device", {}), m.get("config", {})
+    rows = [
+        ("method", m.get("method")),
+        ("base model", m.get("model")),
+        ("profile", m.get("profile")),
+        ("device", f"{dev.get('device')} ({dev.get('gpu') or dev.get('cpu')}, {dev.get('cpu_threads')} CPU threads)"),
+        ("seed", m.get("seed")),
+        ("training pairs used", d.get("train_used")),
+        ("pairs skipped (no safe variation)", d.get("train_skipped_no_rewrite")),
+        ("pairs cut at max_length", d.get("train_truncated")),
+        ("evaluation pairs", d.get("eval_used")),
+        ("data hash", d.get("hash")),
+        ("batch size x accumulation", f"{cfg.get('batch_size')} x {cfg.get('grad_accum')}"),
+        ("learning rate", cfg.get("learning_rate")),
+        ("optimizer", cfg.get("optim")),
+        ("precision", "fp16" if cfg.get("fp16") else "bf16" if cfg.get("bf16") else "float32"),
+        ("trainable / total parameters", f"{m.get('trainable_params'):,} / {m.get('total_params'):,}"),
+        ("optimizer steps", m.get("global_step")),
+        ("epochs", round(float(m.get("epoch") or 0.0), 3)),
+        ("stopped early", m.get("stopped_early")),
+        ("best checkpoint (step, by dev loss)", m.get("best_checkpoint_step")),
+        ("training tokens / s (whole session)", (m.get("throughput") or {}).get("tokens_per_s")),
+        ("training tokens / s (forward + backward)", (m.get("throughput") or {}).get("step_tokens_per_s")),
+        ("padding share of computed positions", (m.get("throughput") or {}).get("padding_share")),
+        ("sessions (1 + resumptions)", m.get("sessions")),
+        ("wall time (min)", round(m.get("wall_seconds", 0.0) / 60.0, 2)),
+        ("process CPU time (min)", round(e.get("process_cpu_seconds", 0.0) / 60.0, 2)),
+        ("eval loss before training", _r(m.get("first_eval_loss"))),
+        ("best eval loss", _r(m.get("best_eval_loss"))),
+        ("final train loss", _r(m.get("final_train_loss"))),
+        ("gradient check", "passed" if (m.get("gradient_check") or {}).get("ok") else "not run"),
+        ("energy (kWh)", _r(e.get("energy_kwh"), 6)),
+        ("carbon (kgCO2e)", _r(e.get("kg_co2e"), 6)),
+        ("power figure", ", ".join(e.get("power_sources", []))),
+        ("packages", ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)),
+        ("run folder (in the cache's runs/)", run.run_dir.name),
+    ]
+    rows += [("note", n) for n in m.get("notes", [])]
+    return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")
+
+
+def _r(v: Any, nd: int = 4) -> Any:
+    return round(float(v), nd) if isinstance(v, (int, float)) else v
+
+
+def cost_beside_paper(run: Any) -> pd.DataFrame:
+    """Our run's minutes, kWh and kgCO2e beside the paper's (one A100 + 4 CPUs; Section 3.1, Appendix D).
+
+    The paper reports costs for QLoRA and prefix-tuning only; LoRA and dense rows get no paper value.
+    """
+    from srllm import paper
+    from srllm.report import side_by_side
+
+    e = run.manifest.get("energy", {})
+    ours = {"minutes": e.get("minutes"), "energy_kwh": e.get("energy_kwh"), "kg_co2e": e.get("kg_co2e")}
+    try:
+        c = paper.training_cost(run.method)
+        theirs = {"minutes": c.minutes, "energy_kwh": c.kwh, "kg_co2e": c.kg_co2e}
+        hw = f"paper: one {c.gpu} + {c.cpus} CPUs on the full CMD train split"
+    except KeyError:
+        theirs = {"minutes": None, "energy_kwh": None, "kg_co2e": None}
+        hw = f"the paper reports no cost for {run.method}"
+    dev = run.manifest.get("device", {})
+    where = dev.get("gpu") or f"{dev.get('cpu_threads')} CPU threads"
+    note = (f"ours: {run.model} on {where}, {run.manifest.get('global_step')} steps on "
+            f"{run.manifest.get('data', {}).get('train_used')} pairs ({', '.join(e.get('power_sources', []))} power); {hw}")
+    return side_by_side(ours, theirs, index_names="measure", note=note)
+
+
+def before_after(run: Any, records: Sequence[Any], profile: Any, *, progress: bool = False) -> pd.DataFrame:
+    """Held-out texts, their reference rewrite, and the model's rewrite before and after training.
+
+    "Before" is the base model prompted zero-shot with the training prompt; "after" is the
+    trained run (LoRA merged into the weights, the prefix adapter, or the dense model).
+    Both are greedy (Appendix C) and come from separate model instances loaded by
+    :mod:`srllm.generation`, never from the model that was trained.
+    """
+    from srllm.generation import rewrite
+
+    texts = [r.text if not isinstance(r, dict) else r["text"] for r in records]
+    refs = [getattr(r, "safe_variation", None) if not isinstance(r, dict) else r.get("safe_variation")
+            for r in records]
+    before = rewrite(texts, method="zero_shot", profile=profile, progress=progress)
+    if run.method == "dense":
+        after = rewrite(texts, model_name=str(run.merged_dir), method="zero_shot", profile=profile, progress=progress)
+    else:
+        after = rewrite(texts, adapter_dir=run.adapter_dir, method="prefix" if run.method == "prefix" else "sr_llm",
+                        profile=profile, progress=progress)
+    return pd.DataFrame({"original": texts, "reference rewrite": refs, "before training": before,
+                         "after training": after, "changed": [a.strip() != b.strip() for a, b in zip(after, before)]})
+
+
+def settings_beside_table3(run: Any) -> pd.DataFrame:
+    """The run's resolved settings beside Table 3's (the ``paper`` profile), one row per setting."""
+    from srllm.profiles import get_profile
+
+    p = get_profile("paper")
+    c = run.config
+    prefix_run = c["method"] == "prefix"
+    rows = [
+        ("batch size (train / eval)", f"{c['batch_size']} / {c['eval_batch_size']}",
+         f"{p.train.batch_size} / {p.train.eval_batch_size}"),
+        ("epochs", c["epochs"], p.prefix.epochs if prefix_run else p.train.epochs),
+        ("step limit", c["max_steps"] if c["max_steps"] > 0 else "none", "none"),
+        ("max sequence length", c["max_length"], p.train.max_length),
+        ("learning rate", c["learning_rate"], p.prefix.learning_rate if prefix_run else p.train.learning_rate),
+        ("optimizer", c["optim"], p.prefix.optim if prefix_run else p.train.optim),
+        ("scheduler / warmup ratio", f"{c['scheduler']} / {c['warmup_ratio']}", f"{p.train.scheduler} / {p.train.warmup_ratio}"),
+        ("weight decay", c["weight_decay"], p.train.weight_decay),
+        ("max grad norm", c["max_grad_norm"], p.train.max_grad_norm),
+        ("fp16 / bf16", f"{c['fp16']} / {c['bf16']}", f"{p.train.fp16} / {p.train.bf16}"),
+        ("eval and save every (steps)", f"{c['eval_steps']} / {c['save_steps']}", f"{p.train.eval_steps} / {p.train.save_steps}"),
+        ("early stopping patience", c["patience"], p.train.patience),
+    ]
+    if c.get("lora"):
+        lo = c["lora"]
+        rows += [("LoRA r / alpha / dropout", f"{lo['r']} / {lo['alpha']} / {lo['dropout']}",
+                  f"{p.lora.r} / {p.lora.alpha} / {p.lora.dropout}"),
+                 ("LoRA modules", ", ".join(lo["target_modules"]), ", ".join(p.lora.target_modules))]
+    if c.get("quant"):
+        q = c["quant"]
+        rows.append(("4-bit type / nested / compute dtype", f"{q['quant_type']} / {q['double_quant']} / {q['compute_dtype']}",
+                     f"{p.quant.quant_type} / {p.quant.double_quant} / {p.quant.compute_dtype}"))
+    if c.get("prefix"):
+        rows.append(("prefix length", c["prefix"]["num_virtual_tokens"], p.prefix.num_virtual_tokens))
+    rows.append(("base model", c["model"], p.model))
+    df = pd.DataFrame(rows, columns=["setting", "ours", "Table 3"]).set_index("setting")
+    return df.astype(str)
+
+
+# --------------------------------------------------------------------------- task success on the dev split
+
+
+def dev_biased_records(profile: Any) -> list[Any]:
+    """The dev split's inputs that need a rewrite (:func:`srllm.metrics.task_success.biased_inputs`),
+    from the profile's CMD source, the whole dev split (``max_eval_rows`` limits only the
+    evaluation during training). The sweep and the training page measure task success on these."""
+    from srllm.data.sources import load_dataset_for
+    from srllm.metrics.task_success import biased_inputs
+
+    return biased_inputs(load_dataset_for(profile, "cmd").splits["dev"])
+
+
+METHOD_LABELS = {"zero_shot": "base model, zero-shot", "two_shot": "base model, 2-shot",
+                 "prefix": "prefix-tuning", "sr_llm": "SR_LLM (QLoRA)",
+                 "reference": "reference rewrites (the dataset's own)"}
+
+
+def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequence[Any] | None = None,
+                     scorer: Any = "offline-proxy", progress: bool = False) -> dict[str, Any]:
+    """Task success per method on the dev split's biased inputs.
+
+    ``adapters`` maps ``sr_llm`` / ``prefix`` to an adapter folder (or None: that method is
+    left out); the base model's zero-shot and 2-shot prompting always run. A last row,
+    ``reference``, measures the dev split's own reference rewrites (``safe_variation``, written
+    by people) the same way: what the measure, with this scorer, gives a human rewrite, so a
+    reader can tell the model's shortfall from the scorer's. Returns
+    ``{method: TaskSuccessResult}`` in the order zero-shot, 2-shot, prefix, SR_LLM, reference.
+    """
+    from srllm.generation import rewrite
+    from srllm.metrics.task_success import task_success
+    from srllm.scoring import get_scorer
+
+    recs = list(records) if records is not None else dev_biased_records(profile)
+    texts = [r.text for r in recs]
+    sc = get_scorer(scorer, progress=False) if isinstance(scorer, str) else scorer
+    out: dict[str, Any] = {}
+    for method in ("zero_shot", "two_shot", "prefix", "sr_llm"):
+        adapter = adapters.get(method)
+        if method in ("prefix", "sr_llm") and adapter is None:
+            continue
+        outs = rewrite(texts, method=method, adapter_dir=adapter, profile=profile, progress=progress)
+        out[method] = task_success(texts, outs, scorer=sc)
+    out["reference"] = task_success(texts, [r.safe_variation for r in recs], scorer=sc)
+    return out
+
+
+def failure_examples(results: dict[str, Any], per_kind: int = 1, max_chars: int = 160) -> pd.DataFrame:
+    """For each kind (success and the four failures), up to ``per_kind`` examples, taken from the
+    methods in order (SR_LLM first), so the page shows what each kind looks like."""
+    from srllm.metrics.task_success import KINDS
+
+    def cut(t: str) -> str:
+        return t if len(t) <= max_chars else t[:max_chars - 1] + "…"
+
+    rows = []
+    order = sorted((m for m in results if m != "reference"), key=lambda m: m != "sr_llm")
+    for kind in KINDS:
+        found = [(m, o, r) for m in order for o, r in results[m].examples(kind, per_kind)][:per_kind]
+        if not found:
+            rows.append({"kind": kind, "method": "-", "input": "(no rewrite of this kind)", "rewrite": ""})
+        for m, o, r in found:
+            rows.append({"kind": kind, "method": METHOD_LABELS.get(m, m), "input": cut(o), "rewrite": cut(r)})
+    return pd.DataFrame(rows)
+
+
+def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
+    """Is SR_LLM's dev task success the highest of base zero-shot, 2-shot (and prefix-tuning), and by how much?
+
+    Plain values for glue: ``sr_llm`` (its share), ``best_other`` (method) and
+    ``best_other_share``, ``margin`` (SR_LLM minus the best other, in shares), ``highest``
+    (True when SR_LLM is at least as high as every other method) and ``sentence``.
+    """
+    if "sr_llm" not in results:
+        raise ValueError("success_verdict needs an 'sr_llm' result")
+    sr = results["sr_llm"].success_rate
+    others = {m: r.success_rate for m, r in results.items() if m not in ("sr_llm", "reference")}
+    best = max(others, key=others.get)
+    margin = sr - others[best]
+    highest = margin >= 0
+    n = results["sr_llm"].n
+    label = METHOD_LABELS.get(best, best)
+    if margin > 0:
+        word, diff = "the highest", f"{margin * 100:+.0f} percentage points over {label}"
+    elif margin == 0:
+        word, diff = "level with the highest of the others", f"the same as {label}"
+    else:
+        word, diff = "not the highest", f"{-margin * 100:.0f} percentage points below {label}"
+    sentence = (f"On the {n} biased dev inputs SR_LLM's task success is {sr:.0%}, {word} of the methods measured "
+                f"({diff}, {others[best]:.0%}).")
+    ref = results.get("reference")
+    if ref is not None:
+        sentence += (f" The dataset's own reference rewrites, measured the same way, reach {ref.success_rate:.0%}: "
+                     f"the scorer still flags {ref.counts['still_unsafe']} of these {ref.n} human rewrites, so "
+                     "no method can be expected to score much higher with it.")
+    return {"sr_llm": sr, "best_other": best, "best_other_share": others[best], "margin": margin,
+            "highest": highest, "n": n, "reference": ref.success_rate if ref is not None else None,
+            "sentence": sentence}
+
+
+def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
+    """The dev-split sweep's rows (``benchmarks/results/sweep_cpu.json``) as a table, the chosen row marked."""
+    import json
+
+    rec = json.loads(Path(record).read_text(encoding="utf-8")) if isinstance(record, (str, Path)) else record
+    m = rec["metrics"]
+    df = pd.DataFrame(m["rows"])
+    df["chosen"] = df["setting"] == m.get("chosen")
+    cols = [c for c in ("setting", "kind", "lora_r", "learning_rate", "batch_size", "max_length", "steps", "epochs",
+                        "stopped_early", "best_eval_loss", "dev_success", "unchanged", "echo", "still_unsafe",
+                        "content_lost", "train_minutes", "tokens_per_s", "padding_share", "chosen") if c in df]
+    return df[cols].set_index("setting")
