@@ -43,6 +43,12 @@ SETTINGS: dict[str, dict] = {
     "r16_lr1e-3_bs4": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 4},
     # two epochs (early stopping on the dev loss may end it sooner; the best checkpoint is kept)
     "r16_lr1e-3_bs8_ep2": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8, "train.epochs": 2.0},
+    # only the pairs whose input is biased or toxic (176 of the 375 train pairs): two or three
+    # epochs over them cost about what one epoch over every pair costs
+    "rewrite_pairs_r16_lr1e-3_bs8_ep2": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8,
+                                         "train.epochs": 2.0, "data.train_pairs": "needs_rewrite"},
+    "rewrite_pairs_r16_lr1e-3_bs8_ep3": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8,
+                                         "train.epochs": 3.0, "data.train_pairs": "needs_rewrite"},
 }
 # Fields every setting shares: one full epoch, evaluation (and a checkpoint) every 8 steps on the dev rows.
 COMMON = {"train.max_steps": -1, "train.epochs": 1.0, "train.eval_steps": 8, "train.save_steps": 8}
@@ -126,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         thr = m.get("throughput") or {}
         measure(name, "sr_llm", outs, {
             "lora_r": prof.lora.r, "learning_rate": prof.train.learning_rate, "batch_size": prof.train.batch_size,
+            "train_pairs": prof.data.train_pairs,
             "max_length": prof.train.max_length, "epochs": round(float(m.get("epoch") or 0), 3),
             "steps": m.get("global_step"), "stopped_early": m.get("stopped_early"),
             "best_checkpoint_step": m.get("best_checkpoint_step"),

@@ -278,7 +278,7 @@ def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
     m = rec["metrics"]
     df = pd.DataFrame(m["rows"])
     df["chosen"] = df["setting"] == m.get("chosen")
-    cols = [c for c in ("setting", "kind", "lora_r", "learning_rate", "batch_size", "max_length", "steps", "epochs",
+    cols = [c for c in ("setting", "kind", "train_pairs", "lora_r", "learning_rate", "batch_size", "max_length", "steps", "epochs",
                         "stopped_early", "best_eval_loss", "dev_success", "unchanged", "echo", "still_unsafe",
                         "content_lost", "train_minutes", "tokens_per_s", "padding_share", "chosen") if c in df]
     return df[cols].set_index("setting")
