@@ -76,3 +76,13 @@ def test_sweep_choice_rule():
     cpu = get_profile("cpu")
     first = next(iter(mod.SETTINGS.values()))
     assert cpu.replace(**mod.COMMON, **first) == cpu
+
+
+def test_reference_row_is_a_ceiling_not_a_competitor():
+    results = {"zero_shot": _res(["success", "unchanged", "unchanged", "unchanged"]),
+               "sr_llm": _res(["success", "success", "unchanged", "still_unsafe"]),
+               "reference": _res(["success", "success", "success", "still_unsafe"])}
+    v = success_verdict(results)
+    assert v["best_other"] == "zero_shot" and v["highest"] and v["reference"] == pytest.approx(0.75)
+    assert "reference rewrites" in v["sentence"] and "flags 1 of these 4 human rewrites" in v["sentence"]
+    assert "reference" not in set(failure_examples(results)["method"])

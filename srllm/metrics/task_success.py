@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from srllm.errors import SrllmError
+from srllm.labels import needs_rewrite
 
 FAILURE_KINDS = ("unchanged", "echo", "still_unsafe", "content_lost")
 KINDS = ("success",) + FAILURE_KINDS
@@ -265,4 +266,4 @@ def dev_content_threshold(records: Sequence[Any] | None = None, *, seed: int = 4
 def biased_inputs(records: Sequence[Any]) -> list[Any]:
     """Records whose input needs a rewrite: labelled biased (``bias == "Yes"``) or toxic
     (``toxicity`` Mild or High). Task success is defined for these inputs only."""
-    return [r for r in records if getattr(r, "bias", None) == "Yes" or getattr(r, "toxicity", None) in ("Mild", "High", "Yes")]
+    return [r for r in records if needs_rewrite(r)]
