@@ -263,22 +263,75 @@ def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
     ref = results.get("reference")
     if ref is not None:
         sentence += (f" The dataset's own reference rewrites, measured the same way, reach {ref.success_rate:.0%}: "
-                     f"the scorer still flags {ref.counts['still_unsafe']} of these {ref.n} human rewrites, so "
-                     "no method can be expected to score much higher with it.")
+                     f"the scorer still flags {ref.counts['still_unsafe']} of these {ref.n} human rewrites, so part "
+                     "of every method's shortfall is the scorer's, not the method's.")
     return {"sr_llm": sr, "best_other": best, "best_other_share": others[best], "margin": margin,
             "highest": highest, "n": n, "reference": ref.success_rate if ref is not None else None,
             "sentence": sentence}
 
 
-def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
-    """The dev-split sweep's rows (``benchmarks/results/sweep_cpu.json``) as a table, the chosen row marked."""
+# The sweep record's fields a reader needs, with the names the training page shows.
+SWEEP_COLUMNS = {"train_pairs": "train pairs", "lora_r": "LoRA r", "learning_rate": "lr", "batch_size": "batch",
+                 "epochs": "epochs", "steps": "steps", "best_eval_loss": "best dev loss",
+                 "dev_success": "task success", "unchanged": "unchanged", "echo": "echo",
+                 "still_unsafe": "still unsafe", "content_lost": "content lost", "train_minutes": "train min",
+                 "chosen": "chosen"}
+# Profile fields a sweep setting fixes: (record field, profile attribute path).
+SWEEP_FIELDS = (("lora_r", "lora.r"), ("learning_rate", "train.learning_rate"), ("batch_size", "train.batch_size"),
+                ("train_pairs", "data.train_pairs"))
+
+
+def _read_record(record: dict[str, Any] | str | Path) -> dict[str, Any]:
     import json
 
-    rec = json.loads(Path(record).read_text(encoding="utf-8")) if isinstance(record, (str, Path)) else record
-    m = rec["metrics"]
+    return json.loads(Path(record).read_text(encoding="utf-8")) if isinstance(record, (str, Path)) else record
+
+
+def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
+    """The dev-split sweep's rows (``benchmarks/sweeps/sweep_cpu.json``) as a compact table, the chosen row marked.
+
+    One row per setting, then the reference rewrites and the base model's prompting rows
+    (measured the same way); columns named as :data:`SWEEP_COLUMNS` says.
+    """
+    m = _read_record(record)["metrics"]
     df = pd.DataFrame(m["rows"])
     df["chosen"] = df["setting"] == m.get("chosen")
-    cols = [c for c in ("setting", "kind", "train_pairs", "lora_r", "learning_rate", "batch_size", "max_length", "steps", "epochs",
-                        "stopped_early", "best_eval_loss", "dev_success", "unchanged", "echo", "still_unsafe",
-                        "content_lost", "train_minutes", "tokens_per_s", "padding_share", "chosen") if c in df]
-    return df[cols].set_index("setting")
+    cols = [c for c in SWEEP_COLUMNS if c in df]
+    return df.set_index("setting")[cols].rename(columns=SWEEP_COLUMNS)
+
+
+def sweep_summary(record: dict[str, Any] | str | Path, profile: Any) -> dict[str, Any]:
+    """What the training page says about the sweep: the chosen setting, whether ``profile`` uses it, a sentence.
+
+    Keys: ``chosen`` (setting name or None), ``uses_chosen`` (True when the profile's LoRA rank,
+    learning rate, batch size and training pairs equal the chosen row's, and its epochs are the
+    row's ``epochs_setting``), ``n_settings`` (finished settings), ``dev_texts``, ``not_run`` and
+    ``sentence`` (plain values, for glue and a Markdown line).
+    """
+    rec = _read_record(record)
+    m = rec["metrics"]
+    chosen = m.get("chosen")
+    row = next((r for r in m["rows"] if r["setting"] == chosen), None)
+    uses = False
+    if row is not None:
+        uses = all(row.get(k) == _attr(profile, path) for k, path in SWEEP_FIELDS if k in row)
+        uses = uses and float(m["settings"].get(chosen, {}).get("train.epochs", m["common"].get("train.epochs", 1.0))) \
+            == float(profile.train.epochs)
+    n = len([r for r in m["rows"] if r.get("kind") == "sr_llm"])
+    load = rec.get("machine", {}).get("load_average", [None])[0]
+    parts = [f"Sweep: {n} setting(s) trained and measured on the {m['dev_texts']} biased dev inputs"
+             + (f" (machine load average {load:.1f} at the end, so times are under load)" if load else "")
+             + f"; chosen by the rule: **{chosen}**."]
+    if m.get("not_run"):
+        parts.append("Not run in the committed record: " + ", ".join(m["not_run"]) + ".")
+    if profile.name == "cpu":
+        parts.append("This run uses the chosen setting." if uses else
+                     "This run does not use the chosen setting (the profile or the notebook parameters differ).")
+    return {"chosen": chosen, "uses_chosen": bool(uses), "n_settings": n, "dev_texts": m["dev_texts"],
+            "not_run": list(m.get("not_run") or []), "sentence": " ".join(parts)}
+
+
+def _attr(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
