@@ -1,6 +1,6 @@
 """Batched generation (``srllm.generation.generate_texts``) against the paper authors' way of generating.
 
-Run: ``.venv/bin/python benchmarks/bench_generate.py [--n 64] [--batch-size auto] [--max-new-tokens 48]``
+Run: ``.venv/bin/python benchmarks/bench_generate.py [--n 64] [--batch-size auto] [--max-new-tokens N]``
 
 Both sides decode the same prompts with the same model (SmolLM2-135M-Instruct by
 default), greedily, with the same stop tokens and the same ``max_new_tokens``:
@@ -90,13 +90,18 @@ def main() -> int:
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--n", type=int, default=64, help="number of prompts (at least 64 for the acceptance run)")
     ap.add_argument("--batch-size", default="auto", help="rows per batch for ours, or 'auto' (measured)")
-    ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--max-new-tokens", type=int, default=None,
+                    help="new tokens per row (default: the cpu profile's generate.max_new_tokens, what the book uses)")
     ap.add_argument("--chunks", type=int, default=2, help="interleaving chunks (theirs then ours per chunk)")
     ap.add_argument("--format", default="chat")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, help="torch threads for both sides (default: torch's choice)")
     ap.add_argument("--no-share-prefix", action="store_true", help="ours without encoding the shared prompt start once")
     args = ap.parse_args()
+    if args.max_new_tokens is None:
+        from srllm.profiles import get_profile
+
+        args.max_new_tokens = get_profile("cpu").generate.max_new_tokens
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch

@@ -38,10 +38,13 @@ from typing import Any
 
 import yaml
 
-from srllm.cache import atomic_write_text, file_hash, stable_hash
-from srllm.perf import children_peak_rss_mib, peak_rss_mib
+from srllm.cache import atomic_write_text, cache_dir, file_hash, stable_hash
 from srllm.errors import SrllmError
+from srllm.generation.baselines import BASELINES, seq2seq_source
+from srllm.perf import children_peak_rss_mib, peak_rss_mib
+from srllm.profiles import get_profile
 from srllm.quiet import quiet_environment
+from srllm.scoring import available_scorers
 
 EXECUTED_DIR = Path("book/executed")
 KEYS_FILE = "_keys.json"
@@ -110,9 +113,6 @@ def capabilities() -> dict[str, dict[str, bool]]:
     page cached under one setting must not be shown under the other. Cheap: loads no
     model, opens at most one socket.
     """
-    from srllm.generation.baselines import BASELINES, seq2seq_source
-    from srllm.scoring import available_scorers
-
     scorers = {r["name"]: bool(r["available"]) for r in available_scorers()}
     baselines = {key: seq2seq_source(b.hub_id)[0] is not None
                  for key, b in sorted(BASELINES.items()) if b.hub_id}
@@ -140,9 +140,7 @@ def machine_paths(root: Path) -> list[tuple[str, str]]:
     The cache folder becomes ``$SRLLM_CACHE``, the repository root its relative path,
     the interpreter's prefix ``<python>`` and the home folder ``~``.
     """
-    from srllm.cache import cache_dir as cache_root
-
-    pairs = [(str(cache_root().resolve()), "$SRLLM_CACHE"), (str(cache_root()), "$SRLLM_CACHE"),
+    pairs = [(str(cache_dir().resolve()), "$SRLLM_CACHE"), (str(cache_dir()), "$SRLLM_CACHE"),
              (str(Path(root).resolve()) + "/notebooks/", ""), (str(Path(root).resolve()) + "/", ""),
              (str(Path(root).resolve()), "."), (sys.prefix, "<python>"), (sys.base_prefix, "<python>"),
              (str(Path.home()), "~")]
@@ -409,8 +407,6 @@ def build_book(profile: str = "cpu", *, only: list[str] | None = None, force: bo
 
     ``strict`` turns Sphinx warnings (broken references, missing files) into errors.
     """
-    from srllm.profiles import get_profile
-
     model = get_profile(profile).model  # validate early, with a clear message
     root = repo_root(root)
     out_dir = root / EXECUTED_DIR

@@ -19,7 +19,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from srllm.generation import load_for_generation, rewrite
+from srllm.metrics.task_success import task_success
+from srllm.models import hub_reachable
 from srllm.profiles import resolve
+from srllm.scoring import available_scorers, get_scorer
 
 #: A text of the kind the workshop rewrites (not from the evaluation data).
 PROBE_TEXT = "People like them are lazy and should not be allowed to work here."
@@ -66,8 +70,6 @@ def check_packages() -> Check:
 def check_model(profile: Any) -> Check:
     """The profile's model loads on the profile's device, as generation loads it."""
     def run() -> tuple[bool, str, str]:
-        from srllm.generation import load_for_generation
-
         lm = load_for_generation(profile.model, None, profile.device)
         n = sum(p.numel() for p in lm.model.parameters())
         return True, f"{profile.model} loaded ({n / 1e6:.0f}M parameters, {profile.device})", ""
@@ -77,8 +79,6 @@ def check_model(profile: Any) -> Check:
 def check_scorer() -> Check:
     """The offline proxy scorer can run here and scores the probe text."""
     def run() -> tuple[bool, str, str]:
-        from srllm.scoring import available_scorers, get_scorer
-
         row = next(r for r in available_scorers(hf_models=()) if r["name"] == "offline-proxy")
         if not row["available"]:
             return False, row["reason"], "install the pinned set: `make install`"
@@ -90,16 +90,10 @@ def check_scorer() -> Check:
 def check_rewrite(profile: Any) -> Check:
     """The base model rewrites the probe text with a 2-shot prompt (uncached), and its task success."""
     def run() -> tuple[bool, str, str]:
-        from srllm.generation import rewrite
-
         out = rewrite([PROBE_TEXT], method="two_shot", profile=profile, cache=False, progress=False)[0]
         if not out.strip():
             return False, "the model returned an empty rewrite", "try `--profile cpu` (the smoke model is random)"
         detail = f"rewritten (2-shot): {out[:80]!r}" + ("..." if len(out) > 80 else "")
-        try:
-            from srllm.metrics.task_success import task_success  # a17's measure, when it is installed
-        except ImportError:
-            return True, detail, ""
         kind = task_success([PROBE_TEXT], [out]).kinds[0]
         return True, f"{detail}; task success: {kind}", ""
     return _timed("one text rewritten", run)
@@ -107,8 +101,6 @@ def check_rewrite(profile: Any) -> Check:
 
 def check_optional() -> list[Check]:
     """What the workshop can do without, said so that nobody chases it: keys, the Hub, a trained adapter."""
-    from srllm.models import hub_reachable
-
     checks = []
     for env, what in (("PERSPECTIVE_API_KEY", "Perspective API scorer"), ("OPENAI_API_KEY", "OpenAI moderation scorer")):
         has = bool(os.environ.get(env, "").strip())

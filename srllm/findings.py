@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from srllm import paper
+
 
 def _ok(v: Any) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
@@ -90,8 +92,6 @@ def demographics_findings(means: Mapping[str, Any], *, groups_dropped: int | Non
 
 def paper_mean_icat(key: str) -> float:
     """The mean of Table 6's ICAT over its four domains for one row key (the paper prints no overall row)."""
-    from srllm import paper
-
     values = [r.icat for r in paper.TABLE6 if r.key == key]
     return sum(values) / len(values)
 

@@ -40,3 +40,18 @@ def is_unsafe(record: Any) -> bool:
     it and the workshop picks its texts among them.
     """
     return any(field_of(record, name) in values for name, values in UNSAFE_LABELS.items())
+
+
+#: The label values that make a text need a debiasing rewrite (a subset of :data:`UNSAFE_LABELS`).
+REWRITE_LABELS: dict[str, tuple[str, ...]] = {"bias": ("Yes",), "toxicity": ("Mild", "High", "Yes")}
+
+
+def needs_rewrite(record: Any) -> bool:
+    """True when a record's text is one a debiasing rewrite must change: biased or toxic.
+
+    Narrower than :func:`is_unsafe`: a negative but unbiased report ("the factory closed and
+    300 people lost their jobs") is unsafe in the paper's wide sense but has nothing to remove.
+    Task success (:mod:`srllm.metrics.task_success`) is measured on these inputs, and a profile
+    may train SR_LLM on these pairs only (``train.pairs = "needs_rewrite"``).
+    """
+    return any(field_of(record, name) in values for name, values in REWRITE_LABELS.items())

@@ -205,18 +205,6 @@ def table4_row(key: str) -> SafetyRow:
     raise KeyError(f"Table 4 has no row {key!r}; rows: {[r.key for r in TABLE4]}")
 
 
-def table4_values(test_set: str | None = None, scorer: str | None = None) -> dict[tuple[str, str, str], float | None]:
-    """Table 4 as ``{(row key, test set, scorer): percent}``, optionally filtered."""
-    out: dict[tuple[str, str, str], float | None] = {}
-    for row in TABLE4:
-        for (t, s), v in row.scores.items():
-            if (test_set is None or t == test_set) and (scorer is None or s == scorer):
-                out[(row.key, t, s)] = v
-    if not out:
-        raise KeyError(f"no Table 4 cells for test_set={test_set!r}, scorer={scorer!r}")
-    return out
-
-
 # ---------------------------------------------------------------------------
 # Table 5: toxicity per demographic group on ToxiGen (ToxiGen-RoBERTa, percent)
 # ---------------------------------------------------------------------------
@@ -257,13 +245,6 @@ TABLE5_TEXT_CLAIMS: dict[str, tuple[str, ...]] = {
     "gpt4_p": ("women", "lgbtq", "physical_dis"),
     "sr_llm_ift": ("chinese", "mexican", "black"),
 }
-
-
-def table5_values(method: str | None = None) -> dict[tuple[str, str], float]:
-    """Table 5 as ``{(group, method): percent}``, optionally for one method."""
-    if method is not None and method not in TABLE5_METHODS:
-        raise KeyError(f"Table 5 has no method {method!r}; methods: {TABLE5_METHODS}")
-    return {(g, m): v for g, row in TABLE5.items() for m, v in row.items() if method is None or m == method}
 
 
 # ---------------------------------------------------------------------------
@@ -340,13 +321,6 @@ def table6_row(key: str, domain: str) -> StereoRow:
         if row.key == key and row.domain == domain:
             return row
     raise KeyError(f"Table 6 has no row ({key!r}, {domain!r})")
-
-
-def table6_values(metric: str, domain: str | None = None) -> dict[tuple[str, str], float]:
-    """Table 6 as ``{(model key, domain): value}`` for metric ``lms``, ``ss`` or ``icat``."""
-    if metric not in ("lms", "ss", "icat"):
-        raise KeyError(f"Table 6 metric must be 'lms', 'ss' or 'icat', not {metric!r}")
-    return {(r.key, r.domain): getattr(r, metric) for r in TABLE6 if domain is None or r.domain == domain}
 
 
 def icat(lms: float, ss: float) -> float:
@@ -443,11 +417,6 @@ def table7_row(key: str) -> PromptingRow:
         if row.key == key:
             return row
     raise KeyError(f"Table 7 has no row {key!r}; rows: {[r.key for r in TABLE7]}")
-
-
-def table7_values() -> dict[tuple[str, str], float | None]:
-    """Table 7 as ``{(row key, column): percent}``."""
-    return {(r.key, col): v for r in TABLE7 for col, v in r.as_dict().items()}
 
 
 # ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from srllm.perf import load_benchmarks, machine_info, peak_rss_mib
 from srllm.profiles import resolve
 from srllm.prompts import format_prompt
 from srllm.results.common import TABLE4_METHODS, TABLE7_METHODS, bold_prompts, toxigen_subset
+from srllm.training import train
 
 
 @dataclass
@@ -229,8 +230,6 @@ def measure_step(profile: Any, method: str, splits: dict[str, list[Any]] | None,
         if not torch.cuda.is_available():
             return {"why": "the profile trains on a GPU and this machine has none"}
         torch.cuda.reset_peak_memory_stats()
-    from srllm.training import train
-
     from transformers import TrainerCallback
 
     class _StepTimes(TrainerCallback):

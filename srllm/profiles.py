@@ -165,6 +165,7 @@ class TrainSettings:
 
 
 SOURCE_KINDS = ("sample", "hub", "local")
+TRAIN_PAIRS = ("all", "needs_rewrite")
 # The bias label only: the released CMD's Hub copy is labelled for bias (its "BIAS" column), and
 # Table 1's split is described per bias label; the bundled sample keeps its joint-label strata.
 STRATIFY_BIAS = ("bias",)
@@ -234,10 +235,17 @@ class DataSettings:
     max_stereoset_items: int | None = None
     cmd: DataSource = SAMPLE_SOURCE
     toxigen: DataSource = SAMPLE_SOURCE
+    # Which CMD pairs SR_LLM trains and is evaluated on during training: "all" (the paper: every
+    # instruction-response pair) or "needs_rewrite" (the pairs whose input is biased or toxic,
+    # srllm.labels.needs_rewrite), applied before the row limits.
+    train_pairs: str = "all"
 
     def validate(self, prefix: str = "data") -> None:
+        _check(self.train_pairs in TRAIN_PAIRS, f"{prefix}.train_pairs", self.train_pairs, f"must be one of {TRAIN_PAIRS}")
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
+            if f.name == "train_pairs":
+                continue
             if isinstance(v, DataSource):
                 v.validate(f"{prefix}.{f.name}")
                 continue

@@ -45,7 +45,7 @@ def test_bottom_layers_import_nothing_above_them():
     assert "srllm.profiles" not in _srllm_imports("models.py")
     assert "srllm.models" in _srllm_imports("profiles.py")
     # the job-posting case study takes its word lists from metrics, not from the workshop
-    assert not any(m.startswith("srllm.workshop") for m in _srllm_imports("jobs.py"))
+    assert not any(m.startswith("srllm.workshop") for m in _srllm_imports("results/jobs.py"))
 
 
 def test_quant_true_loads_with_the_profiles_default_settings():

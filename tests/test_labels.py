@@ -26,3 +26,29 @@ def test_records_and_dicts_read_alike_and_callers_share_the_definition():
     assert human_eval.is_unsafe is is_unsafe
     # the bundled sample has both kinds, so the definition separates something
     assert {is_unsafe(r) for r in recs} == {True, False}
+
+
+def test_needs_rewrite_is_biased_or_toxic_and_narrower_than_unsafe():
+    from srllm.labels import is_unsafe, needs_rewrite
+
+    assert needs_rewrite({"bias": "Yes", "toxicity": "No"})
+    assert needs_rewrite({"bias": "No", "toxicity": "Mild"})
+    negative_report = {"bias": "No", "toxicity": "No", "sentiment": "Negative", "harm": "Low"}
+    assert is_unsafe(negative_report) and not needs_rewrite(negative_report)
+
+
+def test_profile_can_train_on_the_pairs_that_need_a_rewrite_only():
+    from srllm.labels import needs_rewrite
+    from srllm.profiles import ProfileError, get_profile
+    from srllm.training import default_records
+
+    every, every_dev, _ = default_records(get_profile("smoke", **{"data.max_train_rows": None}))
+    only, only_dev, source = default_records(get_profile("smoke", **{"data.max_train_rows": None,
+                                                                     "data.train_pairs": "needs_rewrite"}))
+    assert only and all(needs_rewrite(r) for r in only + only_dev)
+    assert [r.id for r in only] == [r.id for r in every if needs_rewrite(r)]
+    assert len(only) < len(every) and "biased or toxic inputs only" in source
+    import pytest
+
+    with pytest.raises(ProfileError, match="train_pairs"):
+        get_profile("smoke", **{"data.train_pairs": "some"})

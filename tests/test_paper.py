@@ -106,9 +106,7 @@ def test_table4_lowest_claim_fails_exactly_where_documented():
 
 
 def test_table4_accessors():
-    vals = P.table4_values(test_set="toxigen", scorer="perspective")
-    assert vals[("falcon_7b_p", "toxigen", "perspective")] == 2.36
-    assert len(vals) == 14
+    assert P.table4_row("falcon_7b_p").score("toxigen", "perspective") == 2.36
     assert P.table4_row("sr_llm_llama32").score("bold", "openai") == 6.40
     with pytest.raises(KeyError, match="no column"):
         P.table4_row("original").score("stereoset", "openai")

@@ -57,7 +57,7 @@ def test_bad_input_is_named():
 def test_works_with_paper_module():
     from srllm import paper
 
-    ref = paper.table5_values("sr_llm_ift")
+    ref = {(g, "sr_llm_ift"): row["sr_llm_ift"] for g, row in paper.TABLE5.items()}
     ours = {k: v + 1.0 for k, v in ref.items()}
     df = side_by_side(ours, ref, note="offline proxy scorer")
     assert len(df) == 13

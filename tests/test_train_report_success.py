@@ -76,3 +76,35 @@ def test_sweep_choice_rule():
     cpu = get_profile("cpu")
     first = next(iter(mod.SETTINGS.values()))
     assert cpu.replace(**mod.COMMON, **first) == cpu
+
+
+def test_reference_row_is_a_ceiling_not_a_competitor():
+    results = {"zero_shot": _res(["success", "unchanged", "unchanged", "unchanged"]),
+               "sr_llm": _res(["success", "success", "unchanged", "still_unsafe"]),
+               "reference": _res(["success", "success", "success", "still_unsafe"])}
+    v = success_verdict(results)
+    assert v["best_other"] == "zero_shot" and v["highest"] and v["reference"] == pytest.approx(0.75)
+    assert "reference rewrites" in v["sentence"] and "flags 1 of these 4 human rewrites" in v["sentence"]
+    assert "reference" not in set(failure_examples(results)["method"])
+
+
+def test_sweep_summary_says_whether_the_profile_uses_the_chosen_setting():
+    from srllm.profiles import get_profile
+    from srllm.training.report import sweep_summary
+
+    rec = {"machine": {"load_average": [3.0]}, "metrics": {
+        "chosen": "b", "dev_texts": 25, "not_run": ["c"], "common": {"train.epochs": 1.0},
+        "settings": {"a": {}, "b": {"train.epochs": 2.0}, "c": {}},
+        "rows": [{"setting": "a", "kind": "sr_llm", "lora_r": 16, "learning_rate": 1e-3, "batch_size": 8,
+                  "train_pairs": "all"},
+                 {"setting": "b", "kind": "sr_llm", "lora_r": 16, "learning_rate": 1e-3, "batch_size": 8,
+                  "train_pairs": "needs_rewrite"}]}}
+    cpu = get_profile("cpu")
+    matching = cpu.replace(**{"data.train_pairs": "needs_rewrite", "train.epochs": 2.0, "lora.r": 16,
+                              "train.learning_rate": 1e-3, "train.batch_size": 8})
+    s = sweep_summary(rec, matching)
+    assert s["chosen"] == "b" and s["uses_chosen"] and s["n_settings"] == 2 and s["not_run"] == ["c"]
+    assert "**b**" in s["sentence"] and "uses the chosen setting" in s["sentence"] and "load average 3.0" in s["sentence"]
+    other = matching.replace(**{"train.epochs": 1.0})
+    assert not sweep_summary(rec, other)["uses_chosen"]
+    assert "does not use" in sweep_summary(rec, other)["sentence"]

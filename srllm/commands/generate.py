@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from srllm.generation.baselines import BASELINES, get_baseline, run_baseline
 from srllm.commands.args import add_input, add_json, add_profile, add_quiet, input_path
 from srllm.data.readers import read_texts
 from srllm.data.writers import WRITABLE_SUFFIXES, check_writable, write_rows
 from srllm.errors import SrllmError
 from srllm.generation import debias_detail, how_to_train, profile_adapter
+from srllm.generation.baselines import BASELINES, get_baseline, run_baseline
 from srllm.profiles import Profile, resolve
 
 NAME = "generate"

@@ -52,7 +52,7 @@ from srllm.human_eval.common import (
     EXAMPLE_SHEET, ILLUSTRATIVE_BANNER, DEFAULT_N_ITEMS, RATER_GUIDE,
 )
 from srllm.human_eval.items import (
-    is_unsafe, select_items, default_n_items, variant_profile, train_variants, variant_rewrites,
+    is_unsafe, select_items, default_n_items, train_variants, variant_rewrites,
 )
 from srllm.human_eval.sheets import (
     SheetFiles, blind, make_rating_sheet, example_sheet_path, is_illustrative, load_ratings,
@@ -65,7 +65,7 @@ from srllm.human_eval.results import (
 __all__ = [
     'CRITERIA', 'CRITERION_LABELS', 'SCALE', 'SHEET_COLUMNS', 'KEY_COLUMNS', 'RATING_COLUMNS', 'VARIANT_ORDER',
     'PAPER_KEYS', 'EXAMPLE_SHEET', 'ILLUSTRATIVE_BANNER', 'DEFAULT_N_ITEMS', 'RATER_GUIDE', 'is_unsafe',
-    'select_items', 'default_n_items', 'variant_profile', 'train_variants', 'variant_rewrites', 'SheetFiles',
+    'select_items', 'default_n_items', 'train_variants', 'variant_rewrites', 'SheetFiles',
     'blind', 'make_rating_sheet', 'example_sheet_path', 'is_illustrative', 'load_ratings', 'to_percent',
     'summarise', 'Agreement', 'agreement', 'agreement_table', 'paper_values', 'compare_with_paper', 'plot_fig5',
     'HumanEvalResult', 'evaluate_sheets',

@@ -10,7 +10,7 @@ from srllm.errors import SrllmError
 from srllm.generation import adapter_type, rewrite
 from srllm.human_eval.common import DEFAULT_N_ITEMS, VARIANT_ORDER
 from srllm.labels import field_of, is_unsafe
-from srllm.profiles import get_profile
+from srllm.profiles import resolve
 from srllm.training import train_variant
 
 
@@ -34,29 +34,16 @@ def default_n_items(profile_name: str) -> int:
     return DEFAULT_N_ITEMS.get(profile_name, DEFAULT_N_ITEMS["cpu"])
 
 
-def _profile(profile: Any) -> Any:
-    return get_profile(profile) if isinstance(profile, str) else profile
-
-
-def variant_profile(profile: Any) -> Any:
-    """``profile`` (a name or a Profile) as the variants train with it.
-
-    The epoch budget is the profile's own ``train.variant_epoch_steps`` (see
-    :func:`srllm.training.variant_plan`): unset under ``paper`` (real epochs), a
-    few optimizer steps per "epoch" under the budget profiles.
-    """
-    return _profile(profile)
-
-
 def train_variants(profile: Any, variants: Sequence[str] = VARIANT_ORDER, *, evaluate: bool | None = None,
                    **kwargs: Any) -> dict[str, Any]:
     """Train (or reuse from the cache) each variant with :func:`srllm.training.train_variant`.
 
-    ``profile`` goes through :func:`variant_profile`. ``evaluate``: compute the dev
+    ``profile``: a name or a Profile (:func:`srllm.profiles.resolve`); the epoch budget is its own
+    ``train.variant_epoch_steps`` (see :func:`srllm.training.variant_plan`). ``evaluate``: compute the dev
     loss during training (default: only when the profile trains real epochs,
     since on a CPU budget the evaluation passes would cost more than the steps).
     """
-    p = variant_profile(profile)
+    p = resolve(profile)
     if evaluate is None:
         evaluate = p.train.variant_epoch_steps is None
     if not evaluate:

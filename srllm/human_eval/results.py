@@ -14,6 +14,7 @@ from srllm.human_eval.common import (
 from srllm.human_eval.sheets import example_sheet_path, is_illustrative, load_ratings
 from srllm.metrics.agreement import count_table, fleiss_kappa
 from srllm.paper import HUMAN_EVAL_SAMPLES, TABLE8, kappa_band
+from srllm.report import side_by_side
 
 
 def _variant_order(names: Iterable[str]) -> list[str]:
@@ -96,8 +97,6 @@ def paper_values() -> dict[tuple[str, str], float]:
 
 def compare_with_paper(summary: Any, *, illustrative: bool, model: str = "", extra_note: str = "") -> Any:
     """Our mean scores (1-5) beside Table 8's, via :func:`srllm.report.side_by_side`."""
-    from srllm.report import side_by_side
-
     ours = {(v, c): float(summary.loc[v, f"{c}_mean"]) for v in summary.index for c in CRITERIA}
     parts = []
     if illustrative:

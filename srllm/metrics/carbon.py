@@ -75,12 +75,6 @@ def carbon_kg(kwh: float, intensity_kg_per_kwh: float = PAPER_INTENSITY_KG_PER_K
     return _positive("energy_kwh", kwh) * _positive("intensity_kg_per_kwh", intensity_kg_per_kwh)
 
 
-def total_power_watts(*, gpu_watts: float = 0.0, n_gpus: int = 1, cpu_watts: float = 0.0, n_cpus: int = 0) -> float:
-    """Sum of the GPUs' and CPUs' power draw (the first step of Appendix D)."""
-    return _positive("gpu_watts", gpu_watts) * _positive("n_gpus", n_gpus) \
-        + _positive("cpu_watts", cpu_watts) * _positive("n_cpus", n_cpus)
-
-
 def estimate(power_watts: float, minutes: float, *, pue: float = 1.0,
              intensity_kg_per_kwh: float = PAPER_INTENSITY_KG_PER_KWH) -> CarbonEstimate:
     """Energy and emissions of a run drawing ``power_watts`` for ``minutes``."""

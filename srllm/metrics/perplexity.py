@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from srllm.errors import SrllmError
+from srllm.metrics.lm import token_logprobs
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,6 @@ def perplexity(model: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: 
                start_token: int | str | None = "auto", max_length: int | None = None,
                progress: bool = False) -> PerplexityResult:
     """Token-weighted perplexity of ``texts`` under ``model`` (batched, in inference mode)."""
-    from srllm.metrics.lm import token_logprobs
-
     if len(texts) == 0:
         raise SrllmError("perplexity needs at least one text")
     lps = token_logprobs(model, tokenizer, texts, batch_size=batch_size, start_token=start_token,

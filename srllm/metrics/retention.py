@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from srllm.errors import SrllmError
+from srllm.metrics.similarity import cosine_similarity
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -93,8 +94,6 @@ def knowledge_retention(originals: Sequence[str], rewrites: Sequence[str],
     ``biased_words[i]`` lists the flagged words/phrases of pair ``i`` (the CMD
     ``biased_words`` field); they are not counted as content to retain.
     """
-    from srllm.metrics.similarity import cosine_similarity
-
     if len(originals) != len(rewrites):
         raise SrllmError(f"knowledge_retention needs pairs: {len(originals)} originals vs {len(rewrites)} rewrites")
     if biased_words is not None and len(biased_words) != len(originals):

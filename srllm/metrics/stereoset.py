@@ -48,7 +48,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from srllm.cache import adapter_fingerprint, atomic_write_text, cache_dir, file_hash, stable_hash
 from srllm.errors import SrllmError
+from srllm.metrics.lm import sentence_score, token_logprobs
+from srllm.models import load_model
 
 SPLITS = ("intrasentence", "intersentence")
 DOMAINS = ("gender", "profession", "race", "religion")
@@ -305,8 +308,6 @@ def intrasentence_predictions(model: Any, tokenizer: Any, gold: Sequence[Example
     The result has an empty ``intersentence`` list (the paper reports the
     intrasentence task only); :func:`score_predictions` then leaves that split out.
     """
-    from srllm.metrics.lm import sentence_score, token_logprobs
-
     examples = select_examples(gold, "intrasentence", domains, max_items)
     cands = [c for ex in examples for c in ex.candidates]
     lps = token_logprobs(model, tokenizer, [c.sentence for c in cands], batch_size=batch_size,
@@ -324,17 +325,14 @@ def model_predictions(model_name: str, adapter: str | os.PathLike | None = None,
     Returns ``(predictions, cache_file)``; a rerun with the same model, adapter
     files, gold file and selection reads the cache instead of scoring again.
     """
-    from srllm.cache import adapter_fingerprint, atomic_write_text, cache_dir, file_hash, stable_hash
-
     gold_file = Path(gold_path) if gold_path is not None else default_gold_path()
-    key = stable_hash({"model": model_name, "adapter": adapter_fingerprint(adapter) if adapter is not None else None, "gold": file_hash(gold_file),
+    key = stable_hash({"model": model_name, "adapter": adapter_fingerprint(adapter) if adapter is not None else None,
+                       "gold": file_hash(gold_file),
                        "domains": sorted(domains) if domains else None, "max_items": max_items,
                        "score": "geomean-token-prob/auto-start-v1"})
     out = cache_dir() / "stereoset" / f"predictions-{key}.json"
     if use_cache and out.exists():
         return json.loads(out.read_text(encoding="utf-8")), out
-    from srllm.models import load_model
-
     model, tokenizer = load_model(model_name, device=device)
     if adapter is not None:
         from peft import PeftModel

@@ -37,7 +37,12 @@ from typing import Any
 
 import numpy as np
 
+from srllm.data import load_sample, split_records
 from srllm.errors import SrllmError
+from srllm.labels import needs_rewrite
+from srllm.metrics.similarity import cosine_similarity
+from srllm.prompts import INSTRUCTION
+from srllm.scoring import get_scorer
 
 FAILURE_KINDS = ("unchanged", "echo", "still_unsafe", "content_lost")
 KINDS = ("success",) + FAILURE_KINDS
@@ -95,8 +100,6 @@ def is_echo(original: str, rewrite: str, instruction: str | None = None) -> bool
     if any(m in low_r and m not in low_o for m in SCAFFOLD_MARKERS):
         return True
     if instruction is None:
-        from srllm.prompts import INSTRUCTION
-
         instruction = INSTRUCTION
     grams = _ngrams(_words(instruction), ECHO_NGRAM)
     return bool((_ngrams(_words(rewrite), ECHO_NGRAM) & grams) - _ngrams(_words(original), ECHO_NGRAM))
@@ -171,8 +174,6 @@ class TaskSuccessResult:
 
 def _get_scorer(scorer: Any) -> Any:
     if isinstance(scorer, str):
-        from srllm.scoring import get_scorer
-
         return get_scorer(scorer, progress=False)
     if not hasattr(scorer, "score"):
         raise SrllmError(f"scorer must be a scorer name or an object with .score(texts), got {type(scorer).__name__}")
@@ -203,8 +204,6 @@ def task_success(originals: Sequence[str], rewrites: Sequence[str], *, scorer: A
     if originals:
         scores = sc.score(rewrites)
         if similarities is None:
-            from srllm.metrics.similarity import cosine_similarity
-
             sims = [float(s) for s in cosine_similarity(originals, rewrites)]
         else:
             sims = [float(s) for s in similarities]
@@ -239,8 +238,6 @@ def content_threshold(originals: Sequence[str], references: Sequence[str], *,
     quantile still pass)."""
     if len(originals) != len(references) or not originals:
         raise SrllmError(f"content_threshold needs matching, non-empty lists ({len(originals)} vs {len(references)})")
-    from srllm.metrics.similarity import cosine_similarity
-
     sims = cosine_similarity(list(originals), list(references))
     return math.floor(float(np.quantile(sims, quantile)) * 100) / 100
 
@@ -253,8 +250,6 @@ def dev_content_threshold(records: Sequence[Any] | None = None, *, seed: int = 4
     bundled CMD sample's full dev split under ``seed`` (how :data:`DEFAULT_THRESHOLD` was made).
     """
     if records is None:
-        from srllm.data import load_sample, split_records
-
         records = split_records(load_sample("cmd"), seed=seed)["dev"]
     pairs = [(r.text, r.safe_variation) for r in records if getattr(r, "safe_variation", None)]
     if not pairs:
@@ -265,4 +260,4 @@ def dev_content_threshold(records: Sequence[Any] | None = None, *, seed: int = 4
 def biased_inputs(records: Sequence[Any]) -> list[Any]:
     """Records whose input needs a rewrite: labelled biased (``bias == "Yes"``) or toxic
     (``toxicity`` Mild or High). Task success is defined for these inputs only."""
-    return [r for r in records if getattr(r, "bias", None) == "Yes" or getattr(r, "toxicity", None) in ("Mild", "High", "Yes")]
+    return [r for r in records if needs_rewrite(r)]

@@ -53,7 +53,6 @@ the stand-in the notebook asks for (``offline-proxy`` by default), and says so
 in every row's note.
 """
 
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -299,6 +298,7 @@ def clear_memo() -> None:
 
 
 def model_label(name: str) -> str:
+    """The short name a page shows for a model (``SmolLM2-135M``), or the name itself."""
     return SHORT_MODEL_NAMES.get(name, name)
 
 
@@ -336,6 +336,7 @@ def method_note(method: str, profile: Any) -> str:
 
 
 def join_notes(*parts: str) -> str:
+    """The non-empty parts of a table note, joined with "; "."""
     return "; ".join(p for p in parts if p)
 
 

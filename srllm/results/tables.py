@@ -16,12 +16,14 @@ from srllm.results.common import DATASET_LABELS, TABLE4_PAPER_ROW, TABLE5_PAPER_
 from srllm.results.rates import SUCCESS_LABEL
 
 def rate_lookup(rates: pd.DataFrame, value: str = "unsafe_rate") -> dict[tuple[str, str, str], dict[str, Any]]:
+    """``{(method, dataset, scorer): {value, status, reason, n}}`` of a long rate table."""
     return {(r["method"], r["dataset"], r["scorer"]): {"value": r[value], "status": r["status"],
                                                        "reason": r["reason"], "n": r["n"]}
             for r in rates.to_dict("records")}
 
 
 def number_or_none(v: Any) -> float | None:
+    """``v`` as a float, or None when it is missing (None or NaN)."""
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
@@ -56,6 +58,7 @@ def with_success(table: pd.DataFrame, success: pd.DataFrame | None, key_of: Any,
 
 
 def success_footnote(success: pd.DataFrame | None) -> str:
+    """The footnote that says what the task-success rows measure (empty without results)."""
     if success is None or success.empty:
         return ""
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from srllm.cache import stable_hash
-from srllm.data.sources import load_dataset_for, profile_splits
+from srllm.data.sources import load_dataset_for
+from srllm.data.splits import limit
 from srllm.errors import SrllmError
+from srllm.labels import needs_rewrite
 from srllm.prompts import format_prompt, tokenize_example
 
 log = logging.getLogger(__name__)
@@ -96,10 +98,19 @@ def default_records(profile: Any) -> tuple[list[Any], list[Any], str]:
     """The CMD train and dev splits the profile's data source gives (seed and row limits applied).
 
     The source (bundled sample, Hub dataset or local copy), its revision and the split sizes
-    are named in the returned description, which goes into the run record.
+    are named in the returned description, which goes into the run record. With
+    ``data.train_pairs = "needs_rewrite"`` only the pairs whose input is biased or toxic
+    (:func:`srllm.labels.needs_rewrite`) are kept, in both splits, before the row limits.
     """
-    parts = profile_splits(profile, "cmd")
-    return parts["train"], parts["dev"], f"{load_dataset_for(profile, 'cmd').describe()}; train / dev"
+    d = profile.data
+    parts = load_dataset_for(profile, "cmd").splits
+    train, dev = list(parts["train"]), list(parts["dev"])
+    what = "train / dev"
+    if d.train_pairs == "needs_rewrite":
+        train, dev = [r for r in train if needs_rewrite(r)], [r for r in dev if needs_rewrite(r)]
+        what += ", biased or toxic inputs only"
+    return (limit(train, d.max_train_rows), limit(dev, d.max_eval_rows),
+            f"{load_dataset_for(profile, 'cmd').describe()}; {what}")
 
 
 class Collator:

@@ -185,7 +185,8 @@ def dev_biased_records(profile: Any) -> list[Any]:
 
 
 METHOD_LABELS = {"zero_shot": "base model, zero-shot", "two_shot": "base model, 2-shot",
-                 "prefix": "prefix-tuning", "sr_llm": "SR_LLM (QLoRA)"}
+                 "prefix": "prefix-tuning", "sr_llm": "SR_LLM (QLoRA)",
+                 "reference": "reference rewrites (the dataset's own)"}
 
 
 def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequence[Any] | None = None,
@@ -193,8 +194,11 @@ def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequenc
     """Task success per method on the dev split's biased inputs.
 
     ``adapters`` maps ``sr_llm`` / ``prefix`` to an adapter folder (or None: that method is
-    left out); the base model's zero-shot and 2-shot prompting always run. Returns
-    ``{method: TaskSuccessResult}`` in the order zero-shot, 2-shot, prefix, SR_LLM.
+    left out); the base model's zero-shot and 2-shot prompting always run. A last row,
+    ``reference``, measures the dev split's own reference rewrites (``safe_variation``, written
+    by people) the same way: what the measure, with this scorer, gives a human rewrite, so a
+    reader can tell the model's shortfall from the scorer's. Returns
+    ``{method: TaskSuccessResult}`` in the order zero-shot, 2-shot, prefix, SR_LLM, reference.
     """
 
     recs = list(records) if records is not None else dev_biased_records(profile)
@@ -207,6 +211,7 @@ def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequenc
             continue
         outs = rewrite(texts, method=method, adapter_dir=adapter, profile=profile, progress=progress)
         out[method] = task_success(texts, outs, scorer=sc)
+    out["reference"] = task_success(texts, [r.safe_variation for r in recs], scorer=sc)
     return out
 
 
@@ -218,7 +223,7 @@ def failure_examples(results: dict[str, Any], per_kind: int = 1, max_chars: int 
         return t if len(t) <= max_chars else t[:max_chars - 1] + "…"
 
     rows = []
-    order = sorted(results, key=lambda m: m != "sr_llm")
+    order = sorted((m for m in results if m != "reference"), key=lambda m: m != "sr_llm")
     for kind in KINDS:
         found = [(m, o, r) for m in order for o, r in results[m].examples(kind, per_kind)][:per_kind]
         if not found:
@@ -238,7 +243,7 @@ def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
     if "sr_llm" not in results:
         raise ValueError("success_verdict needs an 'sr_llm' result")
     sr = results["sr_llm"].success_rate
-    others = {m: r.success_rate for m, r in results.items() if m != "sr_llm"}
+    others = {m: r.success_rate for m, r in results.items() if m not in ("sr_llm", "reference")}
     best = max(others, key=others.get)
     margin = sr - others[best]
     highest = margin >= 0
@@ -252,19 +257,78 @@ def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
         word, diff = "not the highest", f"{-margin * 100:.0f} percentage points below {label}"
     sentence = (f"On the {n} biased dev inputs SR_LLM's task success is {sr:.0%}, {word} of the methods measured "
                 f"({diff}, {others[best]:.0%}).")
+    ref = results.get("reference")
+    if ref is not None:
+        sentence += (f" The dataset's own reference rewrites, measured the same way, reach {ref.success_rate:.0%}: "
+                     f"the scorer still flags {ref.counts['still_unsafe']} of these {ref.n} human rewrites, so part "
+                     "of every method's shortfall is the scorer's, not the method's.")
     return {"sr_llm": sr, "best_other": best, "best_other_share": others[best], "margin": margin,
-            "highest": highest, "n": n, "sentence": sentence}
+            "highest": highest, "n": n, "reference": ref.success_rate if ref is not None else None,
+            "sentence": sentence}
+
+
+# The sweep record's fields a reader needs, with the names the training page shows.
+SWEEP_COLUMNS = {"train_pairs": "train pairs", "lora_r": "LoRA r", "learning_rate": "lr", "batch_size": "batch",
+                 "epochs": "epochs", "steps": "steps", "best_eval_loss": "best dev loss",
+                 "dev_success": "task success", "unchanged": "unchanged", "echo": "echo",
+                 "still_unsafe": "still unsafe", "content_lost": "content lost", "train_minutes": "train min",
+                 "chosen": "chosen"}
+# Profile fields a sweep setting fixes: (record field, profile attribute path).
+SWEEP_FIELDS = (("lora_r", "lora.r"), ("learning_rate", "train.learning_rate"), ("batch_size", "train.batch_size"),
+                ("train_pairs", "data.train_pairs"))
+
+
+def _read_record(record: dict[str, Any] | str | Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(Path(record).read_text(encoding="utf-8")) if isinstance(record, (str, Path)) else record
 
 
 def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
-    """The dev-split sweep's rows (``benchmarks/results/sweep_cpu.json``) as a table, the chosen row marked."""
-    import json
+    """The dev-split sweep's rows (``benchmarks/sweeps/sweep_cpu.json``) as a compact table, the chosen row marked.
 
-    rec = json.loads(Path(record).read_text(encoding="utf-8")) if isinstance(record, (str, Path)) else record
-    m = rec["metrics"]
+    One row per setting, then the reference rewrites and the base model's prompting rows
+    (measured the same way); columns named as :data:`SWEEP_COLUMNS` says.
+    """
+    m = _read_record(record)["metrics"]
     df = pd.DataFrame(m["rows"])
     df["chosen"] = df["setting"] == m.get("chosen")
-    cols = [c for c in ("setting", "kind", "lora_r", "learning_rate", "batch_size", "max_length", "steps", "epochs",
-                        "stopped_early", "best_eval_loss", "dev_success", "unchanged", "echo", "still_unsafe",
-                        "content_lost", "train_minutes", "tokens_per_s", "padding_share", "chosen") if c in df]
-    return df[cols].set_index("setting")
+    cols = [c for c in SWEEP_COLUMNS if c in df]
+    return df.set_index("setting")[cols].rename(columns=SWEEP_COLUMNS)
+
+
+def sweep_summary(record: dict[str, Any] | str | Path, profile: Any) -> dict[str, Any]:
+    """What the training page says about the sweep: the chosen setting, whether ``profile`` uses it, a sentence.
+
+    Keys: ``chosen`` (setting name or None), ``uses_chosen`` (True when the profile's LoRA rank,
+    learning rate, batch size and training pairs equal the chosen row's, and its epochs are the
+    row's ``epochs_setting``), ``n_settings`` (finished settings), ``dev_texts``, ``not_run`` and
+    ``sentence`` (plain values, for glue and a Markdown line).
+    """
+    rec = _read_record(record)
+    m = rec["metrics"]
+    chosen = m.get("chosen")
+    row = next((r for r in m["rows"] if r["setting"] == chosen), None)
+    uses = False
+    if row is not None:
+        uses = all(row.get(k) == _attr(profile, path) for k, path in SWEEP_FIELDS if k in row)
+        uses = uses and float(m["settings"].get(chosen, {}).get("train.epochs", m["common"].get("train.epochs", 1.0))) \
+            == float(profile.train.epochs)
+    n = len([r for r in m["rows"] if r.get("kind") == "sr_llm"])
+    load = rec.get("machine", {}).get("load_average", [None])[0]
+    parts = [f"Sweep: {n} setting(s) trained and measured on the {m['dev_texts']} biased dev inputs"
+             + (f" (machine load average {load:.1f} at the end, so times are under load)" if load else "")
+             + f"; chosen by the rule: **{chosen}**."]
+    if m.get("not_run"):
+        parts.append("Not run in the committed record: " + ", ".join(m["not_run"]) + ".")
+    if profile.name == "cpu":
+        parts.append("This run uses the chosen setting." if uses else
+                     "This run does not use the chosen setting (the profile or the notebook parameters differ).")
+    return {"chosen": chosen, "uses_chosen": bool(uses), "n_settings": n, "dev_texts": m["dev_texts"],
+            "not_run": list(m.get("not_run") or []), "sentence": " ".join(parts)}
+
+
+def _attr(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj

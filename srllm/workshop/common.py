@@ -16,9 +16,9 @@ from typing import Any
 
 from srllm.errors import SrllmError
 from srllm.generation import generate_texts, generation_cache_path, load_for_generation
-from srllm.profiles import resolve
 from srllm.labels import field_of, is_unsafe
 from srllm.metrics.similarity import cosine_similarity
+from srllm.profiles import resolve
 from srllm.prompts import INSTRUCTION, format_prompt
 from srllm.scoring import get_scorer
 

@@ -1,0 +1,39 @@
+"""srllm.results.performance: the performance page's benchmark table, metrics text and stage times."""
+
+from __future__ import annotations
+
+import math
+
+from srllm.results import performance
+
+
+def _record(name, ratio):
+    return {"name": name, "ratio": ratio, "ratio_label": f"{name} speed-up", "peak_rss_mib": 512.0,
+            "time": "2026-11-30T10:00:00", "machine": {"cpu": "Test CPU", "cores": 2}, "source": "measured here",
+            "metrics": {"seconds": 1.5, "nested": {"a": 1}, "rows": [1, 2], "label": "x"}}
+
+
+def test_benchmark_table_lists_expected_benchmarks_first_and_marks_missing_ones():
+    records = {"train": _record("train", 1.234), "zeta": _record("zeta", float("nan"))}
+    table = performance.benchmark_table(records)
+    assert list(table.index) == ["generate", "train", "score", "book", "zeta"]
+    assert table.loc["generate", "what"] == "not run yet" and math.isnan(table.loc["generate", "ratio"])
+    assert table.loc["train", "ratio"] == 1.23 and table.loc["train", "cpu"] == "Test CPU (2 cores)"
+    assert math.isnan(table.loc["zeta", "ratio"])
+    assert list(table.columns) == performance.BENCHMARK_COLUMNS[1:]
+
+
+def test_scalar_metrics_leave_nested_values_out():
+    text = performance.scalar_metrics({"train": _record("train", 1.0)})
+    assert text.splitlines() == ["train:", "  seconds: 1.5", "  label: x"]
+
+
+def test_stage_times_and_cold_minutes():
+    rows = [{"stage": "01_data", "profile": "smoke", "seconds": 60.0, "cached": False, "time": 1},
+            {"stage": "01_data", "profile": "smoke", "seconds": 1.0, "cached": True, "time": 2},
+            {"stage": "02_train", "profile": "smoke", "seconds": 3.0, "cached": True, "time": 3},
+            {"stage": "01_data", "profile": "cpu", "seconds": 600.0, "cached": False, "time": 4}]
+    times = performance.stage_times(rows, "smoke")
+    assert list(times.index) == ["01_data", "02_train"] and times.loc["01_data", "warm"] == 1.0
+    assert performance.cold_minutes(times) == 1.0  # 02_train never ran cold: counts 0
+    assert performance.stage_times(rows, "paper") is None
