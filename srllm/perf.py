@@ -27,21 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from srllm.cache import atomic_write_text, cache_dir
+from srllm.runrecord import cpu_model
 
 BENCH_DIR = Path("runs/benchmarks")
 COMMITTED_DIR = Path("benchmarks/results")
 BOOK_LOG = Path("runs/book-runs.jsonl")
 WORK_KINDS = ("generation", "training", "scoring")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _memory_gib() -> float | None:

@@ -15,6 +15,8 @@ from srllm.profiles import resolve
 
 @dataclass(frozen=True)
 class DebiasResult:
+    """One rewrite and how it was made: method, model, adapter (and its run), or why no adapter was used."""
+
     text: str
     method: str
     model: str

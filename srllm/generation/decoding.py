@@ -67,6 +67,7 @@ def postprocess(text: str) -> str:
 
 
 def decode_row(tokenizer: Any, new_ids: Sequence[int], stops: set[int]) -> tuple[str, bool]:
+    """The text of one row's new tokens, cut at the first stop token, and whether a stop token was hit."""
     ids = list(new_ids)
     hit = False
     for i, t in enumerate(ids):

@@ -8,6 +8,7 @@ from typing import Any
 
 
 def left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
+    """Token rows as a LEFT-padded id tensor and its attention mask."""
     # Hand-written rather than tokenizer.pad: the ids are already tokenised once
     # up front and this avoids changing the shared tokenizer's padding side.
     import torch
@@ -23,6 +24,7 @@ def left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
 
 
 def device_of(model: Any) -> Any:
+    """The device of the model's parameters."""
     try:
         return next(model.parameters()).device
     except StopIteration:  # pragma: no cover - a model always has parameters
@@ -38,6 +40,7 @@ def prefix_tokens(model: Any) -> int:
 
 
 def new_cache(base: Any, model: Any, n_virtual: int) -> Any:
+    """An empty key/value cache for ``base``, or peft's learned prefix as a filled one-row cache."""
     if n_virtual:
         # peft's learned prefix, as a filled cache for one row (positions 0..n_virtual-1).
         return model.get_prompt(batch_size=1)
@@ -47,6 +50,7 @@ def new_cache(base: Any, model: Any, n_virtual: int) -> Any:
 
 
 def full_attention_cache(cache: Any) -> bool:
+    """True when every layer of ``cache`` is a plain full-attention layer (the fast path applies)."""
     from transformers.cache_utils import DynamicLayer
 
     return all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None]))
@@ -107,6 +111,7 @@ def _buffer_layer_class() -> type:
 
 
 def buffer_cache(base: Any, capacity: int) -> Any:
+    """A cache of preallocated buffer layers holding up to ``capacity`` positions per row."""
     from transformers import DynamicCache
 
     cache = DynamicCache(config=base.config)

@@ -42,6 +42,7 @@ class GradientCheckError(SrllmError):
 
 
 def linear4bit_layers(model: Any) -> list[tuple[str, Any]]:
+    """``(name, module)`` of every bitsandbytes 4-bit linear layer of ``model`` (none without bitsandbytes)."""
     try:
         from bitsandbytes.nn import Linear4bit
     except ImportError:  # bitsandbytes missing: nothing can be 4-bit

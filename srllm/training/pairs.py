@@ -31,6 +31,8 @@ class Pair:
 
 @dataclass
 class DataStats:
+    """How many records were given, used, skipped or cut while building one split's examples."""
+
     given: int = 0
     used: int = 0
     skipped_no_rewrite: int = 0
@@ -90,6 +92,7 @@ def tokenize_pairs(pairs: Sequence[Pair], tokenizer: Any, fmt: str, max_length: 
 
 
 def data_hash(train_pairs: Sequence[Pair], eval_pairs: Sequence[Pair]) -> str:
+    """Hash of the training and evaluation pairs' texts: the data part of the run hash."""
     return stable_hash([[p.text, p.safe_variation] for p in train_pairs],
                        [[p.text, p.safe_variation] for p in eval_pairs], length=16)
 

@@ -76,6 +76,7 @@ class RunResult:
         return self.manifest.get("best_eval_loss")
 
     def loss_curves(self) -> dict[str, list[tuple[int, float]]]:
+        """``{"train": [(step, loss)], "eval": [(step, eval_loss)]}`` from a Trainer log history."""
         """``{"train": [(step, loss)], "eval": [(step, eval_loss)]}`` for plotting."""
         return loss_curves(self.log_history)
 
@@ -110,6 +111,7 @@ def load_run(run_dir: str | os.PathLike) -> RunResult:
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The run record of a finished run folder, or None (absent, unreadable or not finished)."""
     try:
         m = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -118,6 +120,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
 
 
 def runs_dir() -> Path:
+    """``<cache>/runs``, where run folders live (created when missing)."""
     d = cache_dir() / "runs"
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -157,6 +160,7 @@ def latest_checkpoint(ckpt_dir: Path) -> Path | None:
 
 
 def prune_incomplete_checkpoints(ckpt_dir: Path, keep: Path | None) -> None:
+    """Remove checkpoints newer than ``keep`` (cut short by an interruption), so resumption starts clean."""
     if not ckpt_dir.is_dir():
         return
     for d in ckpt_dir.glob("checkpoint-*"):
@@ -172,6 +176,7 @@ def prune_incomplete_checkpoints(ckpt_dir: Path, keep: Path | None) -> None:
 
 
 def utc_now() -> str:
+    """The current UTC time in ISO format, to the second."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -216,6 +221,7 @@ def claim_folder(run_dir: Path, cfg: TrainConfig, h: str, dhash: str, fresh: boo
 
 
 def checkpoint_step(checkpoint: str | None) -> int | None:
+    """The step of a ``checkpoint-<step>`` folder name, or None."""
     if not checkpoint:
         return None
     try:
