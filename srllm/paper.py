@@ -412,13 +412,6 @@ TABLE7: tuple[PromptingRow, ...] = (
 TABLE7_BASE_MODEL = "Llama-3.2-1B-Instruct"
 
 
-def table7_row(key: str) -> PromptingRow:
-    for row in TABLE7:
-        if row.key == key:
-            return row
-    raise KeyError(f"Table 7 has no row {key!r}; rows: {[r.key for r in TABLE7]}")
-
-
 # ---------------------------------------------------------------------------
 # Section 4.6, Table 8 and Fig. 5: human evaluation
 # ---------------------------------------------------------------------------

@@ -56,7 +56,6 @@ from srllm.models import load_model
 SPLITS = ("intrasentence", "intersentence")
 DOMAINS = ("gender", "profession", "race", "religion")
 LABELS = ("stereotype", "anti-stereotype", "unrelated")
-SCORE_KEYS = ("Count", "LM Score", "SS Score", "ICAT Score")
 GOLD_RELPATH = ("datasets", "Fair-LLM-Benchmark", "StereoSet", "data")
 
 

@@ -35,7 +35,6 @@ MIN_SIMILARITY = 0.5
 
 # What the exercise-1 cell holds before the participant edits it: deliberately
 # vague, so that there is something to improve (see the instructor notes).
-STARTER_INSTRUCTION = "Make this text nicer."
 
 # Openings that show the model chatted instead of rewriting.
 CHATTY = re.compile(r"^\s*(sure|certainly|of course|here is|here's|i can|i cannot|i can't|i'm sorry|"
