@@ -241,13 +241,14 @@ def run_baseline(method: str, texts_or_records: Sequence[Any], *, profile: Any =
                  model_name: str | None = None, adapter_dir: str | os.PathLike | None = None,
                  shots_pool: Sequence[Any] | None = None, train_pairs: Sequence[Any] | None = None,
                  seq2seq: Seq2SeqSettings | None = None, seed: int | None = None,
-                 progress: bool = True) -> BaselineResult:
+                 progress: bool = True, cache: bool = True) -> BaselineResult:
     """Outputs of one method of Tables 4/5/7 for ``texts_or_records``, or a ``not_run`` result.
 
     ``prefix`` and ``sr_llm`` need ``adapter_dir`` (else: not run, with the reason);
     k-shot methods draw demonstrations from ``shots_pool`` (default: the CMD train split);
     encoder-decoder methods are fine-tuned on ``train_pairs`` (default: the CMD train
     split) when their weights can be had (else: not run, with the reason).
+    ``cache=False`` neither reads nor writes the decoder methods' generation cache.
     """
 
     b = get_baseline(method)
@@ -259,7 +260,7 @@ def run_baseline(method: str, texts_or_records: Sequence[Any], *, profile: Any =
             return _not_run(b, f"no trained {'prefix' if b.family == 'prefix' else 'instruction'} adapter was given")
         try:
             outs = rewrite(texts, model_name=model_name, adapter_dir=adapter_dir, method=b.key, profile=profile,
-                           shots_pool=shots_pool, seed=seed, progress=progress)
+                           shots_pool=shots_pool, seed=seed, progress=progress, cache=cache)
         except ModelUnavailableError as exc:
             return _not_run(b, str(exc))
         return BaselineResult(b.key, b.label, "ok", tuple(outs),
