@@ -338,6 +338,11 @@ def compare_with_paper(averages: dict[str, float], *, model: str, n_postings: in
     return side_by_side(ours, paper, note=base, notes=notes, index_names="metric")
 
 
+def plan_table(plan: JobsPlan) -> pd.DataFrame:
+    """The case study's settings under the profile, one row per setting."""
+    return pd.DataFrame([plan.__dict__]).T.rename(columns={0: "setting"})
+
+
 RUN_COLUMNS = ["method", "steps", "train_rows", "max_length", "cut_at_max_length", "first_eval_loss",
                "best_eval_loss", "final_train_loss", "wall_minutes", "reused"]
 PER_POSTING_COLUMNS = ["id", "title", "coded_before", "coded_after", "coded_reference", "other_before", "other_after",
