@@ -94,4 +94,5 @@ def split_for_profile(records: Sequence[Any], profile: Any, seed: int | None = N
 
 
 def split_summary(splits: dict[str, Sequence[Any]]) -> dict[str, int]:
+    """Number of records in each split (train, dev, test), for reports."""
     return {s: len(splits[s]) for s in SPLITS}
