@@ -71,6 +71,7 @@ BASELINES: dict[str, Baseline] = {b.key: b for b in (
 
 
 def get_baseline(key: str) -> Baseline:
+    """The :class:`Baseline` registered under ``key`` in :data:`BASELINES`; an unknown key is a user error naming the choices."""
     if key not in BASELINES:
         raise SrllmError(f"unknown method {key!r}; choose one of {sorted(BASELINES)}")
     return BASELINES[key]
@@ -89,9 +90,11 @@ class BaselineResult:
 
     @property
     def ok(self) -> bool:
+        """True when the method ran and produced outputs."""
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict (``outputs`` as a list)."""
         d = asdict(self)
         d["outputs"] = list(self.outputs) if self.outputs is not None else None
         return d

@@ -14,6 +14,11 @@ from srllm.profiles import resolve
 
 @dataclass(frozen=True)
 class DebiasResult:
+    """One rewritten text and how it was made: method, base model and the adapter used, if any.
+
+    ``run`` names the training run the adapter came from; ``note`` says why no adapter was used.
+    """
+
     text: str
     method: str
     model: str

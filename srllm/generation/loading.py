@@ -15,6 +15,8 @@ from srllm.models import load_model, resolve_device
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A model and tokenizer ready for decoding, with its adapter (folder, fingerprint, type) if one is loaded."""
+
     model: Any
     tokenizer: Any
     model_name: str

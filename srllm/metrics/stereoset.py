@@ -61,6 +61,8 @@ GOLD_RELPATH = ("datasets", "Fair-LLM-Benchmark", "StereoSet", "data")
 
 @dataclass(frozen=True)
 class Candidate:
+    """One candidate sentence of a StereoSet example and its gold label (Nadeem et al. 2021)."""
+
     id: str
     sentence: str
     gold_label: str
@@ -68,6 +70,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Example:
+    """One StereoSet example: its context and three candidates, stereotype, anti-stereotype and unrelated (Nadeem et al. 2021)."""
+
     id: str
     split: str
     bias_type: str
@@ -76,6 +80,7 @@ class Example:
     candidates: tuple[Candidate, ...]
 
     def candidate(self, label: str) -> Candidate:
+        """The candidate with gold label ``label`` (every example has one of each)."""
         for c in self.candidates:
             if c.gold_label == label:
                 return c

@@ -85,6 +85,11 @@ def clen(texts: Iterable[str], *, bin_width: int = 5, max_length: int = 50) -> f
 
 @dataclass(frozen=True)
 class TTestResult:
+    """A one-sample t-test's statistic, p-value, degrees of freedom, sample summary and decision at ``alpha``.
+
+    ``t_critical`` holds the bound(s) the statistic is compared with, for drawing Fig. 3.
+    """
+
     t: float
     p: float
     df: int
