@@ -35,6 +35,7 @@ WORK_KINDS = ("generation", "training", "scoring")
 
 
 def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (falling back to :func:`platform.processor`), for benchmark records."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -94,6 +95,7 @@ class RssSampler:
 
     @staticmethod
     def rss_kib() -> int:
+        """This process's current resident memory in KiB (``VmRSS``); 0 where ``/proc`` cannot be read."""
         try:
             with open("/proc/self/status") as fh:
                 for line in fh:
@@ -110,6 +112,7 @@ class RssSampler:
             time.sleep(self.interval)
 
     def peaks_mib(self) -> dict[str, float]:
+        """Peak resident memory of each phase, in MiB rounded to 0.1."""
         return {k: round(v / 1024, 1) for k, v in self.peaks.items()}
 
     def __enter__(self) -> "RssSampler":
