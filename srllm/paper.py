@@ -161,7 +161,7 @@ class SafetyRow:
     scores: dict[tuple[str, str], float | None]  # (test set, scorer) -> percent
 
     def score(self, test_set: str, scorer: str) -> float | None:
-        """The printed percent for one (test set, scorer) column, None where the paper prints none; an unknown column is a KeyError."""
+        """The printed percent in one (test set, scorer) column, None where the paper prints none; KeyError for no such column."""
         if (test_set, scorer) not in self.scores:
             raise KeyError(f"Table 4 has no column ({test_set!r}, {scorer!r}); test sets {TEST_SETS}, scorers {SCORERS}")
         return self.scores[(test_set, scorer)]

@@ -43,7 +43,7 @@ class QuantSettings:
     compute_dtype: str = "float32"
 
     def validate(self, prefix: str = "quant") -> None:
-        """Raise :class:`ProfileError` naming the field unless the 4-bit quantization settings are valid (QLoRA, Dettmers et al. 2023)."""
+        """Raise :class:`ProfileError` naming the field unless the 4-bit settings are valid (QLoRA, Dettmers et al. 2023)."""
         _check(self.quant_type in ("nf4", "fp4"), f"{prefix}.quant_type", self.quant_type, "must be 'nf4' or 'fp4'")
         _check(self.compute_dtype in DTYPES, f"{prefix}.compute_dtype", self.compute_dtype, f"must be one of {DTYPES}")
 
@@ -61,7 +61,7 @@ class LoraSettings:
     )
 
     def validate(self, prefix: str = "lora") -> None:
-        """Raise :class:`ProfileError` naming the field unless the LoRA rank, alpha, dropout, bias and target modules are valid (Hu et al. 2021)."""
+        """Raise :class:`ProfileError` naming the field unless the LoRA settings are valid (Hu et al. 2021)."""
         _check(isinstance(self.r, int) and self.r > 0, f"{prefix}.r", self.r, "rank must be a positive integer")
         _check(self.alpha > 0, f"{prefix}.alpha", self.alpha, "must be positive")
         _check(0.0 <= self.dropout < 1.0, f"{prefix}.dropout", self.dropout, "must be in [0, 1)")
@@ -204,7 +204,7 @@ class DataSource:
     stratify: tuple[str, ...] = STRATIFY_ALL_LABELS
 
     def validate(self, prefix: str) -> None:
-        """Raise :class:`ProfileError` naming the field unless the source is complete for its kind (a Hub id or a local path)."""
+        """Raise :class:`ProfileError` naming the field unless the source is complete for its kind (Hub id or local path)."""
         _check(self.kind in SOURCE_KINDS, f"{prefix}.kind", self.kind, f"must be one of {SOURCE_KINDS}")
         if self.kind == "hub":
             _check(bool(self.hub_id) and "/" in str(self.hub_id), f"{prefix}.hub_id", self.hub_id,

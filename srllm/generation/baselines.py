@@ -71,7 +71,7 @@ BASELINES: dict[str, Baseline] = {b.key: b for b in (
 
 
 def get_baseline(key: str) -> Baseline:
-    """The :class:`Baseline` registered under ``key`` in :data:`BASELINES`; an unknown key is a user error naming the choices."""
+    """The :class:`Baseline` registered under ``key``; an unknown key is a user error naming the choices."""
     if key not in BASELINES:
         raise SrllmError(f"unknown method {key!r}; choose one of {sorted(BASELINES)}")
     return BASELINES[key]

@@ -70,7 +70,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Example:
-    """One StereoSet example: its context and three candidates, stereotype, anti-stereotype and unrelated (Nadeem et al. 2021)."""
+    """One StereoSet example: a context and its stereotype, anti-stereotype and unrelated candidates (Nadeem et al. 2021)."""
 
     id: str
     split: str

@@ -39,6 +39,7 @@ class GradientCheckError(SrllmError):
 
 
 def linear4bit_layers(model: Any) -> list[tuple[str, Any]]:
+    """Every bitsandbytes ``Linear4bit`` layer of ``model`` with its name; none when bitsandbytes is not installed."""
     try:
         from bitsandbytes.nn import Linear4bit
     except ImportError:  # bitsandbytes missing: nothing can be 4-bit

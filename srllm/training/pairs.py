@@ -28,6 +28,8 @@ class Pair:
 
 @dataclass
 class DataStats:
+    """Records given and used; how many were skipped (no rewrite), cut at ``max_length`` or dropped (no response left)."""
+
     given: int = 0
     used: int = 0
     skipped_no_rewrite: int = 0
@@ -89,6 +91,10 @@ def tokenize_pairs(pairs: Sequence[Pair], tokenizer: Any, fmt: str, max_length: 
 
 
 def data_hash(train_pairs: Sequence[Pair], eval_pairs: Sequence[Pair]) -> str:
+    """Short hash of the training and evaluation pairs' texts and rewrites.
+
+    Part of the run hash, so that changed data means a new run rather than a reused one.
+    """
     return stable_hash([[p.text, p.safe_variation] for p in train_pairs],
                        [[p.text, p.safe_variation] for p in eval_pairs], length=16)
 
