@@ -304,7 +304,7 @@ class Profile:
     def validate(self) -> None:
         """Raise :class:`ProfileError` naming the first invalid field, here or in any section.
 
-        Run when a profile is built, so a bad value fails before any model is loaded.
+        Run when a profile is built (``__post_init__``), so a bad value fails before any model is loaded.
         """
         _check(bool(self.name), "name", self.name, "must not be empty")
         _check(self.device in DEVICES, "device", self.device, f"must be one of {DEVICES}")

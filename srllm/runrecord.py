@@ -197,7 +197,7 @@ class PowerMonitor:
         """The reading from the start of the session until now: measured where possible, nominal otherwise.
 
         CPU: RAPL energy counters, else nominal watts per busy core; GPU: mean of the
-        ``nvidia-smi`` samples, else the board's nominal power. Can be called mid-session.
+        ``nvidia-smi`` samples, else the board's nominal power (on CUDA only). Can be called mid-session.
         """
         seconds = max(time.perf_counter() - self._t0, 1e-9)
         cpu_seconds = time.process_time() - self._c0

@@ -90,7 +90,7 @@ class BaselineResult:
 
     @property
     def ok(self) -> bool:
-        """True when the method ran and produced outputs."""
+        """True when the method ran (``status`` is ``ok``)."""
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
