@@ -523,7 +523,11 @@ ANNOTATION_TEAM = {
 
 
 def kappa_band(kappa: float) -> str:
-    """Appendix A's label for a Fleiss' kappa value."""
+    """Appendix A's label for a Fleiss' kappa value.
+
+    The bands are Landis & Koch's (1977), with their "slight" and "poor" merged into
+    "Poor" as the appendix lists them (:data:`FLEISS_BANDS`).
+    """
     for lower, label in FLEISS_BANDS:
         if kappa >= lower:
             return label

@@ -259,7 +259,7 @@ def _required_text(field_name: str, value: Any) -> str:
 
 @dataclass(frozen=True)
 class ToxigenRecord:
-    """A ToxiGen-style statement with the annotated split's fields (Table 5 groups)."""
+    """A ToxiGen-style statement with the annotated split's fields (Table 5 groups; Hartvigsen et al. 2022)."""
 
     id: str
     text: str

@@ -1,6 +1,6 @@
 """StereoSet LM Score, Stereotype Score and ICAT (Section 3.4 "Fairness Metrics"; Section 4.3, Table 6).
 
-Scoring re-implements the StereoSet authors' ``ScoreEvaluator`` (their
+Scoring re-implements the StereoSet authors' (Nadeem, Bethke & Reddy 2021) ``ScoreEvaluator`` (their
 ``code/evaluation.py``) so that its numbers can be compared with published ones:
 
 * Each example has three candidates: stereotype, anti-stereotype, unrelated.

@@ -1,7 +1,7 @@
 """Style measures: CLEN and the one-sample t-test with its Fig. 3-style plot (Sections 3.4 and 4.4).
 
 CLEN ("Content-Length Entropy Normalization", Section 3.4) is described in the
-paper only as the entropy of sentence lengths, adapted from HolisticBias. We
+paper only as the entropy of sentence lengths, adapted from HolisticBias (Smith et al. 2022). We
 define it precisely:
 
 1. split each text into sentences at ``.``, ``!`` or ``?`` followed by

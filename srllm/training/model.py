@@ -88,7 +88,11 @@ def load_base(cfg: Any) -> tuple[Any, Any]:
 
 
 def attach_method(model: Any, cfg: Any) -> Any:
-    """Wrap ``model`` with the method's trainable parameters (peft for qlora/lora/prefix)."""
+    """Wrap ``model`` with the method's trainable parameters (peft for qlora/lora/prefix).
+
+    QLoRA (Dettmers et al. 2023) trains LoRA adapters (Hu et al. 2021) on a 4-bit base;
+    prefix-tuning (Li & Liang 2021) learns key/value prefixes; ``dense`` trains every weight.
+    """
     from peft import LoraConfig, PrefixTuningConfig, get_peft_model, prepare_model_for_kbit_training
 
     if cfg.method == "qlora":
@@ -121,7 +125,7 @@ def attach_method(model: Any, cfg: Any) -> Any:
 def apply_prefix_dropout(model: Any, p: float) -> list[Any]:
     """Dropout with probability ``p`` on the prefix key/values while training (Table 3: 0.1).
 
-    Li and Liang's prefix-tuning, which the paper follows, drops out the prefix activations
+    Li and Liang's (2021) prefix-tuning, which the paper follows, drops out the prefix activations
     (their ``prefix_dropout``); peft's ``PrefixTuningConfig`` has no such setting, so a
     forward hook on each prefix encoder applies ``torch.nn.functional.dropout`` to its
     output when the model is in training mode. In evaluation and generation (``eval()``,
