@@ -85,6 +85,7 @@ class RssSampler:
 
     @staticmethod
     def rss_kib() -> int:
+        """This process's current resident memory in KiB (``VmRSS``); 0 where ``/proc`` cannot be read."""
         try:
             with open("/proc/self/status") as fh:
                 for line in fh:
@@ -101,6 +102,7 @@ class RssSampler:
             time.sleep(self.interval)
 
     def peaks_mib(self) -> dict[str, float]:
+        """Peak resident memory of each phase, in MiB rounded to 0.1."""
         return {k: round(v / 1024, 1) for k, v in self.peaks.items()}
 
     def __enter__(self) -> "RssSampler":

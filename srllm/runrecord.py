@@ -70,7 +70,7 @@ def cpu_threads() -> int:
 
 
 def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` reports."""
+    """The CPU's model name from ``/proc/cpuinfo`` (falling back to :func:`platform.processor`), for the run record."""
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
@@ -93,6 +93,9 @@ def device_info(device: str) -> dict[str, Any]:
 
 
 def nominal_gpu_watts(gpu_name: str) -> float:
+    """Board power of the GPU named ``gpu_name`` from :data:`NOMINAL_GPU_WATTS` (longest matching key wins,
+    so "A100" is not read as "A10"); :data:`DEFAULT_GPU_WATTS` for an unknown GPU.
+    """
     for key, watts in sorted(NOMINAL_GPU_WATTS.items(), key=lambda kv: -len(kv[0])):
         if key.lower() in gpu_name.lower():
             return watts
@@ -143,6 +146,7 @@ class PowerReading:
 
     @property
     def total_watts(self) -> float:
+        """CPU plus GPU power (W), the figure Appendix D multiplies by the run time."""
         return self.cpu_watts + self.gpu_watts
 
 
@@ -192,6 +196,11 @@ class PowerMonitor:
         self.reading = self.finish()
 
     def finish(self) -> PowerReading:
+        """The reading from the start of the session until now: measured where possible, nominal otherwise.
+
+        CPU: RAPL energy counters, else nominal watts per busy core; GPU: mean of the
+        ``nvidia-smi`` samples, else the board's nominal power (on CUDA only). Can be called mid-session.
+        """
         seconds = max(time.perf_counter() - self._t0, 1e-9)
         cpu_seconds = time.process_time() - self._c0
         cpu_w, cpu_src = None, "nominal"
@@ -243,6 +252,7 @@ def energy_record(sessions: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def session_dict(reading: PowerReading, start_step: int, end_step: int, started_at: str) -> dict[str, Any]:
+    """One training session's power reading with its step range and start time, as a JSON-ready dict."""
     d = asdict(reading)
     d.update({"start_step": start_step, "end_step": end_step, "started_at": started_at})
     return d

@@ -14,6 +14,8 @@ import pytest
 
 from srllm import paper as P
 
+T7 = {r.key: r for r in P.TABLE7}
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -201,7 +203,7 @@ def test_table7_missing_cells_carry_a_note():
     for row in P.TABLE7:
         for col, v in row.as_dict().items():
             assert (v is None) == (col in row.notes), (row.key, col)
-    prefix = P.table7_row("prefix")
+    prefix = T7["prefix"]
     assert prefix.toxigen_knowledge_retention is None
     assert "79.10.34%" in prefix.notes["toxigen_knowledge_retention"]
     assert "prefix/toxigen_knowledge_retention" in documented_cells("table7_malformed")
@@ -210,32 +212,32 @@ def test_table7_missing_cells_carry_a_note():
 def test_table7_cells_equal_other_table4_cells_as_documented():
     t4 = P.table4_row
     pairs = {
-        "original/cmd_openai": (P.table7_row("original").cmd_openai, t4("original").score("cmd_test", "perspective")),
-        "two_shot/cmd_openai": (P.table7_row("two_shot").cmd_openai,
+        "original/cmd_openai": (T7["original"].cmd_openai, t4("original").score("cmd_test", "perspective")),
+        "two_shot/cmd_openai": (T7["two_shot"].cmd_openai,
                                 t4("llama2_chat_7b_p").score("cmd_test", "perspective")),
-        "two_shot/toxigen_openai": (P.table7_row("two_shot").toxigen_openai,
+        "two_shot/toxigen_openai": (T7["two_shot"].toxigen_openai,
                                     t4("llama2_chat_7b_p").score("toxigen", "perspective")),
-        "sr_llm/cmd_openai": (P.table7_row("sr_llm").cmd_openai, t4("sr_llm_llama2").score("cmd_test", "openai")),
-        "sr_llm/toxigen_openai": (P.table7_row("sr_llm").toxigen_openai,
+        "sr_llm/cmd_openai": (T7["sr_llm"].cmd_openai, t4("sr_llm_llama2").score("cmd_test", "openai")),
+        "sr_llm/toxigen_openai": (T7["sr_llm"].toxigen_openai,
                                   t4("sr_llm_llama2").score("toxigen", "openai")),
     }
     assert {k for k, (a, b) in pairs.items() if a == b} == documented_cells("table7_vs_table4")
     # and the cells they should have matched differ
-    assert P.table7_row("original").cmd_openai != t4("original").score("cmd_test", "openai")
-    assert P.table7_row("sr_llm").cmd_openai != t4("sr_llm_llama32").score("cmd_test", "openai")
+    assert T7["original"].cmd_openai != t4("original").score("cmd_test", "openai")
+    assert T7["sr_llm"].cmd_openai != t4("sr_llm_llama32").score("cmd_test", "openai")
     # the ToxiGen original value does match Table 4's OpenAI column
-    assert P.table7_row("original").toxigen_openai == t4("original").score("toxigen", "openai")
+    assert T7["original"].toxigen_openai == t4("original").score("toxigen", "openai")
 
 
 def test_table7_retention_trend_breaks_where_documented():
-    z, two = P.table7_row("zero_shot"), P.table7_row("two_shot")
+    z, two = T7["zero_shot"], T7["two_shot"]
     assert z.cmd_knowledge_retention < two.cmd_knowledge_retention  # holds on our test set
     assert z.toxigen_knowledge_retention > two.toxigen_knowledge_retention  # breaks on ToxiGen
     assert "zero_shot/toxigen_knowledge_retention" in documented_cells("table7_trend")
 
 
 def test_section_2_2_1_claims_match_table7():
-    sr = P.table7_row("sr_llm")
+    sr = T7["sr_llm"]
     assert 100.0 - sr.cmd_openai > P.CLAIM_NEUTRALISATION_SUCCESS_MIN
     assert min(sr.cmd_knowledge_retention, sr.toxigen_knowledge_retention) > P.CLAIM_KNOWLEDGE_PRESERVATION_MIN
 

@@ -32,6 +32,13 @@ def postings():
 # --------------------------------------------------------------------------- plan and data
 
 
+def test_plan_table_lists_every_setting():
+    plan = jobs.plan_for_profile("smoke")
+    table = jobs.plan_table(plan)
+    assert list(table.columns) == ["setting"] and table.loc["n_test", "setting"] == plan.n_test
+    assert set(table.index) == set(plan.__dict__)
+
+
 def test_plans_follow_the_profile_and_refuse_bad_settings():
     smoke_plan = jobs.plan_for_profile("smoke")
     assert smoke_plan.prompt_format == "alpaca" and smoke_plan.method == "qlora"

@@ -37,3 +37,8 @@ def test_stage_times_and_cold_minutes():
     assert list(times.index) == ["01_data", "02_train"] and times.loc["01_data", "warm"] == 1.0
     assert performance.cold_minutes(times) == 1.0  # 02_train never ran cold: counts 0
     assert performance.stage_times(rows, "paper") is None
+
+
+def test_machine_table_is_one_column_about_this_machine():
+    table = performance.machine_table()
+    assert list(table.columns) == ["this machine"] and len(table) >= 3

@@ -27,6 +27,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
 
 
 def samples_dir() -> Path:
+    """The folder of the bundled sample datasets inside the installed package."""
     return Path(str(resources.files("srllm") / "samples"))
 
 

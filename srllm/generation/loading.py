@@ -18,7 +18,7 @@ from srllm.models import load_model, resolve_device
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model (and adapter) ready for decoding, with what names its generation cache."""
+    """A model and tokenizer ready for decoding, with its adapter (folder, fingerprint, type) if one is loaded."""
 
     model: Any
     tokenizer: Any

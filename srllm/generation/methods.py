@@ -22,7 +22,10 @@ SHOTS = {"zero_shot": 0, "two_shot": 2, "five_shot": 5, "sr_llm": 0, "prefix": 0
 
 
 def text_of(item: Any, i: int) -> str:
-    """The ``text`` of a string, dict or record, or an error naming item ``i`` when it is missing or empty."""
+    """The text of item ``i``: a string itself, or its ``text`` key or attribute.
+
+    A missing or blank text is a user error naming the item, rather than an empty rewrite.
+    """
     if isinstance(item, str):
         text = item
     elif isinstance(item, dict):

@@ -1,6 +1,6 @@
 """StereoSet LM Score, Stereotype Score and ICAT (Section 3.4 "Fairness Metrics"; Section 4.3, Table 6).
 
-Scoring re-implements the StereoSet authors' ``ScoreEvaluator`` (their
+Scoring re-implements the StereoSet authors' (Nadeem, Bethke & Reddy 2021) ``ScoreEvaluator`` (their
 ``code/evaluation.py``) so that its numbers can be compared with published ones:
 
 * Each example has three candidates: stereotype, anti-stereotype, unrelated.
@@ -56,12 +56,13 @@ from srllm.models import load_model
 SPLITS = ("intrasentence", "intersentence")
 DOMAINS = ("gender", "profession", "race", "religion")
 LABELS = ("stereotype", "anti-stereotype", "unrelated")
-SCORE_KEYS = ("Count", "LM Score", "SS Score", "ICAT Score")
 GOLD_RELPATH = ("datasets", "Fair-LLM-Benchmark", "StereoSet", "data")
 
 
 @dataclass(frozen=True)
 class Candidate:
+    """One candidate sentence of a StereoSet example and its gold label (Nadeem et al. 2021)."""
+
     id: str
     sentence: str
     gold_label: str
@@ -69,6 +70,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Example:
+    """One StereoSet example: a context and its stereotype, anti-stereotype and unrelated candidates (Nadeem et al. 2021)."""
+
     id: str
     split: str
     bias_type: str
@@ -77,6 +80,7 @@ class Example:
     candidates: tuple[Candidate, ...]
 
     def candidate(self, label: str) -> Candidate:
+        """The candidate with gold label ``label`` (every example has one of each)."""
         for c in self.candidates:
             if c.gold_label == label:
                 return c

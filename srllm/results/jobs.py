@@ -149,6 +149,7 @@ class CaseData:
     test: list[Any]  # the held-out postings that are rewritten (the test part, cut to n_test)
 
     def sizes(self) -> dict[str, int]:
+        """Number of pairs and postings in each split and of postings rewritten, for the case study's data table."""
         out = {f"pairs_{k}": len(v) for k, v in self.pairs.items()}
         out.update({f"postings_{k}": len(v) for k, v in self.postings.items()})
         out["postings_rewritten"] = len(self.test)
@@ -336,6 +337,11 @@ def compare_with_paper(averages: dict[str, float], *, model: str, n_postings: in
         "Perplexity (rewritten)": "same scorer as above",
     }
     return side_by_side(ours, paper, note=base, notes=notes, index_names="metric")
+
+
+def plan_table(plan: JobsPlan) -> pd.DataFrame:
+    """The case study's settings under the profile, one row per setting."""
+    return pd.DataFrame([plan.__dict__]).T.rename(columns={0: "setting"})
 
 
 RUN_COLUMNS = ["method", "steps", "train_rows", "max_length", "cut_at_max_length", "first_eval_loss",

@@ -11,11 +11,16 @@ from typing import Any
 
 import pandas as pd
 
-from srllm.perf import book_stage_times
+from srllm.perf import book_stage_times, machine_info
 
 EXPECTED_BENCHMARKS: tuple[str, ...] = ("generate", "train", "score", "book")
 """The benchmarks the page always lists, with "not run yet" when there is no record."""
 BENCHMARK_COLUMNS = ["benchmark", "ratio", "what", "peak RSS (MiB)", "measured", "cpu", "source"]
+
+
+def machine_table() -> pd.DataFrame:
+    """This machine (CPU, cores, memory, Python and library versions) as a one-column table."""
+    return pd.DataFrame([machine_info()]).T.rename(columns={0: "this machine"})
 
 
 def benchmark_table(records: Mapping[str, dict[str, Any]]) -> pd.DataFrame:

@@ -94,10 +94,12 @@ class Scorer(abc.ABC):
     # --- shared -----------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:
+        """The scorer's name and every setting that changes its scores (never a secret); what the cache is keyed on."""
         return {"name": self.name, **self._config()}
 
     @property
     def config_hash(self) -> str:
+        """Short stable hash of :attr:`config`: a changed setting gets a fresh score cache."""
         return stable_hash(self.config)
 
     @property
@@ -108,6 +110,7 @@ class Scorer(abc.ABC):
 
     @property
     def cache_path(self) -> Path:
+        """The score cache file of this scorer configuration under the srllm cache (one per :attr:`config_hash`)."""
         return cache_dir() / "scores" / f"{_slug(self.name)}-{self.config_hash}"
 
     def __repr__(self) -> str:
@@ -196,6 +199,7 @@ class Scorer(abc.ABC):
         return results
 
     def score_one(self, text: str) -> ScoreResult:
+        """The :class:`ScoreResult` of a single text (:meth:`score` on a list of one)."""
         return self.score([text])[0]
 
 

@@ -73,6 +73,7 @@ class BiasClassifier:
         return self.model.predict_proba(embed(texts))[:, 1]
 
     def summary(self) -> dict[str, Any]:
+        """What a report says about the classifier: data hash and size, held-out accuracy, embedder and ``C``."""
         return {"status": "trained", "data_hash": self.data_hash, "n_train": self.n_train,
                 "heldout": self.heldout, "embedder": self.embedder, "C": self.C,
                 "model": "LogisticRegression(class_weight='balanced') on MiniLM embeddings"}

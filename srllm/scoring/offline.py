@@ -64,6 +64,7 @@ _vader = None
 
 
 def vader_negativity(texts: list[str]) -> list[float]:
+    """VADER's negativity of each text: the negative part of its compound score, in [0, 1] (Hutto & Gilbert 2014)."""
     global _vader
     if _vader is None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

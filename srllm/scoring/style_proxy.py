@@ -139,6 +139,7 @@ class StyleProxy:
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """What a report says about this scorer: a MiniLM-similarity proxy for ParlAI's style classifier, and its traits."""
         return {"scorer": self.name, "is_proxy": True, "encoder": "sentence-transformers/all-MiniLM-L6-v2",
                 "positive": list(trait_names("positive", self.traits)),
                 "negative": list(trait_names("negative", self.traits)),
@@ -209,9 +210,13 @@ class ParlAIStyle:
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """What a report says about this scorer: ParlAI's classifier itself (not a proxy) and its model file."""
         return {"scorer": self.name, "is_proxy": False, "model_file": self.model_file}
 
     def score(self, texts: Iterable[str]) -> list[StyleResult]:
+        """One :class:`StyleResult` per text, in order: class probabilities, the predicted trait, and the
+        mean probability of the positive traits minus that of the negative ones.
+        """
         polarity = {t.name.lower(): t.polarity for t in self.traits}
         results = []
         for i, text in enumerate(_check_texts(texts)):

@@ -84,6 +84,12 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
+        """Raise :class:`SrllmError` naming the first invalid field.
+
+        Beyond ranges, checks what only holds together: ``save_steps`` a multiple of ``eval_steps``
+        (so the best checkpoint can be restored), the method's adapter settings present, and an
+        ``init_adapter`` that is a peft folder.
+        """
         def bad(name: str, value: Any, why: str) -> SrllmError:
             return SrllmError(f"training config '{name}' = {value!r} is invalid: {why}")
 
@@ -203,6 +209,11 @@ class TrainConfig:
         return cls(**values)
 
     def hashed_fields(self) -> dict[str, Any]:
+        """The fields that define a run, for :func:`run_hash`: all but ``profile`` and ``notes``.
+
+        ``init_adapter`` enters by the hash of its content, not its path, and only when set, so that
+        earlier runs keep their hash.
+        """
         d = dataclasses.asdict(self)
         d.pop("profile")
         d.pop("notes")
@@ -212,6 +223,7 @@ class TrainConfig:
         return d
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as a plain dict (written to the run folder's ``config.json``)."""
         return dataclasses.asdict(self)
 
 

@@ -42,7 +42,7 @@ class GradientCheckError(SrllmError):
 
 
 def linear4bit_layers(model: Any) -> list[tuple[str, Any]]:
-    """``(name, module)`` of every bitsandbytes 4-bit linear layer of ``model`` (none without bitsandbytes)."""
+    """Every bitsandbytes ``Linear4bit`` layer of ``model`` with its name; none when bitsandbytes is not installed."""
     try:
         from bitsandbytes.nn import Linear4bit
     except ImportError:  # bitsandbytes missing: nothing can be 4-bit
@@ -89,7 +89,11 @@ def load_base(cfg: Any) -> tuple[Any, Any]:
 
 
 def attach_method(model: Any, cfg: Any) -> Any:
-    """Wrap ``model`` with the method's trainable parameters (peft for qlora/lora/prefix)."""
+    """Wrap ``model`` with the method's trainable parameters (peft for qlora/lora/prefix).
+
+    QLoRA (Dettmers et al. 2023) trains LoRA adapters (Hu et al. 2021) on a 4-bit base;
+    prefix-tuning (Li & Liang 2021) learns key/value prefixes; ``dense`` trains every weight.
+    """
     from peft import LoraConfig, PrefixTuningConfig, get_peft_model, prepare_model_for_kbit_training
 
     if cfg.method == "qlora":
@@ -122,7 +126,7 @@ def attach_method(model: Any, cfg: Any) -> Any:
 def apply_prefix_dropout(model: Any, p: float) -> list[Any]:
     """Dropout with probability ``p`` on the prefix key/values while training (Table 3: 0.1).
 
-    Li and Liang's prefix-tuning, which the paper follows, drops out the prefix activations
+    Li and Liang's (2021) prefix-tuning, which the paper follows, drops out the prefix activations
     (their ``prefix_dropout``); peft's ``PrefixTuningConfig`` has no such setting, so a
     forward hook on each prefix encoder applies ``torch.nn.functional.dropout`` to its
     output when the model is in training mode. In evaluation and generation (``eval()``,

@@ -31,7 +31,7 @@ class Pair:
 
 @dataclass
 class DataStats:
-    """How many records were given, used, skipped or cut while building one split's examples."""
+    """Records given and used; how many were skipped (no rewrite), cut at ``max_length`` or dropped (no response left)."""
 
     given: int = 0
     used: int = 0
@@ -92,7 +92,10 @@ def tokenize_pairs(pairs: Sequence[Pair], tokenizer: Any, fmt: str, max_length: 
 
 
 def data_hash(train_pairs: Sequence[Pair], eval_pairs: Sequence[Pair]) -> str:
-    """Hash of the training and evaluation pairs' texts: the data part of the run hash."""
+    """Short hash of the training and evaluation pairs' texts and rewrites.
+
+    Part of the run hash, so that changed data means a new run rather than a reused one.
+    """
     return stable_hash([[p.text, p.safe_variation] for p in train_pairs],
                        [[p.text, p.safe_variation] for p in eval_pairs], length=16)
 

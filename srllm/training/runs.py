@@ -51,28 +51,34 @@ class RunResult:
 
     @property
     def model(self) -> str:
+        """The base model the run trained."""
         return self.config["model"]
 
     @property
     def adapter_dir(self) -> Path | None:
+        """The trained adapter's folder, None when the run saved none (dense fine-tuning)."""
         d = self.manifest.get("adapter_dir")
         return self.run_dir / d if d else None
 
     @property
     def merged_dir(self) -> Path | None:
+        """The full model's folder: dense fine-tuning's, or the base with the adapter merged in when asked; else None."""
         d = self.manifest.get("merged_dir")
         return self.run_dir / d if d else None
 
     @property
     def log_history(self) -> list[dict[str, Any]]:
+        """The trainer's log entries (losses by step) as recorded in the manifest."""
         return list(self.manifest.get("log_history", []))
 
     @property
     def final_train_loss(self) -> float | None:
+        """The training loss the run ended with, None when not recorded."""
         return self.manifest.get("final_train_loss")
 
     @property
     def final_eval_loss(self) -> float | None:
+        """The best evaluation loss (the trainer's best metric, else the last evaluation), None when there was none."""
         return self.manifest.get("best_eval_loss")
 
     def loss_curves(self) -> dict[str, list[tuple[int, float]]]:
@@ -96,6 +102,7 @@ class RunResult:
 
 
 def loss_curves(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """Training and evaluation loss as ``(step, loss)`` points, read from a trainer log history."""
     train = [(int(h["step"]), float(h["loss"])) for h in log_history if "loss" in h and "step" in h]
     ev = [(int(h["step"]), float(h["eval_loss"])) for h in log_history if "eval_loss" in h and "step" in h]
     return {"train": train, "eval": ev}
@@ -111,7 +118,7 @@ def load_run(run_dir: str | os.PathLike) -> RunResult:
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
-    """The run record of a finished run folder, or None (absent, unreadable or not finished)."""
+    """The run folder's manifest when the run finished, else None (missing, unreadable or unfinished)."""
     try:
         m = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -120,7 +127,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
 
 
 def runs_dir() -> Path:
-    """``<cache>/runs``, where run folders live (created when missing)."""
+    """The folder under the srllm cache where training runs are kept (created if missing)."""
     d = cache_dir() / "runs"
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -160,7 +167,10 @@ def latest_checkpoint(ckpt_dir: Path) -> Path | None:
 
 
 def prune_incomplete_checkpoints(ckpt_dir: Path, keep: Path | None) -> None:
-    """Remove checkpoints newer than ``keep`` (cut short by an interruption), so resumption starts clean."""
+    """Remove checkpoints newer than ``keep`` (all numbered ones when ``keep`` is None).
+
+    Such checkpoints were cut short by an interruption; removing them lets training resume from ``keep``.
+    """
     if not ckpt_dir.is_dir():
         return
     for d in ckpt_dir.glob("checkpoint-*"):
@@ -176,7 +186,7 @@ def prune_incomplete_checkpoints(ckpt_dir: Path, keep: Path | None) -> None:
 
 
 def utc_now() -> str:
-    """The current UTC time in ISO format, to the second."""
+    """The current UTC time as an ISO 8601 string to the second, for run records."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -221,7 +231,7 @@ def claim_folder(run_dir: Path, cfg: TrainConfig, h: str, dhash: str, fresh: boo
 
 
 def checkpoint_step(checkpoint: str | None) -> int | None:
-    """The step of a ``checkpoint-<step>`` folder name, or None."""
+    """The step number of a ``checkpoint-<step>`` path, None for no path or another name."""
     if not checkpoint:
         return None
     try:

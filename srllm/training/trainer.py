@@ -64,6 +64,7 @@ class EpochSeededLengthSampler:
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Set the epoch whose order to draw next (called by the trainer at each epoch start)."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:

@@ -40,7 +40,7 @@ from srllm.metrics.job_ad import (
     AGE_CODED, EXCLUSIONARY, GENDERED_PRONOUNS, JobAdReport, job_ad_report,
 )
 from srllm.workshop.common import (
-    WORKSHOP_SEED, N_TEXTS, MIN_SIMILARITY, STARTER_INSTRUCTION, reference_instruction, workshop_texts,
+    WORKSHOP_SEED, N_TEXTS, MIN_SIMILARITY, reference_instruction, workshop_texts,
     RewriteRun, rewrite_texts, RewriteScores, score_rewrites,
 )
 from srllm.workshop.exercise1_instruction import (
@@ -62,7 +62,7 @@ from srllm.workshop.exercise5_icat import (
 )
 
 __all__ = [
-    'WORKSHOP_SEED', 'N_TEXTS', 'MIN_SIMILARITY', 'STARTER_INSTRUCTION', 'reference_instruction',
+    'WORKSHOP_SEED', 'N_TEXTS', 'MIN_SIMILARITY', 'reference_instruction',
     'workshop_texts', 'RewriteRun', 'rewrite_texts', 'RewriteScores', 'score_rewrites', 'InstructionCheck',
     'check_instruction', 'record_id', 'pick_example_ids', 'shots_from_ids', 'ShotsCheck', 'check_shots',
     'loss_values', 'WORKSHOP_LORA_STEPS', 'SMOKE_LORA_STEPS', 'WORKSHOP_BATCH_SIZE', 'WORKSHOP_LEARNING_RATE',
