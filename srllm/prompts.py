@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from srllm.labels import field_of
+
 FORMATS = ("llama2", "alpaca", "chat")
 
 SYSTEM_PROMPT = "You are a helpful assistant."
@@ -94,15 +96,12 @@ def select_shots(pool: Sequence[Any], k: int, seed: int = 0) -> list[Shot]:
     ``pool`` items are records with ``text`` and ``safe_variation`` (attributes or keys);
     items without a rewrite are skipped. The same pool, k and seed give the same shots.
     """
-    def get(r: Any, key: str) -> Any:
-        return r.get(key) if isinstance(r, dict) else getattr(r, key, None)
-
-    usable = [r for r in pool if get(r, "safe_variation")]
+    usable = [r for r in pool if field_of(r, "safe_variation")]
     if k > len(usable):
         raise ValueError(f"asked for {k} shots but the pool has only {len(usable)} records with a safe variation")
     rng = random.Random(seed)
     picked = rng.sample(range(len(usable)), k)
-    return [Shot(text=get(usable[i], "text"), rewrite=get(usable[i], "safe_variation")) for i in sorted(picked)]
+    return [Shot(text=field_of(usable[i], "text"), rewrite=field_of(usable[i], "safe_variation")) for i in sorted(picked)]
 
 
 def few_shot_prompts(texts: Sequence[str], fmt: str = "chat", tokenizer: Any = None, *, k: int = 0,

@@ -12,6 +12,7 @@ from srllm.data.sources import load_dataset_for, source_for
 from srllm.data.splits import split_records
 from srllm.errors import SrllmError
 from srllm.generation.loading import load_for_generation
+from srllm.labels import field_of
 from srllm.profiles import resolve
 from srllm.prompts import few_shot_prompts
 
@@ -26,12 +27,7 @@ def text_of(item: Any, i: int) -> str:
 
     A missing or blank text is a user error naming the item, rather than an empty rewrite.
     """
-    if isinstance(item, str):
-        text = item
-    elif isinstance(item, dict):
-        text = item.get("text")
-    else:
-        text = getattr(item, "text", None)
+    text = item if isinstance(item, str) else field_of(item, "text")
     if not isinstance(text, str) or not text.strip():
         raise SrllmError(f"item {i}: field 'text' is missing or empty")
     return text

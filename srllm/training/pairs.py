@@ -14,7 +14,7 @@ from srllm.cache import stable_hash
 from srllm.data.sources import load_dataset_for
 from srllm.data.splits import limit
 from srllm.errors import SrllmError
-from srllm.labels import needs_rewrite
+from srllm.labels import field_of, needs_rewrite
 from srllm.prompts import format_prompt, tokenize_example
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ class DataStats:
     dropped_no_response_tokens: int = 0
 
 
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-
-
 def to_pairs(records: Iterable[Any], split: str = "train") -> tuple[list[Pair], DataStats]:
     """Pairs from records (``srllm.data.Record`` objects or dicts with ``text`` and ``safe_variation``).
 
@@ -55,8 +51,8 @@ def to_pairs(records: Iterable[Any], split: str = "train") -> tuple[list[Pair], 
     stats = DataStats()
     for i, r in enumerate(records, 1):
         stats.given += 1
-        rid = _field(r, "id")
-        text, safe = _field(r, "text"), _field(r, "safe_variation")
+        rid = field_of(r, "id")
+        text, safe = field_of(r, "text"), field_of(r, "safe_variation")
         where = f"{split} record {i}" + (f" (id {rid!r})" if rid is not None else "")
         if not isinstance(text, str) or not text.strip():
             raise SrllmError(f"{where}: field 'text' must be a non-empty string, got {text!r}")
