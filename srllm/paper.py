@@ -161,6 +161,7 @@ class SafetyRow:
     scores: dict[tuple[str, str], float | None]  # (test set, scorer) -> percent
 
     def score(self, test_set: str, scorer: str) -> float | None:
+        """The printed percent in one (test set, scorer) column, None where the paper prints none; KeyError for no such column."""
         if (test_set, scorer) not in self.scores:
             raise KeyError(f"Table 4 has no column ({test_set!r}, {scorer!r}); test sets {TEST_SETS}, scorers {SCORERS}")
         return self.scores[(test_set, scorer)]
@@ -317,6 +318,7 @@ TABLE6_TEXT_CLAIMS = {
 
 
 def table6_row(key: str, domain: str) -> StereoRow:
+    """The Table 6 row of model ``key`` in StereoSet ``domain``; a KeyError names the pair when there is none."""
     for row in TABLE6:
         if row.key == key and row.domain == domain:
             return row
@@ -390,6 +392,7 @@ class PromptingRow:
     notes: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float | None]:
+        """The row's four numbers keyed by column (``cmd_openai``, ..., ``toxigen_knowledge_retention``)."""
         return {
             "cmd_openai": self.cmd_openai,
             "cmd_knowledge_retention": self.cmd_knowledge_retention,
@@ -485,6 +488,10 @@ class JobPostingResults:
     reviewer_rating_after: float = 4.2
 
     def biased_terms_reduction_percent(self) -> float:
+        """Reduction in biased terms per post implied by Table 9 (3.5 to 1.4: 60%).
+
+        Computed rather than copied, so it can be checked against the claimed ``reduction_claimed_percent``.
+        """
         return 100.0 * (self.biased_terms_before - self.biased_terms_after) / self.biased_terms_before
 
 
@@ -516,7 +523,11 @@ ANNOTATION_TEAM = {
 
 
 def kappa_band(kappa: float) -> str:
-    """Appendix A's label for a Fleiss' kappa value."""
+    """Appendix A's label for a Fleiss' kappa value.
+
+    The bands are Landis & Koch's (1977), with their "slight" and "poor" merged into
+    "Poor" as the appendix lists them (:data:`FLEISS_BANDS`).
+    """
     for lower, label in FLEISS_BANDS:
         if kappa >= lower:
             return label
@@ -584,6 +595,7 @@ def carbon_kg(kwh: float, intensity: float = CARBON_INTENSITY_KG_PER_KWH) -> flo
 
 
 def training_cost(method: str) -> TrainingCost:
+    """The reported cost of the ``qlora`` or ``prefix`` training run; a KeyError names the known methods otherwise."""
     for c in TRAINING_COSTS:
         if c.method == method:
             return c
@@ -811,6 +823,7 @@ INCONSISTENCIES: tuple[Inconsistency, ...] = (
 
 
 def inconsistency(key: str) -> Inconsistency:
+    """The :class:`Inconsistency` recorded under ``key``; a KeyError names the known keys otherwise."""
     for item in INCONSISTENCIES:
         if item.key == key:
             return item

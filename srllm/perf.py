@@ -26,22 +26,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from srllm.cache import atomic_write_text
+from srllm.cache import atomic_write_text, cache_dir
+from srllm.runrecord import cpu_model
 
 BENCH_DIR = Path("runs/benchmarks")
 COMMITTED_DIR = Path("benchmarks/results")
 BOOK_LOG = Path("runs/book-runs.jsonl")
 WORK_KINDS = ("generation", "training", "scoring")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _memory_gib() -> float | None:
@@ -94,6 +85,7 @@ class RssSampler:
 
     @staticmethod
     def rss_kib() -> int:
+        """This process's current resident memory in KiB (``VmRSS``); 0 where ``/proc`` cannot be read."""
         try:
             with open("/proc/self/status") as fh:
                 for line in fh:
@@ -110,6 +102,7 @@ class RssSampler:
             time.sleep(self.interval)
 
     def peaks_mib(self) -> dict[str, float]:
+        """Peak resident memory of each phase, in MiB rounded to 0.1."""
         return {k: round(v / 1024, 1) for k, v in self.peaks.items()}
 
     def __enter__(self) -> "RssSampler":
@@ -204,7 +197,6 @@ def book_peak_rss_mib(rows: list[dict[str, Any]], profile: str | None = None) ->
 
 def work_log_path() -> Path:
     """``<cache>/perf/work-log.jsonl``: one line per computing call of generation or scoring."""
-    from srllm.cache import cache_dir
 
     return cache_dir() / "perf" / "work-log.jsonl"
 
@@ -237,8 +229,6 @@ def training_work(runs_dir: str | os.PathLike | None = None) -> list[dict[str, A
     """One work row per finished training run under ``<cache>/runs``: its manifest's ``finished_at``
     and ``wall_seconds`` (training is logged by the runs themselves, not by :func:`log_work`)."""
     from datetime import datetime
-
-    from srllm.cache import cache_dir
 
     root = Path(runs_dir) if runs_dir is not None else cache_dir() / "runs"
     rows = []

@@ -43,6 +43,7 @@ class QuantSettings:
     compute_dtype: str = "float32"
 
     def validate(self, prefix: str = "quant") -> None:
+        """Raise :class:`ProfileError` naming the field unless the 4-bit settings are valid (QLoRA, Dettmers et al. 2023)."""
         _check(self.quant_type in ("nf4", "fp4"), f"{prefix}.quant_type", self.quant_type, "must be 'nf4' or 'fp4'")
         _check(self.compute_dtype in DTYPES, f"{prefix}.compute_dtype", self.compute_dtype, f"must be one of {DTYPES}")
 
@@ -60,6 +61,7 @@ class LoraSettings:
     )
 
     def validate(self, prefix: str = "lora") -> None:
+        """Raise :class:`ProfileError` naming the field unless the LoRA settings are valid (Hu et al. 2021)."""
         _check(isinstance(self.r, int) and self.r > 0, f"{prefix}.r", self.r, "rank must be a positive integer")
         _check(self.alpha > 0, f"{prefix}.alpha", self.alpha, "must be positive")
         _check(0.0 <= self.dropout < 1.0, f"{prefix}.dropout", self.dropout, "must be in [0, 1)")
@@ -90,6 +92,7 @@ class PrefixSettings:
     batch_size: int | None = None
 
     def validate(self, prefix: str = "prefix") -> None:
+        """Raise :class:`ProfileError` naming the field unless the prefix-tuning settings are valid (Li & Liang 2021)."""
         _check(isinstance(self.num_virtual_tokens, int) and self.num_virtual_tokens > 0,
                f"{prefix}.num_virtual_tokens", self.num_virtual_tokens, "prefix length must be a positive integer")
         _check(self.learning_rate > 0, f"{prefix}.learning_rate", self.learning_rate, "must be positive")
@@ -139,6 +142,7 @@ class TrainSettings:
     variant_batch_size: int | None = None
 
     def validate(self, prefix: str = "train") -> None:
+        """Raise :class:`ProfileError` naming the field unless every training setting is in range."""
         _check(self.method in METHODS, f"{prefix}.method", self.method, f"unknown method; choose one of {METHODS}")
         for name in ("batch_size", "eval_batch_size", "grad_accum", "max_length", "eval_steps", "save_steps", "logging_steps"):
             v = getattr(self, name)
@@ -200,6 +204,7 @@ class DataSource:
     stratify: tuple[str, ...] = STRATIFY_ALL_LABELS
 
     def validate(self, prefix: str) -> None:
+        """Raise :class:`ProfileError` naming the field unless the source is complete for its kind (Hub id or local path)."""
         _check(self.kind in SOURCE_KINDS, f"{prefix}.kind", self.kind, f"must be one of {SOURCE_KINDS}")
         if self.kind == "hub":
             _check(bool(self.hub_id) and "/" in str(self.hub_id), f"{prefix}.hub_id", self.hub_id,
@@ -241,6 +246,7 @@ class DataSettings:
     train_pairs: str = "all"
 
     def validate(self, prefix: str = "data") -> None:
+        """Raise :class:`ProfileError` naming the field unless the pair kind, each data source and each row limit are valid."""
         _check(self.train_pairs in TRAIN_PAIRS, f"{prefix}.train_pairs", self.train_pairs, f"must be one of {TRAIN_PAIRS}")
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
@@ -267,6 +273,7 @@ class GenerateSettings:
     do_sample: bool = False
 
     def validate(self, prefix: str = "generate") -> None:
+        """Raise :class:`ProfileError` naming the field unless ``max_new_tokens`` and ``batch_size`` are valid."""
         _check(isinstance(self.max_new_tokens, int) and self.max_new_tokens > 0, f"{prefix}.max_new_tokens",
                self.max_new_tokens, "must be a positive integer")
         _check(self.batch_size == "auto" or (isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool)
@@ -295,6 +302,10 @@ class Profile:
         self.validate()
 
     def validate(self) -> None:
+        """Raise :class:`ProfileError` naming the first invalid field, here or in any section.
+
+        Run when a profile is built (``__post_init__``), so a bad value fails before any model is loaded.
+        """
         _check(bool(self.name), "name", self.name, "must not be empty")
         _check(self.device in DEVICES, "device", self.device, f"must be one of {DEVICES}")
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "must be a non-negative integer")
@@ -315,6 +326,7 @@ class Profile:
         return _apply_overrides(self, overrides)
 
     def to_dict(self) -> dict[str, Any]:
+        """The profile as nested plain dicts (for printing, hashing and JSON)."""
         return dataclasses.asdict(self)
 
 

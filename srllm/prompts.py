@@ -105,10 +105,6 @@ def select_shots(pool: Sequence[Any], k: int, seed: int = 0) -> list[Shot]:
     return [Shot(text=get(usable[i], "text"), rewrite=get(usable[i], "safe_variation")) for i in sorted(picked)]
 
 
-# Shot counts the paper compares (zero-shot, and the 2- and 5-shot demonstrations of Tables 5-7).
-SHOT_COUNTS = (0, 2, 5)
-
-
 def few_shot_prompts(texts: Sequence[str], fmt: str = "chat", tokenizer: Any = None, *, k: int = 0,
                      pool: Sequence[Any] = (), seed: int = 0, system: str = SYSTEM_PROMPT,
                      instruction: str = INSTRUCTION) -> list[str]:

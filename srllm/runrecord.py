@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from srllm.metrics.carbon import PAPER_INTENSITY_KG_PER_KWH, carbon_kg, energy_kwh
+
 # A nominal per-core power for CPUs whose power cannot be read. Server CPUs span
 # roughly 4-12 W of TDP per core (e.g. a 64-core 280 W part is 4.4 W/core, a
 # 16-core 185 W part 11.6 W/core); we take the upper end so the estimate errs high.
@@ -68,6 +70,7 @@ def cpu_threads() -> int:
 
 
 def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (falling back to :func:`platform.processor`), for the run record."""
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
@@ -90,6 +93,9 @@ def device_info(device: str) -> dict[str, Any]:
 
 
 def nominal_gpu_watts(gpu_name: str) -> float:
+    """Board power of the GPU named ``gpu_name`` from :data:`NOMINAL_GPU_WATTS` (longest matching key wins,
+    so "A100" is not read as "A10"); :data:`DEFAULT_GPU_WATTS` for an unknown GPU.
+    """
     for key, watts in sorted(NOMINAL_GPU_WATTS.items(), key=lambda kv: -len(kv[0])):
         if key.lower() in gpu_name.lower():
             return watts
@@ -140,6 +146,7 @@ class PowerReading:
 
     @property
     def total_watts(self) -> float:
+        """CPU plus GPU power (W), the figure Appendix D multiplies by the run time."""
         return self.cpu_watts + self.gpu_watts
 
 
@@ -189,6 +196,11 @@ class PowerMonitor:
         self.reading = self.finish()
 
     def finish(self) -> PowerReading:
+        """The reading from the start of the session until now: measured where possible, nominal otherwise.
+
+        CPU: RAPL energy counters, else nominal watts per busy core; GPU: mean of the
+        ``nvidia-smi`` samples, else the board's nominal power (on CUDA only). Can be called mid-session.
+        """
         seconds = max(time.perf_counter() - self._t0, 1e-9)
         cpu_seconds = time.process_time() - self._c0
         cpu_w, cpu_src = None, "nominal"
@@ -217,7 +229,6 @@ def energy_record(sessions: list[dict[str, Any]]) -> dict[str, Any]:
     Each session dict holds ``seconds``, ``cpu_watts``, ``gpu_watts`` and their sources.
     Energy is summed session by session (power x time), then converted to kgCO2e.
     """
-    from srllm.metrics.carbon import PAPER_INTENSITY_KG_PER_KWH, carbon_kg, energy_kwh
 
     kwh = sum(energy_kwh(s["cpu_watts"] + s["gpu_watts"], s["seconds"] / 3600.0) for s in sessions)
     seconds = sum(s["seconds"] for s in sessions)
@@ -241,6 +252,7 @@ def energy_record(sessions: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def session_dict(reading: PowerReading, start_step: int, end_step: int, started_at: str) -> dict[str, Any]:
+    """One training session's power reading with its step range and start time, as a JSON-ready dict."""
     d = asdict(reading)
     d.update({"start_step": start_step, "end_step": end_step, "started_at": started_at})
     return d

@@ -169,3 +169,9 @@ def test_real_profile_and_field_errors_from_the_command_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "cmd.csv, row 1" in err and "field 'bias' has invalid value 'maybe'" in err
+
+
+def test_every_command_with_a_cache_takes_no_cache():
+    subs = _subparsers(build_parser())
+    for name in ("debias", "generate", "score", "stereoset"):
+        assert "--no-cache" in _options(subs[name]), name

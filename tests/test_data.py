@@ -11,7 +11,7 @@ import pytest
 from srllm.data import (
     LABELS, PAPER_SPLIT_COUNTS, TOXIGEN_GROUPS, JobPair, JobPosting, Record, ToxigenRecord, detect_format,
     list_samples, load_annotations, load_file, load_records, load_sample, record_id, records_from_rows,
-    split_records, split_sizes, to_hf_dataset, tokenize_records, trainable,
+    split_records, split_sizes, trainable,
 )
 from srllm.data.samples import samples_dir
 from srllm.errors import SrllmError
@@ -300,39 +300,6 @@ def test_split_small_sample_every_split_non_empty():
 
 # --- HF views --------------------------------------------------------------------------------------
 
-def test_to_hf_dataset():
-    records, _ = load_file(FIX / "cmd_small.jsonl")
-    ds = to_hf_dataset(records)
-    assert ds.num_rows == 5 and ds.column_names[:2] == ["id", "text"]
-    assert ds[1]["biased_words"] == ["ruining this town", "honestly"] and ds[3]["safe_variation"] is None
-    only_missing = to_hf_dataset([Record(id="z", text="t")])
-    assert only_missing.features["bias"].dtype == "string"
-
-
-class _CharTokenizer:
-    """A stand-in tokenizer: one id per character (enough to test counting and masking)."""
-
-    bos_token, eos_token, chat_template = "<s>", "</s>", None
-
-    def __call__(self, text, add_special_tokens=False):
-        return {"input_ids": [ord(c) % 997 for c in text]}
-
-
-def test_tokenize_records_counts_truncation_and_refuses_missing_targets():
-    records, _ = load_file(FIX / "cmd_small.jsonl")
-    train = trainable(records)
-    tok = _CharTokenizer()
-    ex, n_trunc = tokenize_records(train, tok, "alpaca", max_length=100_000)
-    assert n_trunc == 0 and len(ex) == len(train)
-    assert all(any(l != -100 for l in e["labels"]) for e in ex)
-    shortest = min(len(e["input_ids"]) for e in ex)
-    ex2, n_trunc2 = tokenize_records(train, tok, "alpaca", max_length=shortest)
-    assert n_trunc2 == len([e for e in ex if len(e["input_ids"]) > shortest]) and n_trunc2 >= 1
-    assert all(len(e["input_ids"]) <= shortest for e in ex2)
-    with pytest.raises(SrllmError, match=r"1 record\(s\) have no safe_variation to train on \(first: 'a4'\)"):
-        tokenize_records(records, tok, "alpaca", max_length=512)
-
-
 # --- bundled samples ------------------------------------------------------------------------------
 
 def _sample_exists(name: str) -> bool:
@@ -455,11 +422,11 @@ def test_bold_prompts_per_domain_balanced_subset():
 
 def test_hub_loaders_fail_fast_offline(monkeypatch, tmp_path):
     """Offline and without a fetched copy, the Hub loaders stop at once with the one message (no sample)."""
-    import srllm.models
+    from srllm.data import sources
     from srllm.data.hub import load_hub_cmd, load_hub_toxigen
 
     monkeypatch.setenv("SRLLM_CACHE", str(tmp_path))
-    monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(sources, "hub_reachable", lambda timeout=3.0: False)
     with pytest.raises(SrllmError, match=r"cannot read dataset 'cmd': newsmediabias/instruction-safe-llm: "
                                          r"offline: the Hugging Face Hub is not reachable"):
         load_hub_cmd()

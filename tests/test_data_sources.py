@@ -164,7 +164,6 @@ def test_gated_dataset_message_says_log_in_or_accept_the_terms(private_cache, mo
     import httpx2
     from huggingface_hub.errors import GatedRepoError
 
-    import srllm.models
     from srllm.data import sources
     from srllm.profiles import get_profile
 
@@ -172,7 +171,7 @@ def test_gated_dataset_message_says_log_in_or_accept_the_terms(private_cache, mo
         resp = httpx2.Response(401, request=httpx2.Request("GET", f"https://huggingface.co/api/datasets/{hub_id}"))
         raise GatedRepoError(f"Access to dataset {hub_id} is restricted.", response=resp)
 
-    monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(sources, "hub_reachable", lambda timeout=3.0: True)
     monkeypatch.setattr(sources, "_resolve_revision", gated)
     monkeypatch.setattr(sources, "_logged_in", lambda: False)
     with pytest.raises(sources.DataSourceError, match=r"'toxigen'.*not logged in.*Two ways out"):

@@ -369,40 +369,7 @@ def test_rewrite_with_saved_prefix_adapter(diverse, tmp_path):
     assert got == expected
 
 
-# ----------------------------------------------------------------- latest adapter and debias
-
-
-def _run(root: Path, name: str, manifest: dict, peft_type: str = "LORA", base: str = "x", when: float = 0.0,
-         sub: str | None = "adapter") -> Path:
-    run = root / name
-    adapter = run / sub if sub else run
-    adapter.mkdir(parents=True)
-    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": peft_type, "base_model_name_or_path": base}))
-    (run / "manifest.json").write_text(json.dumps(manifest))
-    os.utime(run / "manifest.json", (when, when))
-    return adapter
-
-
-def test_latest_adapter_picks_newest_finished_run_of_the_model(tmp_path):
-    root = tmp_path / "runs"
-    old = _run(root, "a", {"model": "m1", "status": "finished"}, when=1000)
-    newest = _run(root, "b", {"profile": {"model": "m1"}}, when=3000, sub=None)
-    _run(root, "c", {"model": "m1", "status": "running"}, when=5000)
-    _run(root, "d", {"model": "m2", "status": "finished"}, when=6000)
-    prefix = _run(root, "e", {"status": "finished"}, peft_type="PREFIX_TUNING", base="/models/m1", when=2000)
-    (root / "f").mkdir()
-    (root / "f" / "manifest.json").write_text("{broken")
-    assert gen.latest_adapter("m1", root) == newest
-    assert gen.latest_adapter("m1", root, kind="LORA") == newest
-    assert gen.latest_adapter("m1", root, kind="PREFIX_TUNING") == prefix
-    assert gen.latest_adapter("m3", root) is None
-    assert gen.latest_adapter(None, tmp_path / "nothing") is None
-    os.utime(old.parent / "manifest.json", (9000, 9000))
-    assert gen.latest_adapter("m1", root) == old
-    # A recorded finishing time wins over file times (copies change mtimes).
-    stamped = _run(root, "g", {"model": "m1", "status": "finished", "finished_at": "1970-01-01T05:00:00+00:00"},
-                   when=1)
-    assert gen.latest_adapter("m1", root) == stamped
+# ----------------------------------------------------------------- debias
 
 
 def test_debias_uses_the_profiles_sr_llm_run_else_two_shot(diverse, tmp_path, monkeypatch):

@@ -191,3 +191,15 @@ def test_generate_text_is_the_path_debias_takes(model_folder, tmp_path, capsys, 
     assert capsys.readouterr().out.strip() == expected[0].strip()
     assert main(["generate", "--text", "x", "--out", str(tmp_path / "o.csv")]) == 2
     assert "--out applies to --input FILE, not to --text" in capsys.readouterr().err
+
+
+def test_generate_no_cache_neither_reads_nor_writes_the_generation_cache(model_folder, tmp_path):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"text": TEXTS}).to_csv(src, index=False)
+    store = tmp_path / "cache" / "generations"
+    args = ["generate", "--input", str(src), "--method", "zero_shot", *_args(model_folder)]
+    assert main([*args, "--out", str(tmp_path / "a.csv"), "--no-cache"]) == 0
+    assert not store.exists() or not any(store.iterdir())
+    assert main([*args, "--out", str(tmp_path / "b.csv")]) == 0
+    assert any(store.iterdir())
+    assert pd.read_csv(tmp_path / "a.csv").equals(pd.read_csv(tmp_path / "b.csv"))

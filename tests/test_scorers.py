@@ -270,9 +270,9 @@ def test_hf_scorer_multilabel_needs_and_uses_unsafe_labels(tmp_path, cache_root)
 
 
 def test_hf_scorer_unavailable_offline_is_clear(monkeypatch):
-    import srllm.models
+    import srllm.scoring.hf
 
-    monkeypatch.setattr(srllm.models, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(srllm.scoring.hf, "hub_reachable", lambda timeout=3.0: False)
     with pytest.raises(ScorerUnavailableError, match="not available: .*Hub"):
         get_scorer("hf:example-org/not-cached-toxicity-model")
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from srllm.commands.args import add_input, add_json, add_profile, add_quiet, input_path
+from srllm.commands.args import add_input, add_json, add_no_cache, add_profile, add_quiet, input_path
 from srllm.data.readers import read_texts
 from srllm.data.writers import WRITABLE_SUFFIXES, check_writable, write_rows
 from srllm.errors import SrllmError
@@ -42,6 +42,7 @@ def add_text_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, help="override the profile's generation batch size")
     p.add_argument("--max-new-tokens", type=int, help="override the profile's max new tokens")
     p.add_argument("--seed", type=int, help="seed for drawing k-shot demonstrations (default: the profile's)")
+    add_no_cache(p, "the generation cache (every text is generated again)")
     add_quiet(p)
     add_json(p, "what was rewritten, how and where to")
 
@@ -88,7 +89,8 @@ def _rewrite(args: argparse.Namespace, method: str, profile: Profile, texts: lis
                              f"{how_to_train(run_prof, run_method)}; or pass --adapter DIR")
         adapter = str(found)
         print(f"{args.command}: using the profile's run {run_dir.name} (adapter {adapter})", file=sys.stderr)
-    result = run_baseline(method, texts, profile=profile, model_name=args.model, adapter_dir=adapter, seed=args.seed)
+    result = run_baseline(method, texts, profile=profile, model_name=args.model, adapter_dir=adapter, seed=args.seed,
+                          cache=not args.no_cache)
     if not result.ok:
         raise SrllmError(f"method {method!r} was not run: {result.reason}")
     return result.outputs
@@ -106,7 +108,7 @@ def run_text(args: argparse.Namespace) -> int:
         _check_adapter(args.adapter)
         if args.model:
             profile = resolve(profile, model=args.model)
-        res = debias_detail(args.text, args.adapter, profile=profile)
+        res = debias_detail(args.text, args.adapter, profile=profile, cache=not args.no_cache)
         rewrite = res.text
         info = {"method": res.method, "model": res.model, "adapter": res.adapter_dir, "run": res.run,
                 "note": res.note}

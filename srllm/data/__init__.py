@@ -1,5 +1,5 @@
 """The Content Moderation Dataset (CMD) and the project's other data: schema, loaders,
-bundled samples, splits and Hugging Face views (paper Section 2.1, Appendix B).
+bundled samples and splits (paper Section 2.1, Appendix B).
 
 Typical use::
 
@@ -17,7 +17,6 @@ What a profile reads (bundled sample, Hub dataset or local copy) goes through on
 """
 
 from srllm.data.annotations import ANNOTATION_FIELDS, load_annotations
-from srllm.data.hf import to_hf_dataset, tokenize_records
 from srllm.data.loaders import (
     AUTHORS_LABEL_TO_BIAS, CMD_COLUMN_ALIASES, FORMATS, detect_format, load_file, load_records, records_from_rows,
     trainable, validate_file,
@@ -42,5 +41,5 @@ __all__ = [
     "JobPosting", "LoadReport", "Record", "ToxigenRecord", "detect_format", "limit", "list_samples",
     "load_annotations", "load_file", "load_records", "load_sample", "make_record", "normalise_label",
     "parse_biased_words", "record_id", "records_from_rows", "sample_path", "samples_dir", "split_records",
-    "split_for_profile", "split_sizes", "to_hf_dataset", "tokenize_records", "trainable", "validate_file",
+    "split_for_profile", "split_sizes", "trainable", "validate_file",
 ]

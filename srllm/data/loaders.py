@@ -36,7 +36,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from srllm.data.readers import Rows, read_rows
+from srllm.data.annotations import load_annotations
+from srllm.data.readers import Rows, read_rows, sniff_columns
 from srllm.data.report import LoadReport
 from srllm.data.schema import (
     FieldError, JobPair, JobPosting, Record, ToxigenRecord, field_names, is_missing, make_job_pair,
@@ -301,8 +302,6 @@ def load_records(path: str | os.PathLike, format: str | None = None, mapping: di
 def validate_file(path: str | os.PathLike, format: str | None = None,
                   mapping: dict[str, str] | None = None) -> LoadReport:
     """Load any supported file (annotation tables included) only for its :class:`LoadReport`."""
-    from srllm.data.annotations import load_annotations
-    from srllm.data.readers import sniff_columns
 
     if format == "annotations" or (format is None and detect_format(sniff_columns(Path(path))) == "annotations"):
         if mapping:

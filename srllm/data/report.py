@@ -47,12 +47,14 @@ class LoadReport:
     renamed_columns: dict[str, str] = field(default_factory=dict)
 
     def exclude(self, row: int, reason: str, detail: str = "") -> None:
+        """Record that source row ``row`` was dropped for ``reason``, one of :data:`REASONS` (reports stay comparable)."""
         if reason not in REASONS:
             raise ValueError(f"unknown exclusion reason {reason!r}")
         self.exclusions.append(Exclusion(row, reason, detail))
 
     @property
     def excluded(self) -> int:
+        """Number of rows dropped."""
         return len(self.exclusions)
 
     @property
@@ -71,6 +73,7 @@ class LoadReport:
         return self.kept - len(self.without_rewrite)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report's counts as a JSON-ready dict (row lists reduced to counts; for ``srllm data --json``)."""
         return {
             "source": self.source, "format": self.format, "row_unit": self.row_unit,
             "rows_read": self.rows_read, "kept": self.kept, "excluded": self.excluded,

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from srllm.data.annotations import load_annotations
+from srllm.data.loaders import load_file
 from srllm.errors import SrllmError
 
 SAMPLES: dict[str, tuple[str, str]] = {
@@ -25,6 +27,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
 
 
 def samples_dir() -> Path:
+    """The folder of the bundled sample datasets inside the installed package."""
     return Path(str(resources.files("srllm") / "samples"))
 
 
@@ -45,8 +48,6 @@ def load_sample(name: str = "cmd", with_report: bool = False) -> Any:
     ``job_pairs`` -> :class:`JobPair`; ``job_postings`` -> :class:`JobPosting`;
     ``annotations`` -> a pandas DataFrame.
     """
-    from srllm.data.annotations import load_annotations
-    from srllm.data.loaders import load_file
 
     path = sample_path(name)
     fmt = SAMPLES[name][1]

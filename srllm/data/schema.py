@@ -121,6 +121,7 @@ def normalise_target_category(value: Any, *, strict: bool = True) -> str | None:
 
 
 def normalise_style(value: Any) -> str | None:
+    """Canonical spelling of a style label (one of :data:`STYLES`), None when empty; :class:`FieldError` otherwise."""
     if is_missing(value):
         return None
     slug = _slug(value) if isinstance(value, str) else value
@@ -203,6 +204,7 @@ class Record:
         return bool(self.safe_variation)
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict, ``biased_words`` as a list so it writes as JSON."""
         d = asdict(self)
         d["biased_words"] = list(self.biased_words)
         return d
@@ -257,7 +259,7 @@ def _required_text(field_name: str, value: Any) -> str:
 
 @dataclass(frozen=True)
 class ToxigenRecord:
-    """A ToxiGen-style statement with the annotated split's fields (Table 5 groups)."""
+    """A ToxiGen-style statement with the annotated split's fields (Table 5 groups; Hartvigsen et al. 2022)."""
 
     id: str
     text: str
@@ -268,10 +270,16 @@ class ToxigenRecord:
     intent: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (for JSONL and CSV writers)."""
         return asdict(self)
 
 
 def make_toxigen(raw: dict[str, Any]) -> ToxigenRecord:
+    """Validate one raw ToxiGen-style row into a :class:`ToxigenRecord`.
+
+    Ratings must lie in 1-5 and ``stereotyping`` must be 0 or 1; a row without an id gets
+    one from its text, so ids stay stable across loads.
+    """
     text = _required_text("text", raw.get("text"))
     group = _choose("target_group", raw.get("target_group"), TOXIGEN_GROUPS)
     if group is None:
@@ -306,10 +314,12 @@ class JobPair:
     category: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The pair as a plain dict (for JSONL and CSV writers)."""
         return asdict(self)
 
 
 def make_job_pair(raw: dict[str, Any]) -> JobPair:
+    """Validate one raw row into a :class:`JobPair`; a row without an id gets one from its biased text."""
     biased = _required_text("biased", raw.get("biased"))
     return JobPair(
         id=_id_value(raw.get("id")) or record_id(biased, "jp"),
@@ -332,10 +342,12 @@ class JobPosting:
     level: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The posting as a plain dict (for JSONL and CSV writers)."""
         return asdict(self)
 
 
 def make_job_posting(raw: dict[str, Any]) -> JobPosting:
+    """Validate one raw row into a :class:`JobPosting`; a row without an id gets one from its biased text."""
     biased = _required_text("biased", raw.get("biased"))
     return JobPosting(
         id=_id_value(raw.get("id")) or record_id(biased, "jd"),
@@ -348,6 +360,7 @@ def make_job_posting(raw: dict[str, Any]) -> JobPosting:
 
 
 def field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a schema dataclass, in declaration order (column order for writers)."""
     return tuple(f.name for f in fields(cls))
 
 

@@ -36,8 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srllm.cache import atomic_write_text, cache_dir, write_folder
+from srllm.data.loaders import detect_format, load_records, records_from_rows
+from srllm.data.readers import read_rows
 from srllm.data.report import LoadReport
+from srllm.data.samples import SAMPLES, load_sample
+from srllm.data.splits import limit, split_records
 from srllm.errors import SrllmError
+from srllm.models import hub_reachable
 
 DATASET_NAMES = ("cmd", "toxigen")
 # dataset -> (bundled sample name, loader format)
@@ -108,7 +114,6 @@ def _slug_id(hub_id: str) -> str:
 
 def copies_root() -> Path:
     """``<cache>/data``: where :func:`fetch` keeps Hub datasets."""
-    from srllm.cache import cache_dir
 
     return cache_dir() / "data"
 
@@ -201,8 +206,6 @@ def fetch_source(src: Any, *, profile_name: str = "?", name: str = "?", force: b
     An existing copy of the same commit is reused unless ``force``. Raises :class:`DataSourceError`
     with :func:`unavailable_message` when the Hub cannot be read.
     """
-    from srllm.cache import atomic_write_text
-    from srllm.models import hub_reachable
 
     if src.kind != "hub":
         raise SrllmError(f"dataset {name!r} is not a Hub source ({src.describe()}); nothing to fetch")
@@ -228,18 +231,16 @@ def fetch_source(src: Any, *, profile_name: str = "?", name: str = "?", force: b
     except Exception as exc:  # datasets/huggingface_hub raise many types (auth, gated, network, not found)
         raise DataSourceError(unavailable_message(profile_name, name, src, hub_failure_reason(exc, _logged_in()))
                               ) from None
-    tmp = dest.with_name(dest.name + ".partial")
-    dsd.save_to_disk(str(tmp / "dataset"))
     info = {"hub_id": src.hub_id, "config": src.config, "requested_revision": src.revision, "revision": sha,
             "splits": {k: len(v) for k, v in dsd.items()},
             "columns": {k: list(v.column_names) for k, v in dsd.items()},
             "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    atomic_write_text(tmp / SOURCE_FILE, json.dumps(info, indent=2))
-    if dest.exists():
-        import shutil
 
-        shutil.rmtree(dest)
-    os.replace(tmp, dest)
+    def save(tmp: Path) -> None:
+        dsd.save_to_disk(str(tmp / "dataset"))
+        atomic_write_text(tmp / SOURCE_FILE, json.dumps(info, indent=2))
+
+    write_folder(dest, save)
     info["dir"] = dest
     return info
 
@@ -339,7 +340,6 @@ def toxigen_rows(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _records(name: str, rows: list[dict[str, Any]], source: str, fmt: str | None) -> tuple[list[Any], LoadReport]:
-    from srllm.data.loaders import records_from_rows
 
     if name == "toxigen":
         return records_from_rows(toxigen_rows(rows), source=source, format="toxigen")
@@ -349,7 +349,6 @@ def _records(name: str, rows: list[dict[str, Any]], source: str, fmt: str | None
 def read_source(name: str, src: Any, profile_name: str) -> tuple[list[Any], LoadReport, dict[str, Any]]:
     """Records, report and where-from info of one source (no splitting)."""
     if src.kind == "sample":
-        from srllm.data.samples import SAMPLES, load_sample
 
         items, report = load_sample(_SAMPLE[name][0], with_report=True)
         return items, report, {"kind": "sample", "location": f"bundled sample {SAMPLES[_SAMPLE[name][0]][0]}",
@@ -371,10 +370,8 @@ def read_source(name: str, src: Any, profile_name: str) -> tuple[list[Any], Load
                                      src.format)
             info.update(split_read=split, how=how)
             return items, report, info
-        from srllm.data.loaders import load_records
 
         if name == "toxigen":
-            from srllm.data.readers import read_rows
 
             report = LoadReport(source=path.name, format="toxigen")
             _, raw = read_rows(path, report)
@@ -400,7 +397,6 @@ def load_folder(path: str | os.PathLike, split: str | None = None, format: str |
                 ) -> tuple[list[Any], LoadReport, dict[str, Any]]:
     """Records of a dataset folder (a copy made by ``srllm data fetch``, a saved ``datasets`` dataset, or a
     Hub-layout folder), for ``srllm data validate``: CMD or ToxiGen by the columns (or ``format``)."""
-    from srllm.data.loaders import detect_format
 
     path = Path(path)
     rows, split, how = _rows_from_folder(path, split, None)
@@ -437,7 +433,6 @@ def load_dataset_for(profile: Any, name: str = "cmd") -> LoadedData:
     strata, the profile's seed); the splits are full (row limits apply in :func:`profile_splits`).
     Memoised per process on the source, the seed and the copy's revision or file time.
     """
-    from srllm.data.splits import split_records
 
     src = source_for(profile, name)
     key = _memo_key(name, src, profile.seed)
@@ -463,7 +458,6 @@ def profile_splits(profile: Any, name: str = "cmd") -> dict[str, list[Any]]:
 
     The replacement for ``split_for_profile(load_sample("cmd"), profile)`` that every stage uses.
     """
-    from srllm.data.splits import limit
 
     parts = load_dataset_for(profile, name).splits
     d = profile.data

@@ -91,7 +91,3 @@ def split_for_profile(records: Sequence[Any], profile: Any, seed: int | None = N
     d = profile.data
     return {"train": limit(parts["train"], d.max_train_rows), "dev": limit(parts["dev"], d.max_eval_rows),
             "test": limit(parts["test"], d.max_test_rows)}
-
-
-def split_summary(splits: dict[str, Sequence[Any]]) -> dict[str, int]:
-    return {s: len(splits[s]) for s in SPLITS}

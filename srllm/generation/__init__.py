@@ -15,17 +15,17 @@ Typical use::
     rewrite(["Women are too emotional to lead."], method="two_shot", profile="cpu")
 """
 
-from srllm.generation.adapters import adapter_type, how_to_train, latest_adapter, profile_adapter
+from srllm.generation.adapters import adapter_type, how_to_train, profile_adapter
 from srllm.generation.batching import pick_batch_size, resolve_batch_size
-from srllm.generation.cache import adapter_fingerprint, generation_cache_path, read_cache
+from srllm.generation.cache import generation_cache_path, read_cache
 from srllm.generation.debiasing import DebiasResult, debias, debias_detail
 from srllm.generation.decoding import generate_texts, stop_token_ids
 from srllm.generation.loading import LoadedModel, load_for_generation
 from srllm.generation.methods import METHODS, SHOTS, build_prompts, default_shots_pool, rewrite, text_of
 
 __all__ = [
-    "adapter_type", "how_to_train", "latest_adapter", "profile_adapter", "pick_batch_size", "resolve_batch_size",
-    "adapter_fingerprint", "generation_cache_path", "read_cache", "DebiasResult", "debias", "debias_detail",
+    "adapter_type", "how_to_train", "profile_adapter", "pick_batch_size", "resolve_batch_size",
+    "generation_cache_path", "read_cache", "DebiasResult", "debias", "debias_detail",
     "generate_texts", "stop_token_ids", "LoadedModel", "load_for_generation", "METHODS", "SHOTS", "build_prompts",
     "default_shots_pool", "rewrite", "text_of",
 ]

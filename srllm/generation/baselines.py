@@ -71,6 +71,7 @@ BASELINES: dict[str, Baseline] = {b.key: b for b in (
 
 
 def get_baseline(key: str) -> Baseline:
+    """The :class:`Baseline` registered under ``key``; an unknown key is a user error naming the choices."""
     if key not in BASELINES:
         raise SrllmError(f"unknown method {key!r}; choose one of {sorted(BASELINES)}")
     return BASELINES[key]
@@ -89,9 +90,11 @@ class BaselineResult:
 
     @property
     def ok(self) -> bool:
+        """True when the method ran (``status`` is ``ok``)."""
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict (``outputs`` as a list)."""
         d = asdict(self)
         d["outputs"] = list(self.outputs) if self.outputs is not None else None
         return d
@@ -241,13 +244,14 @@ def run_baseline(method: str, texts_or_records: Sequence[Any], *, profile: Any =
                  model_name: str | None = None, adapter_dir: str | os.PathLike | None = None,
                  shots_pool: Sequence[Any] | None = None, train_pairs: Sequence[Any] | None = None,
                  seq2seq: Seq2SeqSettings | None = None, seed: int | None = None,
-                 progress: bool = True) -> BaselineResult:
+                 progress: bool = True, cache: bool = True) -> BaselineResult:
     """Outputs of one method of Tables 4/5/7 for ``texts_or_records``, or a ``not_run`` result.
 
     ``prefix`` and ``sr_llm`` need ``adapter_dir`` (else: not run, with the reason);
     k-shot methods draw demonstrations from ``shots_pool`` (default: the CMD train split);
     encoder-decoder methods are fine-tuned on ``train_pairs`` (default: the CMD train
     split) when their weights can be had (else: not run, with the reason).
+    ``cache=False`` neither reads nor writes the decoder methods' generation cache.
     """
 
     b = get_baseline(method)
@@ -259,7 +263,7 @@ def run_baseline(method: str, texts_or_records: Sequence[Any], *, profile: Any =
             return _not_run(b, f"no trained {'prefix' if b.family == 'prefix' else 'instruction'} adapter was given")
         try:
             outs = rewrite(texts, model_name=model_name, adapter_dir=adapter_dir, method=b.key, profile=profile,
-                           shots_pool=shots_pool, seed=seed, progress=progress)
+                           shots_pool=shots_pool, seed=seed, progress=progress, cache=cache)
         except ModelUnavailableError as exc:
             return _not_run(b, str(exc))
         return BaselineResult(b.key, b.label, "ok", tuple(outs),

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from srllm.cache import atomic_write_text, cache_dir, stable_hash
 from srllm.generation.kvcache import buffer_cache, device_of, prefix_tokens
-from srllm.perf import cpu_model
+from srllm.runrecord import cpu_model
 
 # Batch sizes tried by pick_batch_size ("auto" in a profile's generate.batch_size).
 AUTO_BATCH_CANDIDATES = (8, 16, 32, 64)

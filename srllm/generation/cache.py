@@ -14,26 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from srllm.cache import cache_dir, file_hash, stable_hash
+from srllm.cache import cache_dir, stable_hash
 from srllm.errors import SrllmError
 
 # Bumped whenever post-processing or the cache line layout changes, so old lines are not reused.
 # Bumped whenever post-processing or the cache line layout changes, so old lines are not reused.
 CACHE_VERSION = 3
-
-
-def adapter_fingerprint(adapter_dir: str | os.PathLike | None) -> str | None:
-    """Content hash of a peft adapter folder (config and weight files), or None."""
-    if adapter_dir is None:
-        return None
-    d = Path(adapter_dir)
-    if not (d / "adapter_config.json").exists():
-        raise SrllmError(f"{d} is not a peft adapter folder: adapter_config.json is missing")
-    parts = []
-    for f in sorted(d.iterdir()):
-        if f.is_file() and (f.name == "adapter_config.json" or f.name.startswith("adapter_model")):
-            parts.append((f.name, file_hash(f)))
-    return stable_hash(parts)
 
 
 def decoding_settings(max_new_tokens: int) -> dict[str, Any]:

@@ -12,8 +12,14 @@ from srllm.generation.adapters import adapter_type, how_to_train, profile_adapte
 from srllm.generation.methods import rewrite
 from srllm.profiles import resolve
 
+
 @dataclass(frozen=True)
 class DebiasResult:
+    """One rewritten text and how it was made: method, base model and the adapter used, if any.
+
+    ``run`` names the training run the adapter came from; ``note`` says why no adapter was used.
+    """
+
     text: str
     method: str
     model: str
@@ -23,13 +29,14 @@ class DebiasResult:
 
 
 def debias_detail(text: str, adapter_dir: str | os.PathLike | None = None, *, profile: Any = "cpu",
-                  progress: bool = False) -> DebiasResult:
+                  progress: bool = False, cache: bool = True) -> DebiasResult:
     """Rewrite one text and say how.
 
     With ``adapter_dir``, that adapter. Otherwise the profile's own SR_LLM run (found by
     its settings hash, see :func:`profile_adapter`; a workshop or sweep adapter is used
     only when named). When that run has not been trained, the base model with a 2-shot
-    prompt, and ``note`` says how to train the run.
+    prompt, and ``note`` says how to train the run. ``cache=False`` neither reads nor writes
+    the generation cache.
     """
     if not isinstance(text, str) or not text.strip():
         raise SrllmError("debias needs a non-empty text")
@@ -46,10 +53,10 @@ def debias_detail(text: str, adapter_dir: str | os.PathLike | None = None, *, pr
     if adapter is not None:
         method = "prefix" if adapter_type(adapter) == "PREFIX_TUNING" else "sr_llm"
         out = rewrite([text], model_name=prof.model, adapter_dir=adapter, method=method, profile=prof,
-                      progress=progress)
+                      progress=progress, cache=cache)
     else:
         method = "two_shot"
-        out = rewrite([text], model_name=prof.model, method=method, profile=prof, progress=progress)
+        out = rewrite([text], model_name=prof.model, method=method, profile=prof, progress=progress, cache=cache)
     return DebiasResult(out[0], method, prof.model, str(adapter) if adapter is not None else None, run_name, note)
 
 

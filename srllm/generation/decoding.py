@@ -67,6 +67,10 @@ def postprocess(text: str) -> str:
 
 
 def decode_row(tokenizer: Any, new_ids: Sequence[int], stops: set[int]) -> tuple[str, bool]:
+    """Text of one row's new token ids, cut at the first stop token, then :func:`postprocess`-ed.
+
+    Also returns whether a stop token was hit (False means the row ran to ``max_new_tokens``).
+    """
     ids = list(new_ids)
     hit = False
     for i, t in enumerate(ids):

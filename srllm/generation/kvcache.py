@@ -6,7 +6,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+
 def left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
+    """Token id rows as one left-padded ``(ids, attention_mask)`` tensor pair.
+
+    Left, so every row's last token sits in the last column where decoding continues.
+    """
     # Hand-written rather than tokenizer.pad: the ids are already tokenised once
     # up front and this avoids changing the shared tokenizer's padding side.
     import torch
@@ -22,6 +27,7 @@ def left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
 
 
 def device_of(model: Any) -> Any:
+    """The device of ``model``'s parameters (where its inputs must go)."""
     try:
         return next(model.parameters()).device
     except StopIteration:  # pragma: no cover - a model always has parameters
@@ -37,6 +43,9 @@ def prefix_tokens(model: Any) -> int:
 
 
 def new_cache(base: Any, model: Any, n_virtual: int) -> Any:
+    """An empty key/value cache for ``base``; with prefix-tuning (``n_virtual`` > 0) instead the
+    learned prefix as a filled cache for one row, so decoding follows it as in training (Li & Liang 2021).
+    """
     if n_virtual:
         # peft's learned prefix, as a filled cache for one row (positions 0..n_virtual-1).
         return model.get_prompt(batch_size=1)
@@ -46,6 +55,11 @@ def new_cache(base: Any, model: Any, n_virtual: int) -> Any:
 
 
 def full_attention_cache(cache: Any) -> bool:
+    """True when every layer of ``cache`` is a plain full-attention ``DynamicLayer``.
+
+    The hand-written batched decoder assumes such layers; without a prefix, a model whose
+    cache has other layers (sliding window, static) falls back to transformers' ``generate``.
+    """
     from transformers.cache_utils import DynamicLayer
 
     return all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None]))
@@ -106,6 +120,10 @@ def _buffer_layer_class() -> type:
 
 
 def buffer_cache(base: Any, capacity: int) -> Any:
+    """A cache for ``base`` whose layers write into preallocated buffers of ``capacity`` positions.
+
+    Avoids copying every layer's cache at every decoding step (the buffer layer is described in this module).
+    """
     from transformers import DynamicCache
 
     cache = DynamicCache(config=base.config)

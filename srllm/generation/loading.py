@@ -6,26 +6,41 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+from srllm.cache import adapter_fingerprint
 from srllm.errors import SrllmError
 from srllm.generation.adapters import adapter_type
-from srllm.generation.cache import adapter_fingerprint
+from srllm.generation.cache import generation_cache_path
+from srllm.generation.decoding import generate_texts
 from srllm.models import load_model, resolve_device
+
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A model and tokenizer ready for decoding, with its adapter (folder, fingerprint, type) if one is loaded."""
+
     model: Any
     tokenizer: Any
     model_name: str
     adapter_dir: str | None
-    adapter_id: str | None
+    adapter_id: str | None  # the adapter's fingerprint (srllm.cache.adapter_fingerprint)
     adapter_type: str | None
+
+    def generate(self, prompts: Sequence[str], *, cache_format: str, max_new_tokens: int, batch_size: int | str,
+                 cache: bool = True, desc: str = "generate", stats: dict[str, Any] | None = None,
+                 progress: bool = True) -> list[str]:
+        """Greedy outputs of ``prompts`` (:func:`srllm.generation.decoding.generate_texts`), cached row by
+        row in the file of this model, adapter, ``cache_format`` (the prompt format, or a name for
+        prompts built another way) and decoding length: the one place a generation's cache key is made."""
+        path = (generation_cache_path(self.model_name, self.adapter_id, cache_format, max_new_tokens)
+                if cache else None)
+        return generate_texts(self.model, self.tokenizer, prompts, max_new_tokens=max_new_tokens,
+                              batch_size=batch_size, cache_path=path, desc=desc, stats=stats, progress=progress)
 
 
 @functools.lru_cache(maxsize=2)
 def _load_cached(model_name: str, adapter_dir: str | None, adapter_id: str | None, device: str) -> LoadedModel:
-
     model, tok = load_model(model_name, device=device)
     kind = None
     if adapter_dir is not None:
@@ -48,6 +63,5 @@ def load_for_generation(model_name: str, adapter_dir: str | os.PathLike | None =
     """Base model (plus adapter, if given) ready for decoding; the last two loads are kept in memory."""
     a_dir = str(Path(adapter_dir).resolve()) if adapter_dir is not None else None
     a_id = adapter_fingerprint(a_dir) if a_dir is not None else None
-
     return _load_cached(model_name, a_dir, a_id, resolve_device(device))
 

@@ -11,8 +11,6 @@ from srllm.data.samples import load_sample
 from srllm.data.sources import load_dataset_for, source_for
 from srllm.data.splits import split_records
 from srllm.errors import SrllmError
-from srllm.generation.cache import generation_cache_path
-from srllm.generation.decoding import generate_texts
 from srllm.generation.loading import load_for_generation
 from srllm.profiles import resolve
 from srllm.prompts import few_shot_prompts
@@ -24,6 +22,10 @@ SHOTS = {"zero_shot": 0, "two_shot": 2, "five_shot": 5, "sr_llm": 0, "prefix": 0
 
 
 def text_of(item: Any, i: int) -> str:
+    """The text of item ``i``: a string itself, or its ``text`` key or attribute.
+
+    A missing or blank text is a user error naming the item, rather than an empty rewrite.
+    """
     if isinstance(item, str):
         text = item
     elif isinstance(item, dict):
@@ -45,7 +47,6 @@ def build_prompts(texts: Sequence[str], tokenizer: Any, *, method: str, prompt_f
     """Prompts of one method: its prompt format, with k demonstrations for k-shot prompting."""
     if method not in METHODS:
         raise SrllmError(f"unknown generation method {method!r}; choose one of {METHODS}")
-
     k = SHOTS[method]
     pool = (list(shots_pool) if shots_pool is not None else default_shots_pool(seed)) if k else []
     try:
@@ -85,16 +86,12 @@ def rewrite(records_or_texts: Iterable[Any], *, model_name: str | None = None,
     if shots_pool is None and SHOTS[method]:
         # Demonstrations come from the train split of the CMD the profile reads (issue 15); for the
         # bundled sample that is default_shots_pool's split.
-
         if source_for(prof, "cmd").kind != "sample":
             p_seed = prof if seed == prof.seed else prof.replace(seed=seed)
             shots_pool = load_dataset_for(p_seed, "cmd").splits["train"]
     prompts = build_prompts(texts, lm.tokenizer, method=method, prompt_format=prof.prompt_format,
                             shots_pool=shots_pool, seed=seed)
-    settings = prof.generate
-    path = (generation_cache_path(name, lm.adapter_id, prof.prompt_format, settings.max_new_tokens)
-            if cache else None)
-    return generate_texts(lm.model, lm.tokenizer, prompts, max_new_tokens=settings.max_new_tokens,
-                          batch_size=settings.batch_size, cache_path=path, desc=f"rewrite ({method})",
-                          stats=stats, progress=progress)
+    return lm.generate(prompts, cache_format=prof.prompt_format, max_new_tokens=prof.generate.max_new_tokens,
+                       batch_size=prof.generate.batch_size, cache=cache, desc=f"rewrite ({method})", stats=stats,
+                       progress=progress)
 

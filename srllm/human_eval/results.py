@@ -82,6 +82,7 @@ def agreement(ratings: Any) -> dict[str, Agreement]:
 
 
 def agreement_table(agr: Mapping[str, Agreement]) -> Any:
+    """The :func:`agreement` results as a table, one row per criterion (Fleiss 1971 kappa and its band)."""
     import pandas as pd
 
     return pd.DataFrame([{"criterion": a.criterion, "fleiss_kappa": a.kappa, "band": a.band,

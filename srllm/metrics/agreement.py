@@ -42,7 +42,7 @@ class CountTable:
 def fleiss_kappa(table: Any, method: str = "fleiss") -> float:
     """Fleiss' kappa of an (items x categories) count table, via statsmodels.
 
-    ``method="fleiss"`` is Fleiss (1971); ``"randolph"`` (free-marginal) is
+    ``method="fleiss"`` is Fleiss (1971); ``"randolph"`` (free-marginal, Randolph 2005) is
     also accepted, as statsmodels offers it.
     """
     from statsmodels.stats.inter_rater import fleiss_kappa as _fk

@@ -46,6 +46,8 @@ PAPER_RUNS = {c.method: PaperRun(c.method, c.minutes, c.kwh, c.kg_co2e) for c in
 
 @dataclass(frozen=True)
 class CarbonEstimate:
+    """Energy (kWh) and emissions (kgCO2e) of a run, with the power, hours, PUE and intensity they follow from."""
+
     power_watts: float
     hours: float
     pue: float
@@ -113,5 +115,6 @@ class RunTimer:
 
     @property
     def estimate(self) -> CarbonEstimate:
+        """The footprint of the timed block at the given power draw (Appendix D's recipe, :func:`estimate`)."""
         return estimate(self.power_watts, self.seconds / 60.0, pue=self.pue,
                         intensity_kg_per_kwh=self.intensity_kg_per_kwh)

@@ -70,11 +70,14 @@ def _words(text: str, mode: str) -> list[str]:
 
 @dataclass(frozen=True)
 class CodedWords:
+    """The masculine- and feminine-coded words found in one text (Gaucher, Friesen & Kay 2011 word lists)."""
+
     masculine: tuple[str, ...]
     feminine: tuple[str, ...]
 
     @property
     def total(self) -> int:
+        """Number of coded words of either gender (Table 9's biased terms of one post)."""
         return len(self.masculine) + len(self.feminine)
 
 

@@ -53,6 +53,7 @@ class JobAdReport:
         return len(self.masculine) + len(self.pronouns) + len(self.age_coded) + len(self.exclusionary)
 
     def lines(self, indent: str = "  ") -> list[str]:
+        """The report as indented text lines, one per kind of coded wording (and what was lost, given an original)."""
         def fmt(xs: Sequence[str]) -> str:
             return ", ".join(xs) if xs else "none"
 

@@ -27,6 +27,8 @@ from srllm.metrics.lm import token_logprobs
 
 @dataclass(frozen=True)
 class PerplexityResult:
+    """Corpus perplexity (token-weighted), mean NLL per token, token count and each text's perplexity."""
+
     perplexity: float  # exp(total NLL / n_tokens)
     mean_nll: float  # nats per token
     n_tokens: int

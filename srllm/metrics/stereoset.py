@@ -1,6 +1,6 @@
 """StereoSet LM Score, Stereotype Score and ICAT (Section 3.4 "Fairness Metrics"; Section 4.3, Table 6).
 
-Scoring re-implements the StereoSet authors' ``ScoreEvaluator`` (their
+Scoring re-implements the StereoSet authors' (Nadeem, Bethke & Reddy 2021) ``ScoreEvaluator`` (their
 ``code/evaluation.py``) so that its numbers can be compared with published ones:
 
 * Each example has three candidates: stereotype, anti-stereotype, unrelated.
@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from srllm.cache import atomic_write_text, cache_dir, file_hash, stable_hash
+from srllm.cache import adapter_fingerprint, atomic_write_text, cache_dir, file_hash, stable_hash
 from srllm.errors import SrllmError
 from srllm.metrics.lm import sentence_score, token_logprobs
 from srllm.models import load_model
@@ -61,6 +61,8 @@ GOLD_RELPATH = ("datasets", "Fair-LLM-Benchmark", "StereoSet", "data")
 
 @dataclass(frozen=True)
 class Candidate:
+    """One candidate sentence of a StereoSet example and its gold label (Nadeem et al. 2021)."""
+
     id: str
     sentence: str
     gold_label: str
@@ -68,6 +70,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Example:
+    """One StereoSet example: a context and its stereotype, anti-stereotype and unrelated candidates (Nadeem et al. 2021)."""
+
     id: str
     split: str
     bias_type: str
@@ -76,6 +80,7 @@ class Example:
     candidates: tuple[Candidate, ...]
 
     def candidate(self, label: str) -> Candidate:
+        """The candidate with gold label ``label`` (every example has one of each)."""
         for c in self.candidates:
             if c.gold_label == label:
                 return c
@@ -315,16 +320,6 @@ def intrasentence_predictions(model: Any, tokenizer: Any, gold: Sequence[Example
     return {"intrasentence": rows, "intersentence": []}
 
 
-def _adapter_fingerprint(adapter: str | os.PathLike | None) -> str | None:
-    if adapter is None:
-        return None
-    root = Path(adapter)
-    if not root.is_dir():
-        raise SrllmError(f"adapter folder not found: {root}")
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    return stable_hash([(str(p.relative_to(root)), file_hash(p)) for p in files])
-
-
 def model_predictions(model_name: str, adapter: str | os.PathLike | None = None, *,
                       gold_path: str | os.PathLike | None = None, domains: Iterable[str] | None = None,
                       max_items: int | None = None, batch_size: int = 16, device: str = "auto",
@@ -335,7 +330,8 @@ def model_predictions(model_name: str, adapter: str | os.PathLike | None = None,
     files, gold file and selection reads the cache instead of scoring again.
     """
     gold_file = Path(gold_path) if gold_path is not None else default_gold_path()
-    key = stable_hash({"model": model_name, "adapter": _adapter_fingerprint(adapter), "gold": file_hash(gold_file),
+    key = stable_hash({"model": model_name, "adapter": adapter_fingerprint(adapter) if adapter is not None else None,
+                       "gold": file_hash(gold_file),
                        "domains": sorted(domains) if domains else None, "max_items": max_items,
                        "score": "geomean-token-prob/auto-start-v1"})
     out = cache_dir() / "stereoset" / f"predictions-{key}.json"

@@ -1,7 +1,7 @@
 """Style measures: CLEN and the one-sample t-test with its Fig. 3-style plot (Sections 3.4 and 4.4).
 
 CLEN ("Content-Length Entropy Normalization", Section 3.4) is described in the
-paper only as the entropy of sentence lengths, adapted from HolisticBias. We
+paper only as the entropy of sentence lengths, adapted from HolisticBias (Smith et al. 2022). We
 define it precisely:
 
 1. split each text into sentences at ``.``, ``!`` or ``?`` followed by
@@ -85,6 +85,11 @@ def clen(texts: Iterable[str], *, bin_width: int = 5, max_length: int = 50) -> f
 
 @dataclass(frozen=True)
 class TTestResult:
+    """A one-sample t-test's statistic, p-value, degrees of freedom, sample summary and decision at ``alpha``.
+
+    ``t_critical`` holds the bound(s) the statistic is compared with, for drawing Fig. 3.
+    """
+
     t: float
     p: float
     df: int

@@ -142,6 +142,7 @@ class TaskSuccessResult:
 
     @property
     def n(self) -> int:
+        """Number of rewrites judged."""
         return len(self.kinds)
 
     @property
@@ -156,6 +157,7 @@ class TaskSuccessResult:
 
     @property
     def counts(self) -> dict[str, int]:
+        """Number of rewrites of each kind (success and every failure kind, in :data:`KINDS` order)."""
         return {k: self.kinds.count(k) for k in KINDS}
 
     def to_frame(self) -> Any:

@@ -149,6 +149,7 @@ class CaseData:
     test: list[Any]  # the held-out postings that are rewritten (the test part, cut to n_test)
 
     def sizes(self) -> dict[str, int]:
+        """Number of pairs and postings in each split and of postings rewritten, for the case study's data table."""
         out = {f"pairs_{k}": len(v) for k, v in self.pairs.items()}
         out.update({f"postings_{k}": len(v) for k, v in self.postings.items()})
         out["postings_rewritten"] = len(self.test)

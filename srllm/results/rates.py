@@ -44,6 +44,7 @@ class ScorerChoice:
 
     @property
     def description(self) -> str:
+        """A readable description of the scorer (its name when none is registered)."""
         return SCORER_DESCRIPTIONS.get(self.name, self.name)
 
     def note(self) -> str:
@@ -228,6 +229,7 @@ class RetentionResult:
 
     @property
     def mean_percent(self) -> float | None:
+        """Mean retention score as a percent, None when there are no scores."""
         if not self.scores:
             return None
         return 100.0 * sum(self.scores) / len(self.scores)

@@ -24,7 +24,9 @@ from typing import Any, Sequence
 
 from srllm.cache import atomic_write_text, cache_dir, stable_hash
 from srllm.errors import SrllmError
+from srllm.perf import log_work
 from srllm.quiet import is_quiet
+from srllm.scoring.store import ScoreStore, text_key
 
 
 class ScorerError(SrllmError):
@@ -92,10 +94,12 @@ class Scorer(abc.ABC):
     # --- shared -----------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:
+        """The scorer's name and every setting that changes its scores (never a secret); what the cache is keyed on."""
         return {"name": self.name, **self._config()}
 
     @property
     def config_hash(self) -> str:
+        """Short stable hash of :attr:`config`: a changed setting gets a fresh score cache."""
         return stable_hash(self.config)
 
     @property
@@ -106,6 +110,7 @@ class Scorer(abc.ABC):
 
     @property
     def cache_path(self) -> Path:
+        """The score cache file of this scorer configuration under the srllm cache (one per :attr:`config_hash`)."""
         return cache_dir() / "scores" / f"{_slug(self.name)}-{self.config_hash}"
 
     def __repr__(self) -> str:
@@ -113,7 +118,6 @@ class Scorer(abc.ABC):
 
     def _get_store(self):
         if self._store is None:
-            from srllm.scoring.store import ScoreStore
 
             folder = self.cache_path
             folder.mkdir(parents=True, exist_ok=True)
@@ -139,7 +143,6 @@ class Scorer(abc.ABC):
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise ScorerError(f"text #{i} is {type(t).__name__}, not str: {t!r:.60}")
-        from srllm.scoring.store import text_key
 
         keys = [text_key(t) for t in texts]
         found: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -187,7 +190,6 @@ class Scorer(abc.ABC):
                 if bar is not None:
                     bar.close()
             # For benchmarks/bench_book.py: the share of a cold book spent scoring (srllm.perf).
-            from srllm.perf import log_work
 
             log_work("scoring", time.perf_counter() - t0, scorer=self.name, rows=len(items))
         results = []
@@ -197,6 +199,7 @@ class Scorer(abc.ABC):
         return results
 
     def score_one(self, text: str) -> ScoreResult:
+        """The :class:`ScoreResult` of a single text (:meth:`score` on a list of one)."""
         return self.score([text])[0]
 
 

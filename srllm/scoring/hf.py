@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from srllm.models import hub_reachable
 from srllm.scoring.base import Scorer, ScorerError, ScorerUnavailableError
 
 _SAFE = re.compile(r"^(label_0|0|neutral|normal|benign|safe|ok|clean|none|neither|no|false|"
@@ -47,7 +48,6 @@ def hf_availability(model_id: str) -> tuple[bool, str]:
         return True, f"local folder {model_id}"
     if _local_snapshot(model_id):
         return True, "local Hugging Face cache"
-    from srllm.models import hub_reachable
 
     if hub_reachable():
         return True, "Hugging Face Hub"

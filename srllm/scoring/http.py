@@ -30,9 +30,11 @@ class Secret:
         self._value = value
 
     def reveal(self) -> str:
+        """The key itself, for the request header only."""
         return self._value
 
     def redact(self, text: str) -> str:
+        """``text`` with every occurrence of the key replaced by ``<redacted>`` (for error messages)."""
         return text.replace(self._value, "<redacted>") if self._value else text
 
     def __repr__(self) -> str:
@@ -110,6 +112,10 @@ class JsonClient:
         return ScorerError(self._secret.redact(f"{self.service}: {msg}"))
 
     def post(self, path: str, payload: dict[str, Any]) -> Any:
+        """POST ``payload`` as JSON to ``base_url + path`` and return the decoded JSON reply.
+
+        Retries as the class describes; every failure is a :class:`ScorerError` with the key redacted.
+        """
         import requests
 
         url = self.base_url + path

@@ -43,6 +43,7 @@ from typing import Any
 
 from srllm.scoring.base import Scorer, ScorerError, ScorerUnavailableError
 from srllm.scoring.bias import BiasClassifier, train_bias_classifier_from_sample
+from srllm.scoring.hatesonar_onnx import class_probs, load_session
 
 
 def combine(profanity: float, hatesonar: float, bias: float | None, vader_neg: float,
@@ -63,6 +64,7 @@ _vader = None
 
 
 def vader_negativity(texts: list[str]) -> list[float]:
+    """VADER's negativity of each text: the negative part of its compound score, in [0, 1] (Hutto & Gilbert 2014)."""
     global _vader
     if _vader is None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -117,7 +119,6 @@ class OfflineProxyScorer(Scorer):
         meta["bias_classifier"] = (self.bias_classifier.summary() if self.bias_classifier
                                    else {"status": "not used", "reason": self.bias_note})
         try:
-            from srllm.scoring.hatesonar_onnx import load_session
 
             meta["hatesonar_locale"] = load_session.cache_info().currsize and load_session()[1] or "not loaded yet"
         except Exception:  # metadata must never fail
@@ -126,8 +127,6 @@ class OfflineProxyScorer(Scorer):
 
     def _score_batch(self, texts: list[str]) -> list[tuple[float, dict[str, Any]]]:
         from profanity_check import predict_prob
-
-        from srllm.scoring.hatesonar_onnx import class_probs
 
         prof = [float(p) for p in predict_prob(texts)]
         hs = class_probs(texts)

@@ -1,9 +1,10 @@
-"""Online scorers the paper used (Section 3.4): Perspective API and OpenAI moderation.
+"""Online scorers the paper used (Section 3.4): Perspective API (Lees et al. 2022) and OpenAI moderation
+(Markov et al. 2023).
 
 * **Perspective** (``perspective``): ``comments:analyze`` with the ``TOXICITY``
   attribute; ``p_unsafe`` is ``attributeScores.TOXICITY.summaryScore.value``.
   The paper keeps Perspective's "default threshold" without giving a number;
-  we use 0.5, the usual cut-off in toxicity studies (e.g. RealToxicityPrompts).
+  we use 0.5, the usual cut-off in toxicity studies (e.g. RealToxicityPrompts, Gehman et al. 2020).
   The API scores one comment per request and its default quota is one query
   per second, so requests are paced by ``qps``.
 * **OpenAI moderation** (``openai-moderation``): ``POST /moderations`` with a list

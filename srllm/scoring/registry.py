@@ -6,6 +6,9 @@ import os
 from typing import Any
 
 from srllm.scoring.base import Scorer, ScorerError
+from srllm.scoring.hf import HFClassifierScorer, hf_availability
+from srllm.scoring.offline import OfflineProxyScorer
+from srllm.scoring.online import OpenAIModerationScorer, PerspectiveScorer
 
 DEFAULT_SCORER = "offline-proxy"
 
@@ -23,19 +26,15 @@ def get_scorer(name: str = DEFAULT_SCORER, **kw: Any) -> Scorer:
     arguments go to the scorer's constructor (``threshold``, ``api_key``,
     ``base_url``, ``batch_size``, ``use_cache`` ...)."""
     if name == "offline-proxy":
-        from srllm.scoring.offline import OfflineProxyScorer
 
         return OfflineProxyScorer(**kw)
     if name == "perspective":
-        from srllm.scoring.online import PerspectiveScorer
 
         return PerspectiveScorer(**kw)
     if name == "openai-moderation":
-        from srllm.scoring.online import OpenAIModerationScorer
 
         return OpenAIModerationScorer(**kw)
     if name.startswith("hf:"):
-        from srllm.scoring.hf import HFClassifierScorer
 
         return HFClassifierScorer(name[3:], **kw)
     raise ScorerError(f"unknown scorer {name!r}; known: offline-proxy, perspective, openai-moderation, hf:<model id>")
@@ -57,7 +56,6 @@ def available_scorers(hf_models: tuple[str, ...] = ("tomh/toxigen_roberta",)) ->
         rows.append({"name": name, "available": has_key, "is_proxy": False,
                      "reason": f"{env} is set" if has_key else f"no API key: set {env}",
                      "description": _DESCRIPTIONS[name]})
-    from srllm.scoring.hf import hf_availability
 
     for model_id in hf_models:
         ok, why = hf_availability(model_id)

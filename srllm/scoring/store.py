@@ -35,6 +35,7 @@ class ScoreStore:
         return sqlite3.connect(self.path, timeout=60)
 
     def get_many(self, keys: list[str]) -> dict[str, tuple[float, dict[str, Any]]]:
+        """The cached ``(p_unsafe, details)`` of each key found; keys not cached are absent from the result."""
         out: dict[str, tuple[float, dict[str, Any]]] = {}
         con = self._connect()
         try:
@@ -48,6 +49,7 @@ class ScoreStore:
         return out
 
     def put_many(self, rows: Iterable[tuple[str, float, dict[str, Any]]]) -> None:
+        """Store ``(key, p_unsafe, details)`` rows in one transaction, replacing any held under the same key."""
         data = [(k, float(p), json.dumps(d, sort_keys=True, default=float)) for k, p, d in rows]
         con = self._connect()
         try:

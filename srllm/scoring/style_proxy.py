@@ -44,6 +44,7 @@ from typing import Any, Literal
 import numpy as np
 
 from srllm.errors import SrllmError
+from srllm.metrics.similarity import embed
 
 Polarity = Literal["positive", "negative", "other"]  # "other": a ParlAI label outside TRAITS
 
@@ -138,6 +139,7 @@ class StyleProxy:
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """What a report says about this scorer: a MiniLM-similarity proxy for ParlAI's style classifier, and its traits."""
         return {"scorer": self.name, "is_proxy": True, "encoder": "sentence-transformers/all-MiniLM-L6-v2",
                 "positive": list(trait_names("positive", self.traits)),
                 "negative": list(trait_names("negative", self.traits)),
@@ -145,7 +147,6 @@ class StyleProxy:
                 "stands_in_for": "ParlAI style classifier (zoo:style_gen), Section 4.4"}
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        from srllm.metrics.similarity import embed
 
         return np.asarray(embed(list(texts), batch_size=self.batch_size, device=self.device), dtype=np.float64)
 
@@ -209,9 +210,13 @@ class ParlAIStyle:
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """What a report says about this scorer: ParlAI's classifier itself (not a proxy) and its model file."""
         return {"scorer": self.name, "is_proxy": False, "model_file": self.model_file}
 
     def score(self, texts: Iterable[str]) -> list[StyleResult]:
+        """One :class:`StyleResult` per text, in order: class probabilities, the predicted trait, and the
+        mean probability of the positive traits minus that of the negative ones.
+        """
         polarity = {t.name.lower(): t.polarity for t in self.traits}
         results = []
         for i, text in enumerate(_check_texts(texts)):
@@ -250,11 +255,6 @@ def get_style_scorer(name: str = "style-proxy") -> StyleProxy | ParlAIStyle:
 
 
 # --------------------------------------------------------------------------- summaries
-
-
-def style_scores(results: Sequence[StyleResult]) -> list[float]:
-    """The scalar style score of each result."""
-    return [r.score for r in results]
 
 
 def style_differences(before: Sequence[StyleResult], after: Sequence[StyleResult]) -> list[float]:

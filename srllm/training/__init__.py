@@ -17,7 +17,7 @@ Typical use::
     run.summary()
 """
 
-from srllm.training.config import CPU_OPTIMIZERS, METHODS, TrainConfig, adapter_content_hash, run_hash
+from srllm.training.config import CPU_OPTIMIZERS, METHODS, TrainConfig, run_hash
 from srllm.training.model import load_init_adapter
 from srllm.training.pairs import DataStats, Pair, data_hash, default_records, to_pairs, tokenize_pairs
 from srllm.training.runs import RunResult, find_profile_run, latest_checkpoint, load_run, profile_run_name, runs_dir
@@ -25,7 +25,7 @@ from srllm.training.trainer import EpochSeededLengthSampler, throughput_record, 
 from srllm.training.variants import VARIANT_ALIASES, VARIANTS, Variant, train_variant, variant_plan
 
 __all__ = [
-    "CPU_OPTIMIZERS", "METHODS", "TrainConfig", "adapter_content_hash", "run_hash", "load_init_adapter", "DataStats",
+    "CPU_OPTIMIZERS", "METHODS", "TrainConfig", "run_hash", "load_init_adapter", "DataStats",
     "Pair", "data_hash", "default_records", "to_pairs", "tokenize_pairs", "RunResult", "find_profile_run",
     "latest_checkpoint", "load_run", "profile_run_name", "runs_dir", "EpochSeededLengthSampler",
     "throughput_record", "train", "VARIANT_ALIASES", "VARIANTS", "Variant", "train_variant", "variant_plan",

@@ -20,13 +20,14 @@ Table 3) and applies the device's fallbacks, recording each in ``notes``:
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srllm.cache import stable_hash
+from srllm.cache import adapter_fingerprint, stable_hash
 from srllm.errors import SrllmError
+from srllm.models import resolve_device
+from srllm.profiles import resolve
 
 METHODS = ("qlora", "lora", "prefix", "dense")
 
@@ -83,6 +84,12 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
+        """Raise :class:`SrllmError` naming the first invalid field.
+
+        Beyond ranges, checks what only holds together: ``save_steps`` a multiple of ``eval_steps``
+        (so the best checkpoint can be restored), the method's adapter settings present, and an
+        ``init_adapter`` that is a peft folder.
+        """
         def bad(name: str, value: Any, why: str) -> SrllmError:
             return SrllmError(f"training config '{name}' = {value!r} is invalid: {why}")
 
@@ -132,10 +139,7 @@ class TrainConfig:
 
         ``overrides`` replace resolved fields by name (``max_steps=10``, ``learning_rate=1e-3``).
         """
-        from srllm.models import resolve_device
-        from srllm.profiles import get_profile
-
-        p = get_profile(profile) if isinstance(profile, str) else profile
+        p = resolve(profile)
         method = method or p.train.method
         if method not in METHODS:
             raise SrllmError(f"training config 'method' = {method!r} is invalid: unknown method; "
@@ -205,15 +209,21 @@ class TrainConfig:
         return cls(**values)
 
     def hashed_fields(self) -> dict[str, Any]:
+        """The fields that define a run, for :func:`run_hash`: all but ``profile`` and ``notes``.
+
+        ``init_adapter`` enters by the hash of its content, not its path, and only when set, so that
+        earlier runs keep their hash.
+        """
         d = dataclasses.asdict(self)
         d.pop("profile")
         d.pop("notes")
         init = d.pop("init_adapter")  # absent when unset, so earlier run hashes stay valid
         if init is not None:
-            d["init_adapter"] = adapter_content_hash(init)
+            d["init_adapter"] = adapter_fingerprint(init)
         return d
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as a plain dict (written to the run folder's ``config.json``)."""
         return dataclasses.asdict(self)
 
 
@@ -224,16 +234,6 @@ def _cpu_bf16_supported() -> bool:
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
-
-
-def adapter_content_hash(adapter_dir: str | os.PathLike) -> str:
-    """Hash of a peft adapter folder's config and weight files (what a run started from it depends on)."""
-    from srllm.cache import file_hash
-
-    d = Path(adapter_dir)
-    files = sorted(f for f in d.iterdir() if f.is_file() and (f.name == "adapter_config.json"
-                                                               or f.name.startswith("adapter_model")))
-    return stable_hash([(f.name, file_hash(f)) for f in files], length=16)
 
 
 def run_hash(cfg: TrainConfig, data_hash: str) -> str:

@@ -28,7 +28,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from srllm.cache import write_folder
 from srllm.errors import SrllmError
+from srllm.models import load_model
+from srllm.profiles import QuantSettings
 from srllm.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ class GradientCheckError(SrllmError):
 
 
 def linear4bit_layers(model: Any) -> list[tuple[str, Any]]:
+    """Every bitsandbytes ``Linear4bit`` layer of ``model`` with its name; none when bitsandbytes is not installed."""
     try:
         from bitsandbytes.nn import Linear4bit
     except ImportError:  # bitsandbytes missing: nothing can be 4-bit
@@ -71,8 +75,6 @@ def load_base(cfg: Any) -> tuple[Any, Any]:
     Non-quantized weights load in float32; mixed precision (fp16/bf16) comes from
     autocast in the Trainer, so the optimizer always updates float32 weights.
     """
-    from srllm.models import load_model
-    from srllm.profiles import QuantSettings
 
     if cfg.method == "qlora":
         q = cfg.quant
@@ -87,7 +89,11 @@ def load_base(cfg: Any) -> tuple[Any, Any]:
 
 
 def attach_method(model: Any, cfg: Any) -> Any:
-    """Wrap ``model`` with the method's trainable parameters (peft for qlora/lora/prefix)."""
+    """Wrap ``model`` with the method's trainable parameters (peft for qlora/lora/prefix).
+
+    QLoRA (Dettmers et al. 2023) trains LoRA adapters (Hu et al. 2021) on a 4-bit base;
+    prefix-tuning (Li & Liang 2021) learns key/value prefixes; ``dense`` trains every weight.
+    """
     from peft import LoraConfig, PrefixTuningConfig, get_peft_model, prepare_model_for_kbit_training
 
     if cfg.method == "qlora":
@@ -120,7 +126,7 @@ def attach_method(model: Any, cfg: Any) -> Any:
 def apply_prefix_dropout(model: Any, p: float) -> list[Any]:
     """Dropout with probability ``p`` on the prefix key/values while training (Table 3: 0.1).
 
-    Li and Liang's prefix-tuning, which the paper follows, drops out the prefix activations
+    Li and Liang's (2021) prefix-tuning, which the paper follows, drops out the prefix activations
     (their ``prefix_dropout``); peft's ``PrefixTuningConfig`` has no such setting, so a
     forward hook on each prefix encoder applies ``torch.nn.functional.dropout`` to its
     output when the model is in training mode. In evaluation and generation (``eval()``,
@@ -239,26 +245,12 @@ def merge_adapter(cfg: Any, adapter_dir: str | Path, out_dir: str | Path) -> Pat
     is added to it (``merge_and_unload``), so the merged model needs neither peft
     nor bitsandbytes.
     """
-    import os
-    import shutil
-
     from peft import PeftModel
-
-    from srllm.models import load_model
 
     dtype = "float32" if cfg.device == "cpu" else (cfg.quant or {}).get("compute_dtype", "float16")
     base, tok = load_model(cfg.model, device=cfg.device, dtype=dtype)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-    out = Path(out_dir)
-    tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    merged.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    return out
+    return write_folder(out_dir, lambda tmp: (merged.save_pretrained(tmp), tok.save_pretrained(tmp)))
 
 
 def load_init_adapter(model: Any, cfg: TrainConfig) -> None:

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from srllm.cache import stable_hash
+from srllm.data.sources import load_dataset_for
+from srllm.data.splits import limit
 from srllm.errors import SrllmError
 from srllm.labels import needs_rewrite
+from srllm.prompts import format_prompt, tokenize_example
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,8 @@ class Pair:
 
 @dataclass
 class DataStats:
+    """Records given and used; how many were skipped (no rewrite), cut at ``max_length`` or dropped (no response left)."""
+
     given: int = 0
     used: int = 0
     skipped_no_rewrite: int = 0
@@ -71,8 +76,6 @@ def tokenize_pairs(pairs: Sequence[Pair], tokenizer: Any, fmt: str, max_length: 
     Examples cut so hard by ``max_length`` that no response token is left would
     contribute nothing to the loss; they are dropped and counted.
     """
-    from srllm.prompts import format_prompt, tokenize_example
-
     out = []
     for p in pairs:
         ex = tokenize_example(format_prompt(p.text, fmt, tokenizer), p.safe_variation, tokenizer, max_length)
@@ -89,6 +92,10 @@ def tokenize_pairs(pairs: Sequence[Pair], tokenizer: Any, fmt: str, max_length: 
 
 
 def data_hash(train_pairs: Sequence[Pair], eval_pairs: Sequence[Pair]) -> str:
+    """Short hash of the training and evaluation pairs' texts and rewrites.
+
+    Part of the run hash, so that changed data means a new run rather than a reused one.
+    """
     return stable_hash([[p.text, p.safe_variation] for p in train_pairs],
                        [[p.text, p.safe_variation] for p in eval_pairs], length=16)
 
@@ -101,9 +108,6 @@ def default_records(profile: Any) -> tuple[list[Any], list[Any], str]:
     ``data.train_pairs = "needs_rewrite"`` only the pairs whose input is biased or toxic
     (:func:`srllm.labels.needs_rewrite`) are kept, in both splits, before the row limits.
     """
-    from srllm.data.sources import load_dataset_for
-    from srllm.data.splits import limit
-
     d = profile.data
     parts = load_dataset_for(profile, "cmd").splits
     train, dev = list(parts["train"]), list(parts["dev"])
@@ -111,7 +115,8 @@ def default_records(profile: Any) -> tuple[list[Any], list[Any], str]:
     if d.train_pairs == "needs_rewrite":
         train, dev = [r for r in train if needs_rewrite(r)], [r for r in dev if needs_rewrite(r)]
         what += ", biased or toxic inputs only"
-    return limit(train, d.max_train_rows), limit(dev, d.max_eval_rows), f"{load_dataset_for(profile, 'cmd').describe()}; {what}"
+    return (limit(train, d.max_train_rows), limit(dev, d.max_eval_rows),
+            f"{load_dataset_for(profile, 'cmd').describe()}; {what}")
 
 
 class Collator:

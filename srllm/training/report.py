@@ -13,6 +13,14 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from srllm import paper
+from srllm.data.sources import load_dataset_for
+from srllm.generation import rewrite
+from srllm.metrics.task_success import KINDS, biased_inputs, task_success
+from srllm.profiles import get_profile
+from srllm.report import side_by_side
+from srllm.scoring import get_scorer
+
 
 def loss_curve_figure(run: Any, *, title: str | None = None) -> Any:
     """Training loss (every logged step) and evaluation loss (every ``eval_steps``) against the step."""
@@ -90,8 +98,6 @@ def cost_beside_paper(run: Any) -> pd.DataFrame:
 
     The paper reports costs for QLoRA and prefix-tuning only; LoRA and dense rows get no paper value.
     """
-    from srllm import paper
-    from srllm.report import side_by_side
 
     e = run.manifest.get("energy", {})
     ours = {"minutes": e.get("minutes"), "energy_kwh": e.get("energy_kwh"), "kg_co2e": e.get("kg_co2e")}
@@ -117,7 +123,6 @@ def before_after(run: Any, records: Sequence[Any], profile: Any, *, progress: bo
     Both are greedy (Appendix C) and come from separate model instances loaded by
     :mod:`srllm.generation`, never from the model that was trained.
     """
-    from srllm.generation import rewrite
 
     texts = [r.text if not isinstance(r, dict) else r["text"] for r in records]
     refs = [getattr(r, "safe_variation", None) if not isinstance(r, dict) else r.get("safe_variation")
@@ -134,8 +139,6 @@ def before_after(run: Any, records: Sequence[Any], profile: Any, *, progress: bo
 
 def settings_beside_table3(run: Any) -> pd.DataFrame:
     """The run's resolved settings beside Table 3's (the ``paper`` profile), one row per setting."""
-    from srllm.profiles import get_profile
-
     p = get_profile("paper")
     c = run.config
     prefix_run = c["method"] == "prefix"
@@ -177,8 +180,6 @@ def dev_biased_records(profile: Any) -> list[Any]:
     """The dev split's inputs that need a rewrite (:func:`srllm.metrics.task_success.biased_inputs`),
     from the profile's CMD source, the whole dev split (``max_eval_rows`` limits only the
     evaluation during training). The sweep and the training page measure task success on these."""
-    from srllm.data.sources import load_dataset_for
-    from srllm.metrics.task_success import biased_inputs
 
     return biased_inputs(load_dataset_for(profile, "cmd").splits["dev"])
 
@@ -199,9 +200,6 @@ def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequenc
     reader can tell the model's shortfall from the scorer's. Returns
     ``{method: TaskSuccessResult}`` in the order zero-shot, 2-shot, prefix, SR_LLM, reference.
     """
-    from srllm.generation import rewrite
-    from srllm.metrics.task_success import task_success
-    from srllm.scoring import get_scorer
 
     recs = list(records) if records is not None else dev_biased_records(profile)
     texts = [r.text for r in recs]
@@ -220,7 +218,6 @@ def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequenc
 def failure_examples(results: dict[str, Any], per_kind: int = 1, max_chars: int = 160) -> pd.DataFrame:
     """For each kind (success and the four failures), up to ``per_kind`` examples, taken from the
     methods in order (SR_LLM first), so the page shows what each kind looks like."""
-    from srllm.metrics.task_success import KINDS
 
     def cut(t: str) -> str:
         return t if len(t) <= max_chars else t[:max_chars - 1] + "…"

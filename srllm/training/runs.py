@@ -23,6 +23,7 @@ from typing import Any, Iterator, Sequence
 
 from srllm.cache import atomic_write_text, cache_dir
 from srllm.errors import SrllmError
+from srllm.profiles import resolve
 from srllm.training.config import TrainConfig, run_hash
 from srllm.training.pairs import data_hash, default_records, to_pairs
 
@@ -50,31 +51,38 @@ class RunResult:
 
     @property
     def model(self) -> str:
+        """The base model the run trained."""
         return self.config["model"]
 
     @property
     def adapter_dir(self) -> Path | None:
+        """The trained adapter's folder, None when the run saved none (dense fine-tuning)."""
         d = self.manifest.get("adapter_dir")
         return self.run_dir / d if d else None
 
     @property
     def merged_dir(self) -> Path | None:
+        """The full model's folder: dense fine-tuning's, or the base with the adapter merged in when asked; else None."""
         d = self.manifest.get("merged_dir")
         return self.run_dir / d if d else None
 
     @property
     def log_history(self) -> list[dict[str, Any]]:
+        """The trainer's log entries (losses by step) as recorded in the manifest."""
         return list(self.manifest.get("log_history", []))
 
     @property
     def final_train_loss(self) -> float | None:
+        """The training loss the run ended with, None when not recorded."""
         return self.manifest.get("final_train_loss")
 
     @property
     def final_eval_loss(self) -> float | None:
+        """The best evaluation loss (the trainer's best metric, else the last evaluation), None when there was none."""
         return self.manifest.get("best_eval_loss")
 
     def loss_curves(self) -> dict[str, list[tuple[int, float]]]:
+        """``{"train": [(step, loss)], "eval": [(step, eval_loss)]}`` from a Trainer log history."""
         """``{"train": [(step, loss)], "eval": [(step, eval_loss)]}`` for plotting."""
         return loss_curves(self.log_history)
 
@@ -94,6 +102,7 @@ class RunResult:
 
 
 def loss_curves(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """Training and evaluation loss as ``(step, loss)`` points, read from a trainer log history."""
     train = [(int(h["step"]), float(h["loss"])) for h in log_history if "loss" in h and "step" in h]
     ev = [(int(h["step"]), float(h["eval_loss"])) for h in log_history if "eval_loss" in h and "step" in h]
     return {"train": train, "eval": ev}
@@ -109,6 +118,7 @@ def load_run(run_dir: str | os.PathLike) -> RunResult:
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The run folder's manifest when the run finished, else None (missing, unreadable or unfinished)."""
     try:
         m = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -117,6 +127,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
 
 
 def runs_dir() -> Path:
+    """The folder under the srllm cache where training runs are kept (created if missing)."""
     d = cache_dir() / "runs"
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -156,6 +167,10 @@ def latest_checkpoint(ckpt_dir: Path) -> Path | None:
 
 
 def prune_incomplete_checkpoints(ckpt_dir: Path, keep: Path | None) -> None:
+    """Remove checkpoints newer than ``keep`` (all numbered ones when ``keep`` is None).
+
+    Such checkpoints were cut short by an interruption; removing them lets training resume from ``keep``.
+    """
     if not ckpt_dir.is_dir():
         return
     for d in ckpt_dir.glob("checkpoint-*"):
@@ -171,6 +186,7 @@ def prune_incomplete_checkpoints(ckpt_dir: Path, keep: Path | None) -> None:
 
 
 def utc_now() -> str:
+    """The current UTC time as an ISO 8601 string to the second, for run records."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -178,9 +194,7 @@ def profile_run_name(profile: Any = "cpu", method: str | None = None) -> str:
     """The run folder name (``<method>-<hash>``) that ``train(method, profile)`` uses with the
     profile's own settings and default data: how the book's SR_LLM run is found again by
     its settings, never by age (a workshop or sweep run has other settings, so another name)."""
-    from srllm.profiles import get_profile
-
-    prof = get_profile(profile) if isinstance(profile, str) else profile
+    prof = resolve(profile)
     d_train, d_eval, _ = default_records(prof)
     cfg = TrainConfig.from_profile(prof, method)
     train_pairs, _ = to_pairs(d_train, "train")
@@ -217,6 +231,7 @@ def claim_folder(run_dir: Path, cfg: TrainConfig, h: str, dhash: str, fresh: boo
 
 
 def checkpoint_step(checkpoint: str | None) -> int | None:
+    """The step number of a ``checkpoint-<step>`` path, None for no path or another name."""
     if not checkpoint:
         return None
     try:

@@ -31,8 +31,13 @@ from typing import Any, Iterator, Sequence
 
 from srllm.cache import atomic_write_text, write_folder
 from srllm.errors import SrllmError
+from srllm.models import load_tokenizer
+from srllm.profiles import resolve
+from srllm.runrecord import PowerMonitor, device_info, energy_record, package_versions, session_dict
 from srllm.training.config import TrainConfig, run_hash
-from srllm.training.model import load_init_adapter
+from srllm.training.model import (
+    GradientGuard, attach_method, load_base, load_init_adapter, merge_adapter, trainable_counts,
+)
 from srllm.training.pairs import Collator, DataStats, data_hash, default_records, to_pairs, tokenize_pairs
 from srllm.training.runs import (
     MANIFEST, SESSIONS, RunResult, checkpoint_step, claim_folder, latest_checkpoint, prune_incomplete_checkpoints,
@@ -59,6 +64,7 @@ class EpochSeededLengthSampler:
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Set the epoch whose order to draw next (called by the trainer at each epoch start)."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
@@ -134,8 +140,6 @@ def _make_session_callback(run_dir: Path, monitor: Any, previous: list[dict[str,
                            started_at: str, write: bool = True) -> Any:
     from transformers import TrainerCallback
 
-    from srllm.runrecord import session_dict
-
     class SessionRecorder(TrainerCallback):
         """Writes this session's time and power beside the checkpoints, so a kill loses little."""
 
@@ -199,10 +203,7 @@ def train(method: str | None = None, profile: Any = "cpu", records_train: Sequen
     checkpoint unless ``resume=False``, which starts it afresh. ``overrides`` replace :class:`TrainConfig` fields
     (``max_steps=10``). ``callbacks``: extra ``transformers.TrainerCallback`` objects.
     """
-    from srllm.models import load_tokenizer
-    from srllm.profiles import get_profile
-
-    prof = get_profile(profile) if isinstance(profile, str) else profile
+    prof = resolve(profile)
     if records_train is None:
         d_train, d_eval, source = default_records(prof)
         records_train = d_train
@@ -264,9 +265,6 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
                  callbacks: Sequence[Any], data_source: str) -> dict[str, Any]:
     import datasets
     from transformers import EarlyStoppingCallback, set_seed
-
-    from srllm.runrecord import PowerMonitor, device_info, energy_record, package_versions
-    from srllm.training.model import GradientGuard, attach_method, load_base, merge_adapter, trainable_counts
 
     ckpt_dir = run_dir / "checkpoints"
     is_main = ps is None or ps.is_main_process

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from srllm.errors import SrllmError
+from srllm.profiles import resolve
 from srllm.training.pairs import default_records, to_pairs
 from srllm.training.runs import RunResult
 from srllm.training.trainer import train
@@ -43,9 +44,7 @@ def variant_plan(name: str, profile: Any) -> dict[str, Any]:
     those pairs five times, as five epochs do, at a fraction of the cost. Without
     it (the paper profile) the variant trains for real epochs over the full split.
     """
-    from srllm.profiles import get_profile
-
-    p = get_profile(profile) if isinstance(profile, str) else profile
+    p = resolve(profile)
     key = VARIANT_ALIASES.get(name, name)
     if key not in VARIANTS:
         raise SrllmError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}")
@@ -64,9 +63,7 @@ def variant_plan(name: str, profile: Any) -> dict[str, Any]:
 def train_variant(name: str, profile: Any = "cpu", records_train: Sequence[Any] | None = None,
                   records_eval: Sequence[Any] | None = None, **kwargs: Any) -> RunResult:
     """Train (or reuse) one human-evaluation variant (Section 4.6) under ``profile``; see :func:`variant_plan`."""
-    from srllm.profiles import get_profile
-
-    prof = get_profile(profile) if isinstance(profile, str) else profile
+    prof = resolve(profile)
     plan = variant_plan(name, prof)
     source = kwargs.pop("data_source", None)
     if records_train is None:

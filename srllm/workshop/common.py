@@ -180,6 +180,10 @@ def shared_scorer(name: Any) -> Any:
 
 
 def check_pairs(originals: Sequence[str], rewrites: Sequence[str], what: str) -> None:
+    """Raise :class:`SrllmError` unless there is one string rewrite per original, and at least one.
+
+    ``what`` names the caller in the message.
+    """
     if len(originals) != len(rewrites):
         raise SrllmError(f"{what}: {len(originals)} originals but {len(rewrites)} rewrites; "
                          "give one rewrite per text, in the same order")
@@ -217,8 +221,10 @@ def score_rewrites(originals: Sequence[str], rewrites: Sequence[str], *, scorer:
 
 
 def pct(x: float | None) -> str:
+    """A share as a whole percent (``0.42`` -> ``42%``); ``n/a`` for None or NaN."""
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
 
 def verdict(passed: bool) -> str:
+    """How an exercise report states its result: ``PASSED`` or ``NOT YET``."""
     return "PASSED" if passed else "NOT YET"

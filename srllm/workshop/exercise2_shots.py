@@ -14,6 +14,7 @@ from srllm.workshop.common import MIN_SIMILARITY, WORKSHOP_SEED, pct, score_rewr
 
 
 def record_id(record: Any) -> str:
+    """The id of a training record (dict or object); none is an error, since exercise 2 picks shots by id."""
     rid = field_of(record, "id")
     if not isinstance(rid, str) or not rid:
         raise SrllmError(f"record has no id: {record!r}")

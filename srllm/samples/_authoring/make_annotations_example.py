@@ -59,6 +59,7 @@ def simulate(seed: int = SEED, n_items: int = N_ITEMS) -> list[dict[str, str]]:
 
 
 def main() -> None:
+    """Simulate the annotations and write them to ``annotations_example.csv``."""
     rows = simulate()
     with OUT.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=["item_id", "annotator", *CATEGORIES])

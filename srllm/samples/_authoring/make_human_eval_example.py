@@ -55,6 +55,7 @@ def simulate(seed: int = SEED, n_items: int = N_ITEMS) -> list[dict[str, object]
 
 
 def main() -> None:
+    """Simulate the ratings and write them to ``human_eval_example.csv``."""
     rows = simulate()
     with OUT.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=["item_id", "variant", "rater", "safety", "language"])
