@@ -5,6 +5,7 @@ and only orchestrates and shows; the modules wire the pipeline's cached stages t
 (training in :mod:`srllm.training`, generation in :mod:`srllm.generation`, scoring in
 :mod:`srllm.scoring`, measures in :mod:`srllm.metrics`) and never the other way round.
 
+* :mod:`srllm.results.dataset` - the CMD's labels, splits and agreement (Tables 1, 10-13);
 * :mod:`srllm.results.common` - evaluation items, method outputs (memoized), notes;
 * :mod:`srllm.results.rates` - scorer choice and the long rate tables;
 * :mod:`srllm.results.tables` - what the side-by-side tables share;

@@ -273,6 +273,8 @@ SWEEP_COLUMNS = {"train_pairs": "train pairs", "lora_r": "LoRA r", "learning_rat
                  "dev_success": "task success", "unchanged": "unchanged", "echo": "echo",
                  "still_unsafe": "still unsafe", "content_lost": "content lost", "train_minutes": "train min",
                  "chosen": "chosen"}
+# The sweep table's columns that are shares (shown as percentages).
+SWEEP_SHARE_COLUMNS = ("task success", "unchanged", "echo", "still unsafe", "content lost")
 # Profile fields a sweep setting fixes: (record field, profile attribute path).
 SWEEP_FIELDS = (("lora_r", "lora.r"), ("learning_rate", "train.learning_rate"), ("batch_size", "train.batch_size"),
                 ("train_pairs", "data.train_pairs"))
