@@ -210,3 +210,11 @@ def test_select_items_prefers_unsafe_records_and_is_deterministic():
     assert len(he.select_items(recs, 500)) == len(recs)
     with pytest.raises(SrllmError, match="positive integer"):
         he.select_items(recs, 0)
+
+
+def test_result_names_its_sheets_without_machine_paths():
+    from srllm.human_eval.results import evaluate_sheets
+    from srllm.human_eval.sheets import example_sheet_path
+
+    res = evaluate_sheets()
+    assert res.source == example_sheet_path().name and "/" not in res.source

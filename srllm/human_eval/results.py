@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,7 +175,7 @@ def plot_fig5(summary: Any, *, illustrative: bool, show_paper: bool = True, titl
 class HumanEvalResult:
     """Everything the notebook shows about one set of ratings."""
 
-    source: str
+    source: str  # the rating sheets' file names (no directories)
     illustrative: bool
     ratings: Any
     summary: Any
@@ -212,5 +213,6 @@ def evaluate_sheets(sheets: Any = None, key: Any = None, *, model: str = "") -> 
     agr = agreement(ratings)
     notes = [ILLUSTRATIVE_BANNER] if illustrative else []
     comparison = compare_with_paper(summary, illustrative=illustrative, model="" if illustrative else model)
-    source = ", ".join(str(p) for p in paths) if paths is not None else "ratings (DataFrame)"
+    # File names only: the result is shown on book pages, where a path of the build machine must not appear.
+    source = ", ".join(Path(p).name for p in paths) if paths is not None else "ratings (DataFrame)"
     return HumanEvalResult(source, illustrative, ratings, summary, agr, comparison, notes)
