@@ -70,12 +70,17 @@ def test_sweep_choice_rule():
             {"setting": "c", "dev_success": 0.3, "dev_success_n": 6, "best_eval_loss": 0.9, "train_minutes": 4}]
     assert mod.choose(rows) == "b"  # within one text of the best, the lower dev loss wins
     assert mod.choose(rows[:1] + rows[2:]) == "a"
-    # the cpu profile's own values are the sweep's first setting
+    # the committed record's choice follows the rule, and the cpu profile uses the chosen setting
+    import json
+
     from srllm.profiles import get_profile
 
+    record = json.loads((Path(__file__).parents[1] / "benchmarks" / "sweeps" / "sweep_cpu.json").read_text())
+    rows_run = [r for r in record["metrics"]["rows"] if r["kind"] == "sr_llm"]
+    chosen = record["metrics"]["chosen"]
+    assert chosen == mod.choose(rows_run)
     cpu = get_profile("cpu")
-    first = next(iter(mod.SETTINGS.values()))
-    assert cpu.replace(**mod.COMMON, **first) == cpu
+    assert cpu.replace(**{**mod.COMMON, **mod.SETTINGS[chosen]}) == cpu
 
 
 def test_reference_row_is_a_ceiling_not_a_competitor():
