@@ -295,6 +295,11 @@ def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
     m = _read_record(record)["metrics"]
     df = pd.DataFrame(m["rows"])
     df["chosen"] = df["setting"] == m.get("chosen")
+    if "train_pairs" in df and "kind" in df:  # rows recorded before the field existed trained on every pair
+        df.loc[df["kind"].eq("sr_llm") & df["train_pairs"].isna(), "train_pairs"] = "all"
+    for c in ("lora_r", "batch_size", "steps"):  # counts: whole numbers, blank for the rows without training
+        if c in df:
+            df[c] = df[c].astype("Int64")
     cols = [c for c in SWEEP_COLUMNS if c in df]
     return df.set_index("setting")[cols].rename(columns=SWEEP_COLUMNS)
 
