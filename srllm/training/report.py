@@ -268,11 +268,10 @@ def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
 
 
 # The sweep record's fields a reader needs, with the names the training page shows.
-SWEEP_COLUMNS = {"train_pairs": "train pairs", "lora_r": "LoRA r", "learning_rate": "lr", "batch_size": "batch",
-                 "epochs": "epochs", "steps": "steps", "best_eval_loss": "best dev loss",
-                 "dev_success": "task success", "unchanged": "unchanged", "echo": "echo",
-                 "still_unsafe": "still unsafe", "content_lost": "content lost", "train_minutes": "train min",
-                 "chosen": "chosen"}
+# Rank and batch size are in each setting's name; training minutes are left to the record (taken on a shared machine).
+SWEEP_COLUMNS = {"train_pairs": "train pairs", "learning_rate": "lr", "epochs": "epochs", "steps": "steps",
+                 "best_eval_loss": "best dev loss", "dev_success": "task success", "unchanged": "unchanged",
+                 "echo": "echo", "still_unsafe": "still unsafe", "content_lost": "content lost", "chosen": "chosen"}
 # The sweep table's columns that are shares (shown as percentages).
 SWEEP_SHARE_COLUMNS = ("task success", "unchanged", "echo", "still unsafe", "content lost")
 # Profile fields a sweep setting fixes: (record field, profile attribute path).
