@@ -418,3 +418,16 @@ def test_proxy_statement_and_ordering_ablation(smoke):
     styler, sentence = safety.ordering_ablation_view(smoke, "cmd_test", ["original", "t5_large"])
     assert list(styler.data.index) == ["Original texts"]  # T5 did not run offline: no row
     assert styler.data.shape[1] == 4 and "ordering of the methods" in sentence
+
+
+def test_our_cell_gives_the_number_and_one_note_rule():
+    from srllm.profiles import get_profile
+    from srllm.results.tables import our_cell
+
+    prof = get_profile("smoke")
+    assert our_cell(None, "sr_llm", prof, missing="no item of group x") == (None, "not run: no item of group x")
+    value, note = our_cell({"status": "failed", "reason": "model missing", "value": float("nan")}, "sr_llm", prof)
+    assert value is None and note.endswith("not run: model missing")
+    value, note = our_cell({"status": "ok", "mean_p_unsafe": 12.5}, "sr_llm", prof, "scorer A", "",
+                           value="mean_p_unsafe")
+    assert value == 12.5 and note.endswith("scorer A") and "not run" not in note

@@ -12,10 +12,10 @@ from srllm.generation.baselines import get_baseline
 from srllm.findings import demographics_findings
 from srllm.profiles import resolve
 from srllm.report import paper_table, side_by_side
-from srllm.results.common import (TABLE5_PAPER_METHOD, data_note, eval_items, headline, join_notes, method_note,
+from srllm.results.common import (TABLE5_PAPER_METHOD, data_note, eval_items, headline,
                                   model_label, model_note)
 from srllm.results.rates import ScorerChoice
-from srllm.results.tables import not_run_footnote, number_or_none
+from srllm.results.tables import not_run_footnote, our_cell
 
 def table5_side_by_side(groups: pd.DataFrame, choice: ScorerChoice, profile: Any = "cpu") -> pd.DataFrame:
     """Table 5 beside ours: index (group, method), mean toxicity probability in percent.
@@ -38,16 +38,10 @@ def table5_side_by_side(groups: pd.DataFrame, choice: ScorerChoice, profile: Any
                 notes[key] = f"not run: {paper.TABLE5_METHOD_LABELS[pm]} is not available offline"
                 continue
             r = look.get((method, g))
-            if r is None:
-                ours[key] = None
-                notes[key] = f"not run: no item of group {g} in our sample"
-                continue
-            ours[key] = number_or_none(r["mean_p_unsafe"])
-            if r["status"] != "ok":
-                notes[key] = join_notes(method_note(method, prof), f"not run: {r['reason']}")
-            else:
-                notes[key] = join_notes(method_note(method, prof), choice.note(),
-                                   model_note(prof) if method != "original" else "", f"n={int(r['n'])}")
+            details = (choice.note(), model_note(prof) if method != "original" else "",
+                       f"n={int(r['n'])}" if r is not None else "")
+            ours[key], notes[key] = our_cell(r, method, prof, *details, value="mean_p_unsafe",
+                                             missing=f"no item of group {g} in our sample")
     return side_by_side(ours, paper_vals, notes=notes, index_names=("group", "method"), keep="paper")
 
 

@@ -15,10 +15,10 @@ from srllm.generation.baselines import get_baseline
 from srllm.profiles import resolve
 from srllm.report import paper_table, side_by_side
 from srllm.results.common import (DATASET_LABELS, DATASETS, PAPER_SCORER_LABELS, SHORT_DATASET, TABLE4_METHODS,
-                                  TABLE4_PAPER_ROW, data_note, eval_items, headline, join_notes, method_note,
+                                  TABLE4_PAPER_ROW, data_note, eval_items, headline, method_note,
                                   method_outputs, model_label, model_note)
 from srllm.results.rates import SUCCESS_LABEL, ScorerChoice
-from srllm.results.tables import (not_run_footnote, number_or_none, rate_lookup, success_footnote, success_sentence,
+from srllm.results.tables import (not_run_footnote, our_cell, rate_lookup, success_footnote, success_sentence,
                                   with_success)
 from srllm.scoring.ablation import ordering_ablation
 from srllm.scoring.bias import CHOICES
@@ -48,16 +48,10 @@ def table4_side_by_side(rates: pd.DataFrame, choices: dict[str, ScorerChoice], p
                     notes[key] = ("not run: " + _unreproduced_reason(row))
                     continue
                 hit = look.get((method, ds, c.name))
-                if hit is None:
-                    ours[key] = None
-                    notes[key] = f"not run: {method} on {ds} with {c.name} was not computed"
-                    continue
-                ours[key] = number_or_none(hit["value"])
-                if hit["status"] != "ok":
-                    notes[key] = join_notes(method_note(method, prof), f"not run: {hit['reason']}")
-                else:
-                    notes[key] = join_notes(method_note(method, prof), c.note(), model_note(prof) if method != "original"
-                                       else "", data_note(ds, int(hit["n"])))
+                details = (c.note(), model_note(prof) if method != "original" else "",
+                           data_note(ds, int(hit["n"])) if hit is not None else "")
+                ours[key], notes[key] = our_cell(hit, method, prof, *details,
+                                                 missing=f"{method} on {ds} with {c.name} was not computed")
     return side_by_side(ours, paper_vals, notes=notes, index_names=("model", "test set", "scorer"), keep="paper")
 
 

@@ -12,7 +12,7 @@ from srllm import paper
 from srllm.generation.baselines import get_baseline
 from srllm.findings import fmt
 from srllm.metrics.task_success import DEFAULT_THRESHOLD
-from srllm.results.common import DATASET_LABELS, TABLE4_PAPER_ROW, TABLE5_PAPER_METHOD
+from srllm.results.common import DATASET_LABELS, TABLE4_PAPER_ROW, TABLE5_PAPER_METHOD, join_notes, method_note
 from srllm.results.rates import SUCCESS_LABEL
 
 def rate_lookup(rates: pd.DataFrame, value: str = "unsafe_rate") -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -25,6 +25,22 @@ def rate_lookup(rates: pd.DataFrame, value: str = "unsafe_rate") -> dict[tuple[s
 def number_or_none(v: Any) -> float | None:
     """``v`` as a float, or None when it is missing (None or NaN)."""
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def our_cell(hit: dict[str, Any] | None, method: str, profile: Any, *details: str, value: str = "value",
+             missing: str = "not computed") -> tuple[float | None, str]:
+    """Our number in one cell of a side-by-side table (Tables 4, 5, 7) and the note that goes with it.
+
+    ``hit`` is the rate row for the cell (``status``, ``reason`` and the ``value`` column), or None
+    when nothing was computed for it (then the note says ``not run: <missing>``). A row that did not
+    run gives its reason; one that ran gives the method's note followed by ``details`` (scorer,
+    model, data). One rule for every table, so their cells read alike.
+    """
+    if hit is None:
+        return None, f"not run: {missing}"
+    if hit["status"] != "ok":
+        return number_or_none(hit[value]), join_notes(method_note(method, profile), f"not run: {hit['reason']}")
+    return number_or_none(hit[value]), join_notes(method_note(method, profile), *details)
 
 
 def with_success(table: pd.DataFrame, success: pd.DataFrame | None, key_of: Any, group_level: str) -> pd.DataFrame:
