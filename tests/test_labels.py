@@ -37,6 +37,20 @@ def test_needs_rewrite_is_biased_or_toxic_and_narrower_than_unsafe():
     assert is_unsafe(negative_report) and not needs_rewrite(negative_report)
 
 
+def test_rewrites_twice_repeats_the_biased_pairs_in_train_and_keeps_dev_whole():
+    from srllm.labels import needs_rewrite
+    from srllm.profiles import get_profile
+    from srllm.training import default_records
+
+    every, every_dev, _ = default_records(get_profile("smoke", **{"data.max_train_rows": None}))
+    twice, twice_dev, source = default_records(get_profile("smoke", **{"data.max_train_rows": None,
+                                                                       "data.train_pairs": "rewrites_twice"}))
+    extra = [r.id for r in every if needs_rewrite(r)]
+    assert extra and [r.id for r in twice] == [r.id for r in every] + extra
+    assert [r.id for r in twice_dev] == [r.id for r in every_dev]
+    assert "twice in train" in source
+
+
 def test_profile_can_train_on_the_pairs_that_need_a_rewrite_only():
     from srllm.labels import needs_rewrite
     from srllm.profiles import ProfileError, get_profile

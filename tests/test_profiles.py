@@ -75,6 +75,13 @@ def test_reproducing_chapter_states_the_cpu_step_counts(repo_root):
     assert (f"one epoch of QLoRA (batch {cpu.train.batch_size}, early stopping on the dev loss; "
             f"prefix-tuning {cpu.prefix.max_steps} steps)") in text
     assert "benchmarks/sweep_cpu.py" in text
+    # the chapter and the audit name the setting the committed sweep chose, which the profile uses
+    import json
+
+    chosen = json.loads((repo_root / "benchmarks" / "sweeps" / "sweep_cpu.json").read_text())["metrics"]["chosen"]
+    assert f"(setting `{chosen}`)" in text and f"LoRA rank {cpu.lora.r}," in text
+    audit = (repo_root / "book" / "audit.md").read_text()
+    assert "not yet confirmed" not in text + audit and cpu.quant.compute_dtype in text + audit
 
 
 def test_prefix_tuning_and_variants_keep_their_own_batch_on_cpu():

@@ -64,6 +64,19 @@ def test_unknown_method_is_refused_before_any_work(cache):
         train("ia3", "smoke", progress=False)
 
 
+def test_bf16_compute_falls_back_to_float32_on_a_cpu_without_bf16(monkeypatch):
+    from srllm.profiles import get_profile
+    from srllm.training import config as train_config
+
+    prof = get_profile("cpu", model="tiny-random-llama")
+    assert prof.quant.compute_dtype == "bfloat16"
+    monkeypatch.setattr(train_config, "_cpu_bf16_supported", lambda: True)
+    assert TrainConfig.from_profile(prof, "qlora").quant["compute_dtype"] == "bfloat16"
+    monkeypatch.setattr(train_config, "_cpu_bf16_supported", lambda: False)
+    cfg = TrainConfig.from_profile(prof, "qlora")
+    assert cfg.quant["compute_dtype"] == "float32" and any("no native bf16" in n for n in cfg.notes)
+
+
 def test_cpu_fallbacks_are_noted():
     from srllm.profiles import get_profile
 

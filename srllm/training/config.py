@@ -183,6 +183,9 @@ class TrainConfig:
             if device != "cuda" and compute == "float16":
                 notes.append("4-bit compute dtype float16 is slow and unsupported for training on CPU; using float32")
                 compute = "float32"
+            if device != "cuda" and compute == "bfloat16" and not _cpu_bf16_supported():
+                notes.append("this CPU has no native bf16 support; 4-bit layers compute in float32")
+                compute = "float32"
             quant = {"quant_type": p.quant.quant_type, "double_quant": p.quant.double_quant, "compute_dtype": compute}
         if method == "prefix":
             prefix = {"num_virtual_tokens": p.prefix.num_virtual_tokens, "init": p.prefix.init,

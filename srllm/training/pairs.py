@@ -102,7 +102,9 @@ def default_records(profile: Any) -> tuple[list[Any], list[Any], str]:
     The source (bundled sample, Hub dataset or local copy), its revision and the split sizes
     are named in the returned description, which goes into the run record. With
     ``data.train_pairs = "needs_rewrite"`` only the pairs whose input is biased or toxic
-    (:func:`srllm.labels.needs_rewrite`) are kept, in both splits, before the row limits.
+    (:func:`srllm.labels.needs_rewrite`) are kept, in both splits, before the row limits;
+    with ``"rewrites_twice"`` every train pair is kept and those pairs appear a second
+    time (the dev split stays whole, so its loss compares with an ``"all"`` run's).
     """
     d = profile.data
     parts = load_dataset_for(profile, "cmd").splits
@@ -111,6 +113,9 @@ def default_records(profile: Any) -> tuple[list[Any], list[Any], str]:
     if d.train_pairs == "needs_rewrite":
         train, dev = [r for r in train if needs_rewrite(r)], [r for r in dev if needs_rewrite(r)]
         what += ", biased or toxic inputs only"
+    elif d.train_pairs == "rewrites_twice":
+        train = train + [r for r in train if needs_rewrite(r)]
+        what += ", pairs with a biased or toxic input twice in train"
     return (limit(train, d.max_train_rows), limit(dev, d.max_eval_rows),
             f"{load_dataset_for(profile, 'cmd').describe()}; {what}")
 

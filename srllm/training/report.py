@@ -276,7 +276,7 @@ SWEEP_COLUMNS = {"train_pairs": "train pairs", "learning_rate": "lr", "epochs": 
 SWEEP_SHARE_COLUMNS = ("task success", "unchanged", "echo", "still unsafe", "content lost")
 # Profile fields a sweep setting fixes: (record field, profile attribute path).
 SWEEP_FIELDS = (("lora_r", "lora.r"), ("learning_rate", "train.learning_rate"), ("batch_size", "train.batch_size"),
-                ("train_pairs", "data.train_pairs"))
+                ("train_pairs", "data.train_pairs"), ("compute_dtype", "quant.compute_dtype"))
 
 
 def _read_record(record: dict[str, Any] | str | Path) -> dict[str, Any]:
@@ -327,6 +327,13 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any) -> dict[str
              + f"; chosen by the rule: **{chosen}**."]
     if m.get("not_run"):
         parts.append("Not run in the committed record: " + ", ".join(m["not_run"]) + ".")
+    if row is not None and row.get("compute_dtype") and m.get("float32_rows"):
+        # the precision check: the chosen setting also run with the 4-bit layers in float32
+        same = next((r for r in m["float32_rows"] if r["setting"] == chosen), None)
+        if same is not None:
+            parts.append(f"Computed in {row['compute_dtype']}; the same setting with the 4-bit layers in float32 "
+                         f"succeeded on {same['dev_success_n']} of {m['dev_texts']} (here {row['dev_success_n']}) "
+                         f"with best dev loss {same['best_eval_loss']:.4f} (here {row['best_eval_loss']:.4f}).")
     if profile.name == "cpu":
         parts.append("This run uses the chosen setting." if uses else
                      "This run does not use the chosen setting (the profile or the notebook parameters differ).")
