@@ -5,7 +5,8 @@ Run: ``.venv/bin/python benchmarks/sweep_cpu.py [--out benchmarks/sweeps/sweep_c
 Each setting trains QLoRA SR_LLM for one full epoch over the bundled CMD sample's
 train split (early stopping on the dev loss with Table 3's patience, the best
 checkpoint kept) under the cpu profile with a few budget fields changed (LoRA
-rank, learning rate, batch size, sequence length), then rewrites the dev split's
+rank, learning rate, batch size, epochs, which pairs to train on), the 4-bit
+layers computing in bfloat16 for every setting (see ``COMMON``), then rewrites the dev split's
 biased inputs (:func:`srllm.metrics.task_success.biased_inputs`) and measures
 task success with the offline proxy scorer. The base model's zero-shot and
 2-shot prompting are measured on the same dev texts for reference (after the settings).
@@ -16,7 +17,9 @@ test-split text is generated or scored here.
 
 The record (``benchmarks/sweeps/sweep_cpu.json``, kept apart from the performance page's benchmark records) holds every setting's dev loss,
 task success and failure shares, training time, tokens/s and padding share, the
-chosen setting and the machine; notebook 02 shows it and ``srllm/profiles.py``
+chosen setting and the machine, and (``float32_rows``) the rows of an earlier run
+of this script with the 4-bit layers in float32, kept for comparison and never
+chosen from; notebook 02 shows it and ``srllm/profiles.py``
 cites it. Times are wall times on the machine named in the record, which may
 have been shared with other jobs (``load_average`` says how busy it was).
 """

@@ -54,7 +54,7 @@ def test_sweep_table_marks_the_chosen_setting(tmp_path):
     path = tmp_path / "sweep.json"
     path.write_text(json.dumps(rec))
     t = sweep_table(path)
-    assert list(t.index) == ["a", "b", "zero_shot"] and t["chosen"].tolist() == [False, True, False]
+    assert list(t.index) == ["a", "b (chosen)", "zero_shot"] and "chosen" not in t.columns
     assert sweep_table(rec).equals(t)
 
 

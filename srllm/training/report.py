@@ -271,7 +271,9 @@ def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
 # Rank and batch size are in each setting's name; training minutes are left to the record (taken on a shared machine).
 SWEEP_COLUMNS = {"train_pairs": "train pairs", "learning_rate": "lr", "epochs": "epochs", "steps": "steps",
                  "best_eval_loss": "best dev loss", "dev_success": "task success", "unchanged": "unchanged",
-                 "echo": "echo", "still_unsafe": "still unsafe", "content_lost": "content lost", "chosen": "chosen"}
+                 "echo": "echo", "still_unsafe": "still unsafe", "content_lost": "content lost"}
+# How the table names each data.train_pairs choice (short, so that the table fits a page).
+TRAIN_PAIRS_LABELS = {"all": "all", "needs_rewrite": "biased only", "rewrites_twice": "all + biased again"}
 # The sweep table's columns that are shares (shown as percentages).
 SWEEP_SHARE_COLUMNS = ("task success", "unchanged", "echo", "still unsafe", "content lost")
 # Profile fields a sweep setting fixes: (record field, profile attribute path).
@@ -289,13 +291,16 @@ def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
     """The dev-split sweep's rows (``benchmarks/sweeps/sweep_cpu.json``) as a compact table, the chosen row marked.
 
     One row per setting, then the reference rewrites and the base model's prompting rows
-    (measured the same way); columns named as :data:`SWEEP_COLUMNS` says.
+    (measured the same way); columns named as :data:`SWEEP_COLUMNS` says, training pairs as
+    :data:`TRAIN_PAIRS_LABELS` says. The chosen setting's name ends in " (chosen)".
     """
     m = _read_record(record)["metrics"]
     df = pd.DataFrame(m["rows"])
-    df["chosen"] = df["setting"] == m.get("chosen")
     if "train_pairs" in df and "kind" in df:  # rows recorded before the field existed trained on every pair
         df.loc[df["kind"].eq("sr_llm") & df["train_pairs"].isna(), "train_pairs"] = "all"
+    if "train_pairs" in df:
+        df["train_pairs"] = df["train_pairs"].map(lambda v: TRAIN_PAIRS_LABELS.get(v, v))
+    df["setting"] = [f"{s} (chosen)" if s == m.get("chosen") else s for s in df["setting"]]
     for c in ("lora_r", "batch_size", "steps"):  # counts: whole numbers, blank for the rows without training
         if c in df:
             df[c] = df[c].astype("Int64")
