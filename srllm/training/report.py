@@ -268,10 +268,12 @@ def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
 
 
 # The sweep record's fields a reader needs, with the names the training page shows.
-# Rank and batch size are in each setting's name; training minutes are left to the record (taken on a shared machine).
-SWEEP_COLUMNS = {"train_pairs": "train pairs", "learning_rate": "lr", "epochs": "epochs", "steps": "steps",
-                 "best_eval_loss": "best dev loss", "dev_success": "task success", "unchanged": "unchanged",
-                 "echo": "echo", "still_unsafe": "still unsafe", "content_lost": "content lost"}
+# Training minutes are left to the record (taken on a shared machine).
+# Rank, learning rate and batch size are in each setting's name and the steps follow from the epochs, so the
+# table keeps what the choice was made on and the two failure kinds that differ between settings (every share,
+# unchanged and echo included, is in the record and, per method, in the task-success table).
+SWEEP_COLUMNS = {"train_pairs": "train pairs", "epochs": "epochs", "best_eval_loss": "best dev loss",
+                 "dev_success": "task success", "still_unsafe": "still unsafe", "content_lost": "content lost"}
 # How the table names each data.train_pairs choice (short, so that the table fits a page).
 TRAIN_PAIRS_LABELS = {"all": "all", "needs_rewrite": "biased only", "rewrites_twice": "all + biased again"}
 # The sweep table's columns that are shares (shown as percentages).
