@@ -270,7 +270,7 @@ def success_verdict(results: dict[str, Any]) -> dict[str, Any]:
 # The sweep record's fields a reader needs, with the names the training page shows.
 # Training minutes are left to the record (taken on a shared machine).
 # Rank, learning rate and batch size are in each setting's name and the steps follow from the epochs, so the
-# table keeps what the choice was made on and the two failure kinds that differ between settings (every share,
+# table keeps what the choice was made on and the two most common failure kinds (every share,
 # unchanged and echo included, is in the record and, per method, in the task-success table).
 SWEEP_COLUMNS = {"train_pairs": "train pairs", "epochs": "epochs", "best_eval_loss": "best dev loss",
                  "dev_success": "task success", "still_unsafe": "still unsafe", "content_lost": "content lost"}
