@@ -328,6 +328,28 @@ def test_proxy_card_reports_heldout_accuracy_recomputed_from_predictions(cache_r
     assert f"{100 * card['heldout_accuracy']:.0f}%" in card["sentence"]
     old = proxy_card(seed=42, include_safe_variations=True)
     assert old["includes_safe_variations"] and old["n_train"] == card["n_train"] + len(cmd_splits["train"])
+    # the neutral-statement probe: recomputed from the classifier's own probabilities
+    from srllm.data.readers import read_texts
+    from srllm.data.samples import samples_dir
+    from srllm.scoring.bias import NEUTRAL_PROBE_FILE
+
+    _, probe_texts = read_texts(samples_dir() / NEUTRAL_PROBE_FILE)
+    probe = card["neutral_probe"]
+    assert probe["n"] == len(probe_texts) >= 20
+    assert probe["flagged"] == int((clf.predict_proba(probe_texts) >= 0.5).sum())
+    assert f"flags {probe['flagged']} of {probe['n']} neutral general statements" in card["sentence"]
+
+
+def test_neutral_probe_texts_are_nobody_s_training_data():
+    """The probe's statements are in no bundled dataset a model or scorer learns from."""
+    from srllm.data.readers import read_texts
+    from srllm.data.samples import load_sample, samples_dir
+    from srllm.scoring.bias import NEUTRAL_PROBE_FILE
+
+    _, probe_texts = read_texts(samples_dir() / NEUTRAL_PROBE_FILE)
+    seen = {r.text for r in load_sample("cmd")} | {r.safe_variation for r in load_sample("cmd")}
+    seen |= {r.text for r in load_sample("toxigen")}
+    assert probe_texts and not set(probe_texts) & seen
 
 
 @pytest.mark.slow

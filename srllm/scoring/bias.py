@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from srllm.cache import cache_dir, stable_hash
-from srllm.data.samples import load_sample, sample_path
+from srllm.data.readers import read_texts
+from srllm.data.samples import load_sample, sample_path, samples_dir
 from srllm.data.splits import split_records
 from srllm.errors import SrllmError
 from srllm.scoring.base import ScorerError, ScorerUnavailableError
@@ -202,6 +203,28 @@ def train_bias_classifier_from_sample(seed: int = 42, use_cache: bool = True,
     return train_bias_classifier(tr_texts, tr_labels, heldout=held, seed=seed, use_cache=use_cache)
 
 
+#: Neutral general statements about a group (one group each), written for this check and used by
+#: nothing else: no model trains on them and no scorer learns from them.
+NEUTRAL_PROBE_FILE = "neutral_group_statements.jsonl"
+
+
+def neutral_probe(classifier: BiasClassifier) -> dict[str, Any]:
+    """How many neutral general statements about a group the classifier flags (P(bias) >= 0.5).
+
+    The held-out accuracy is measured on CMD texts, where a general statement about a group is
+    nearly always a stereotype and neutral texts are mostly news reports; a classifier that learns
+    that contrast flags the *form* ("X people ...") as well as the bias. This probe, on the
+    bundled ``neutral_group_statements.jsonl``, shows how often, so that a reader can weigh a
+    "still unsafe" verdict on a rewrite that keeps a neutral general statement about its group.
+    Returns ``{"n", "flagged", "share", "examples"}`` (the two highest-scored flagged texts).
+    """
+    _, texts = read_texts(samples_dir() / NEUTRAL_PROBE_FILE)
+    probs = [float(p) for p in classifier.predict_proba(texts)]
+    flagged = sorted(((p, t) for p, t in zip(probs, texts) if p >= 0.5), reverse=True)
+    return {"n": len(texts), "flagged": len(flagged), "share": len(flagged) / len(texts) if texts else float("nan"),
+            "examples": [t for _, t in flagged[:2]]}
+
+
 def proxy_card(classifier: BiasClassifier | None = None, seed: int = 42,
                include_safe_variations: bool = False) -> dict[str, Any]:
     """What a results page says about the offline proxy's bias classifier: its data and held-out accuracy.
@@ -217,6 +240,8 @@ def proxy_card(classifier: BiasClassifier | None = None, seed: int = 42,
       training split's majority class), ``heldout`` (the same per split);
     * ``rewrites_judged_unbiased`` and ``n_rewrites``: the share of the test split's
       safe variations the classifier alone does not flag;
+    * ``neutral_probe``: :func:`neutral_probe`'s counts (neutral general statements about a group
+      that it flags);
     * ``sentence``: all of it in one sentence, for a page.
 
     Plain values only (JSON-serialisable), so a notebook can glue them.
@@ -247,9 +272,15 @@ def proxy_card(classifier: BiasClassifier | None = None, seed: int = 42,
         "includes_safe_variations": bool(with_targets), "heldout_on": heldout_on, "n_heldout": n_held,
         "heldout_accuracy": float(acc), "majority_baseline": float(majority), "heldout": per_split,
         "rewrites_judged_unbiased": float(rw["accuracy"]) if rw else None, "n_rewrites": int(rw["n"]) if rw else 0,
+        "neutral_probe": neutral_probe(clf),
     }
+    probe = card["neutral_probe"]
     card["sentence"] = (f"The offline proxy's bias classifier was trained on {trained_on}. On {heldout_on}, it is "
                         f"right on {100 * acc:.0f}% (always answering the majority class: {100 * majority:.0f}%)"
                         + (f"; it lets {100 * rw['accuracy']:.0f}% of the {int(rw['n'])} test-split safe "
-                           "variations through as unbiased." if rw else "."))
+                           "variations through as unbiased" if rw else "")
+                        + f". It also flags {probe['flagged']} of {probe['n']} neutral general statements about a "
+                        "group written to test it (for example \u201c" + (probe["examples"] or [""])[0] + "\u201d), "
+                        "so a rewrite that still makes a general statement about a group can count as still unsafe "
+                        "however neutral it is.")
     return card
