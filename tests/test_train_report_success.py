@@ -113,3 +113,23 @@ def test_sweep_summary_says_whether_the_profile_uses_the_chosen_setting():
     other = matching.replace(**{"train.epochs": 1.0})
     assert not sweep_summary(rec, other)["uses_chosen"]
     assert "does not use" in sweep_summary(rec, other)["sentence"]
+
+
+def test_sweep_view_formats_and_the_float32_comparison_sentence():
+    from srllm.profiles import get_profile
+    from srllm.training.report import sweep_summary, sweep_view
+
+    rec = {"machine": {}, "metrics": {
+        "chosen": "b", "dev_texts": 25, "common": {"train.epochs": 1.0}, "settings": {"a": {}, "b": {}},
+        "rows": [{"setting": "a", "kind": "sr_llm", "epochs": 0.6962, "best_eval_loss": 1.23456, "dev_success": 0.44,
+                  "dev_success_n": 11, "still_unsafe": 0.28, "content_lost": 0.12, "compute_dtype": "bfloat16"},
+                 {"setting": "b", "kind": "sr_llm", "epochs": 1.0, "best_eval_loss": 1.2136, "dev_success": 0.52,
+                  "dev_success_n": 13, "still_unsafe": 0.4, "content_lost": 0.08, "compute_dtype": "bfloat16"},
+                 {"setting": "zero_shot", "kind": "prompting", "dev_success": 0.4, "dev_success_n": 10}],
+        "float32_rows": [{"setting": "b", "dev_success_n": 12, "best_eval_loss": 1.2126}]}}
+    html = sweep_view(rec).to_html()
+    assert "b (chosen)" in html and "0.70" in html and "1.235" in html and "44%" in html and "0.9em" in html
+    s = sweep_summary(rec, get_profile("cpu"))["sentence"]
+    assert "Computed in bfloat16" in s and "succeeded on 12 of 25 (here 13)" in s and "1.2126 (here 1.2136)" in s
+    del rec["metrics"]["float32_rows"]
+    assert "float32" not in sweep_summary(rec, get_profile("cpu"))["sentence"]

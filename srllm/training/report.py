@@ -310,6 +310,18 @@ def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
     return df.set_index("setting")[cols].rename(columns=SWEEP_COLUMNS)
 
 
+def sweep_view(record: dict[str, Any] | str | Path) -> Any:
+    """:func:`sweep_table` styled for the training page: shares as percentages, epochs with two
+    decimals, losses with three, "-" where a row has no value, and a 0.9em font so that its seven
+    columns fit the book's text width."""
+    table = sweep_table(record)
+    shares = [c for c in SWEEP_SHARE_COLUMNS if c in table]
+    return (table.style.format(precision=3, na_rep="-")
+            .format("{:.0%}", subset=shares, na_rep="-")
+            .format("{:.2f}", subset=[c for c in ("epochs",) if c in table], na_rep="-")
+            .set_table_styles([{"selector": "", "props": "font-size: 0.9em"}]))
+
+
 def sweep_summary(record: dict[str, Any] | str | Path, profile: Any) -> dict[str, Any]:
     """What the training page says about the sweep: the chosen setting, whether ``profile`` uses it, a sentence.
 
