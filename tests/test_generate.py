@@ -113,8 +113,12 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
     monkeypatch.undo()
     assert got[0] == free[0][:3]  # ends with the stop token
     assert calls[0] == (1, shared)  # the shared start, once
-    assert calls[1] == (len(rows), max(len(r) - shared for r in rows))  # all remainders in one padded pass
-    decode = calls[2:]
+    rest = [len(r) - shared for r in rows]
+    groups = decoding.prefill_groups(rest)
+    assert sorted(j for g in groups for j in g) == list(range(len(rows)))  # every row prefilled once
+    prefill = calls[1:1 + len(groups)]  # the remainders, one padded pass per group of similar length
+    assert prefill == [(len(g), max(rest[j] for j in g)) for g in groups]
+    decode = calls[1 + len(groups):]
     assert all(c[1] == 1 for c in decode)
     assert decode[0][0] == len(rows) and min(c[0] for c in decode) == len(rows) - 1  # row 0 left after its stop
     # With the default share, one finished row of five stays in the batch (its tokens ignored): same tokens.
@@ -122,7 +126,7 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
     monkeypatch.setattr(type(model), "forward", spy)
     lazy = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
     monkeypatch.undo()
-    assert lazy == got and min(c[0] for c in calls[2:]) == len(rows)
+    assert lazy == got and min(c[0] for c in calls[1 + len(groups):]) == len(rows)
     # Same tokens as transformers' generate one prompt at a time with that stop token.
     with torch.inference_mode():
         for r, o in zip(rows, got):
@@ -133,6 +137,19 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
     no_share = gen.generate_texts(model, tok, prompts, max_new_tokens=8, batch_size=5, progress=False,
                                   share_prefix=False)
     assert no_share == gen.generate_texts(model, tok, prompts, max_new_tokens=8, batch_size=5, progress=False)
+
+
+def test_prefill_groups_bound_padding():
+    lengths = [100, 12, 95, 40, 98, 11, 38, 60]
+    groups = decoding.prefill_groups(lengths)
+    assert sorted(j for g in groups for j in g) == list(range(len(lengths)))
+    assert groups[0][0] == 0  # longest first
+    for g in groups:
+        computed = len(g) * max(lengths[j] for j in g)
+        assert computed - sum(lengths[j] for j in g) <= decoding.PREFILL_PAD_SHARE * computed
+    # far fewer tokens computed than one padded pass over all rows
+    assert sum(len(g) * max(lengths[j] for j in g) for g in groups) < 0.7 * len(lengths) * max(lengths)
+    assert decoding.prefill_groups([]) == [] and decoding.prefill_groups([5]) == [[0]]
 
 
 def test_right_padding_would_break_equality(diverse):

@@ -5,6 +5,7 @@ Every run uses tiny-random-llama (the smoke profile) and a private cache folder.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -221,6 +222,56 @@ def test_length_grouping_pads_less_than_random_batches():
     rng.shuffle(shuffled)
     assert sorted(grouped) == list(range(375))
     assert padding(grouped) < 0.25 * padding(shuffled)
+
+
+def test_loss_on_the_logits_window_equals_the_full_loss(cache):
+    """compute_loss applies the output layer only from the first predicted position on: same loss
+    and same LoRA gradients as the library's loss over every position, padding rows included."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import Trainer, TrainingArguments
+
+    from srllm.models import load_model
+    from srllm.training.pairs import Collator
+    from srllm.training.trainer import _trainer_class
+
+    torch.manual_seed(0)
+    model, tok = load_model("tiny-random-llama", device="cpu")
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                             lora_dropout=0.0, init_lora_weights=False))
+    tok.padding_side = "right"
+    feats = []
+    for prompt_len, response_len in ((12, 3), (4, 9), (7, 5)):  # responses start at different columns
+        ids = torch.randint(5, 200, (prompt_len + response_len,)).tolist()
+        feats.append({"input_ids": ids, "attention_mask": [1] * len(ids),
+                      "labels": [-100] * prompt_len + ids[prompt_len:]})
+    batch = Collator(tok)(feats)
+    n = torch.tensor(int((batch["labels"][:, 1:] != -100).sum()))
+    trainer = _trainer_class()(model=model, args=TrainingArguments(output_dir=str(cache / "w"), report_to=[]))
+    seen = []
+    real_forward = type(model.get_base_model()).forward
+
+    @functools.wraps(real_forward)  # keeps the signature, which compute_loss inspects
+    def spy(self, *a, **k):
+        seen.append(k.get("logits_to_keep"))
+        return real_forward(self, *a, **k)
+
+    def loss_and_grads(fn):
+        model.zero_grad()
+        loss = fn()
+        loss.backward()
+        return float(loss), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    model.train()
+    full, g_full = loss_and_grads(lambda: Trainer.compute_loss(trainer, model, dict(batch), num_items_in_batch=n))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(model.get_base_model()), "forward", spy)
+        window, g_window = loss_and_grads(lambda: trainer.compute_loss(model, dict(batch), num_items_in_batch=n))
+    width = batch["labels"].shape[1]
+    assert seen and 0 < seen[-1] < width  # fewer positions than the batch is wide
+    assert window == pytest.approx(full, rel=1e-5)
+    assert any(float(g.abs().max()) > 0 for g in g_full)
+    for a, b in zip(g_full, g_window):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
 
 
 # --------------------------------------------------------------------------- loss, reuse, resume

@@ -3,7 +3,8 @@
 The paper decodes greedily (Appendix C). :func:`generate_texts` does the same in
 batches: prompts are tokenised once and sorted by length; in each batch the
 prompt start shared by all rows (system prompt, instruction, demonstrations) is
-encoded once, each row's remainder is encoded without padding, and the rows are
+encoded once, the rows' remainders are encoded in groups of similar length (little
+padding), and the rows are
 then decoded together from a LEFT-padded cache with an attention mask and
 explicit position ids, a row leaving the batch at its own end-of-sequence token
 (see :func:`_greedy_batch`). The text of every row is the same as generating
@@ -108,6 +109,37 @@ def _hf_generate_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int
     return out[:, ids.shape[1]:].tolist()
 
 
+# Rows join a prefill group (longest first) while the group's padding stays under this share of
+# its computed tokens. One padded pass over a whole batch of CMD texts (a dozen to a few hundred
+# tokens) computed up to half padding; a few passes over rows of similar length cost a few
+# forward calls more and compute little padding.
+PREFILL_PAD_SHARE = 0.15
+
+
+def prefill_groups(lengths: Sequence[int]) -> list[list[int]]:
+    """Row indices in groups of similar length for the prefill pass, longest rows first.
+
+    A row joins the current group while the group's padding (tokens computed for
+    rows shorter than the group's longest) stays at most :data:`PREFILL_PAD_SHARE`
+    of the tokens the group computes; otherwise it starts a new group.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    total = 0
+    for i in order:
+        if cur:
+            computed = (len(cur) + 1) * lengths[cur[0]]
+            if computed - (total + lengths[i]) > PREFILL_PAD_SHARE * computed:
+                groups.append(cur)
+                cur, total = [], 0
+        cur.append(i)
+        total += lengths[i]
+    if cur:
+        groups.append(cur)
+    return groups
+
+
 # A finished row stays in the decoding batch (its tokens are ignored) until this share of
 # the batch has finished; then the batch is compacted. Compacting copies every layer's
 # cache, so doing it at every finished row costs more than a few wasted row-steps.
@@ -128,11 +160,13 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
     1. the prompt start that all rows share (system prompt, instruction, k-shot
        demonstrations) is encoded once, for one row; with prefix-tuning it
        follows the learned prefix, as in training;
-    2. its keys and values are copied to every row of a preallocated cache, and
-       the rows' own remainders are encoded in one batched forward pass,
-       left-padded *between* the shared start and the remainder, with an
-       attention mask and explicit position ids, which also yields each row's
-       first new token;
+    2. the rows' own remainders are encoded in a few batched forward passes, one
+       per group of rows of similar length (:func:`prefill_groups`), each padded
+       on the left to its group's width *between* the shared start and the
+       remainder, with an attention mask and explicit position ids; this yields
+       each row's first new token, and the keys and values (shared start
+       included) are copied into one preallocated cache where every row is
+       right-aligned;
     3. the rows are decoded together, one token per step, writing into the same
        preallocated cache (no per-step copy of the cache); a row that emits a stop
        token (or reaches ``max_new_tokens``) is finished, and finished rows are
@@ -173,25 +207,45 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
         forward(ids, ctx, pos, torch.ones((1, n_virtual + shared), dtype=torch.long, device=device))
     n_ctx = n_virtual + shared
 
-    # 2. every row's remainder in one pass, left-padded between the shared start and the remainder
+    # 2. every row's remainder, in groups of similar length (see prefill_groups), each padded on the
+    #    left to its own width; keys and values land in one cache where every row is right-aligned
     rest = [r[shared:] for r in rows]
     width = max(len(r) for r in rest)
     cache = buffer_cache(base, n_ctx + width + max_new_tokens)
-    if n_ctx:
-        for i, layer in enumerate(ctx.layers):
-            cache.update(layer.keys.expand(b, -1, -1, -1), layer.values.expand(b, -1, -1, -1), i)
-    ids = torch.full((b, width), pad_id, dtype=torch.long)
     mask = torch.zeros((b, n_ctx + width), dtype=torch.long)
     mask[:, :n_ctx] = 1
-    pos = torch.full((b, width), n_ctx, dtype=torch.long)  # padding: any valid position (masked out)
     for j, r in enumerate(rest):
-        n = len(r)
-        ids[j, width - n:] = torch.tensor(r, dtype=torch.long)
-        mask[j, n_ctx + width - n:] = 1
-        pos[j, width - n:] = torch.arange(n_ctx, n_ctx + n)
-    ids, mask, pos = ids.to(device), mask.to(device), pos.to(device)
-    nxt = forward(ids, cache, pos, mask).argmax(dim=-1)
-    pos = pos[:, -1] + 1  # position of each row's next token
+        mask[j, n_ctx + width - len(r):] = 1
+    mask = mask.to(device)
+    nxt = torch.empty(b, dtype=torch.long, device=device)
+    padded = 0
+    for group in prefill_groups([len(r) for r in rest]):
+        g, w = len(group), max(len(rest[j]) for j in group)
+        sub = buffer_cache(base, n_ctx + w)
+        if n_ctx:
+            for i, layer in enumerate(ctx.layers):
+                sub.update(layer.keys.expand(g, -1, -1, -1), layer.values.expand(g, -1, -1, -1), i)
+        ids = torch.full((g, w), pad_id, dtype=torch.long)
+        smask = torch.zeros((g, n_ctx + w), dtype=torch.long)
+        smask[:, :n_ctx] = 1
+        pos = torch.full((g, w), n_ctx, dtype=torch.long)  # padding: any valid position (masked out)
+        for s_, j in enumerate(group):
+            n = len(rest[j])
+            ids[s_, w - n:] = torch.tensor(rest[j], dtype=torch.long)
+            smask[s_, n_ctx + w - n:] = 1
+            pos[s_, w - n:] = torch.arange(n_ctx, n_ctx + n)
+        rows_idx = torch.tensor(group, dtype=torch.long, device=device)
+        nxt[rows_idx] = forward(ids.to(device), sub, pos.to(device), smask.to(device)).argmax(dim=-1)
+        for i, layer in enumerate(sub.layers):
+            big = cache.layers[i]
+            if not big.is_initialized:
+                big.reserve(layer.keys, b, n_ctx + width)
+                if n_ctx:
+                    big.write(slice(None), 0, layer.keys[:1, :, :n_ctx].expand(b, -1, -1, -1),
+                              layer.values[:1, :, :n_ctx].expand(b, -1, -1, -1))
+            big.write(rows_idx, n_ctx + width - w, layer.keys[:, :, n_ctx:], layer.values[:, :, n_ctx:])
+        padded += g * w
+    pos = torch.tensor([n_ctx + len(r) for r in rest], dtype=torch.long, device=device)  # each row's next position
 
     # 3. decode together
     outs: list[list[int]] = [[] for _ in rows]
@@ -223,7 +277,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
         stats["decode_steps"] = stats.get("decode_steps", 0) + steps
         stats["decode_row_steps"] = stats.get("decode_row_steps", 0) + row_steps
         stats["prefill_tokens"] = stats.get("prefill_tokens", 0) + shared + sum(len(r) for r in rest)
-        stats["prefill_padded_tokens"] = stats.get("prefill_padded_tokens", 0) + shared + b * width
+        stats["prefill_padded_tokens"] = stats.get("prefill_padded_tokens", 0) + shared + padded
     return outs
 
 

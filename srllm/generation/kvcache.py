@@ -111,6 +111,21 @@ def _buffer_layer_class() -> type:
         def get_seq_length(self) -> int:
             return self.length
 
+        def reserve(self, like: Any, batch: int, length: int) -> None:
+            """Allocate ``batch`` rows (zeros) shaped like ``like`` (b, heads, t, dim) and mark the first
+            ``length`` positions filled; :meth:`write` then fills them group by group."""
+            self.capacity = max(self.capacity, length)
+            self.lazy_initialization(like.new_zeros((batch,) + tuple(like.shape[1:])),
+                                     like.new_zeros((batch,) + tuple(like.shape[1:])))
+            self.length = length
+            self._views()
+
+        def write(self, rows: Any, start: int, keys: Any, values: Any) -> None:
+            """Copy ``keys``/``values`` (len(rows), heads, t, dim) into ``rows`` at positions start..start+t."""
+            end = start + keys.shape[-2]
+            self._k[rows, :, start:end] = keys
+            self._v[rows, :, start:end] = values
+
         def batch_select_indices(self, indices: Any) -> None:
             if self.is_initialized:
                 self._k, self._v = self._k[indices], self._v[indices]

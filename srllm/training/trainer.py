@@ -78,6 +78,14 @@ class EpochSeededLengthSampler:
         return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=g))
 
 
+def _takes_logits_to_keep(model: Any) -> bool:
+    """Whether the causal LM under ``model`` (a peft wrapper or not) accepts ``logits_to_keep``."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(type(base).forward).parameters
+
+
 def _trainer_class() -> type:
     from transformers import Trainer
 
@@ -109,6 +117,28 @@ def _trainer_class() -> type:
             if labels is not None:
                 c["response_tokens"] += int((labels != -100).sum())
             return loss
+
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            """The library's loss, with the output layer applied only where a label is predicted.
+
+            The loss is on response tokens only, yet a causal LM computes vocabulary
+            logits (49,152 wide for SmolLM2) at every position, prompt included. Here
+            the logits are computed from the first position whose next token is a
+            label in any row of the batch (``logits_to_keep``), and the labels are cut
+            to the same window; the library's loss then shifts them as usual, so every
+            term of the loss, and its gradient, is the one the full computation gives.
+            """
+            labels = inputs.get("labels")
+            # Evaluation asks for the outputs too, but without compute_metrics the Trainer keeps only the loss.
+            if (labels is not None and (not return_outputs or self.compute_metrics is None) and labels.dim() == 2
+                    and labels.shape[1] > 1 and _takes_logits_to_keep(model)):
+                predicted = (labels[:, 1:] != -100).any(dim=0).nonzero()
+                if len(predicted):
+                    first = int(predicted[0])  # logits at `first` predict the label at `first + 1`
+                    inputs = {**inputs, "labels": labels[:, first:], "logits_to_keep": labels.shape[1] - first}
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             ds = train_dataset if train_dataset is not None else self.train_dataset
