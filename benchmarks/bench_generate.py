@@ -16,9 +16,11 @@ default), greedily, with the same stop tokens and the same ``max_new_tokens``:
 
 Prompts are the zero-shot chat prompts of the first N texts of the CMD test
 split (the bundled sample; topped up from dev/train only if the test split is
-smaller than N). The machine is shared and noisy, so the two sides run
+smaller than N). The machine may be shared and noisy, so the two sides run
 interleaved: the prompts are cut into chunks and each chunk is decoded by theirs
 then by ours before the next chunk, and each side's time is the sum over chunks.
+A chunk is never smaller than ours' batch size, so that ours decodes the batches
+it decodes in the book (with 64 prompts and the measured batch of 64, one chunk).
 
 Reported: share of identical outputs (for every differing row, the step where
 the two first part and the top-1/top-2 logit gap there, to tell a floating-point
@@ -128,7 +130,8 @@ def main() -> int:
     theirs(model, tok, prompts[:1], 2, stops)
     generate_texts(model, tok, prompts[:2], max_new_tokens=2, batch_size=2, progress=False)
 
-    chunk = -(-len(prompts) // max(1, args.chunks))
+    # A chunk never splits one of ours' batches: ours is measured at the batch size it uses in the book.
+    chunk = max(-(-len(prompts) // max(1, args.chunks)), batch_size)
     ours_out: list[str] = []
     theirs_ids: list[list[int]] = []
     t_ours = t_theirs = 0.0
@@ -170,7 +173,8 @@ def main() -> int:
           f"stopped at EOS, {new_tokens} new tokens in all (unbatched count)")
     shared = "off" if args.no_share_prefix else "on"
     print(f"ours: batch size {batch_size} ({'measured for this machine in ' + f'{pick_s:.1f} s, or read from the cache' if args.batch_size == 'auto' else 'given'}), "
-          f"length-sorted, shared prompt start encoded once: {shared}; both sides interleaved in {args.chunks} chunk(s)")
+          f"length-sorted, shared prompt start encoded once: {shared}; both sides interleaved in "
+          f"{-(-len(prompts) // chunk)} chunk(s) of up to {chunk} prompts")
     print(f"identical outputs: {sum(same)}/{len(same)} = {share:.1%} (target >= 95%)")
     for i, ok in enumerate(same):
         if not ok:

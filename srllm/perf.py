@@ -173,18 +173,28 @@ def read_book_log(path: str | os.PathLike = BOOK_LOG) -> list[dict[str, Any]]:
 def book_stage_times(rows: list[dict[str, Any]], profile: str | None = None) -> dict[str, dict[str, float | None]]:
     """Per stage: the latest cold time (executed) and the latest warm time (reused from cache).
 
-    ``profile`` keeps only that profile's runs. The jupyter-book stage always runs,
-    so its latest time is reported as both.
+    ``profile`` keeps only that profile's runs. The jupyter-book stage always runs and ends
+    a build: its cold time is its latest time in a build that executed the most notebooks
+    (a cold build writes every page; a later build that re-executed one notebook does not
+    count as cold), its warm time its latest time in a build where every notebook came
+    from the cache.
     """
     out: dict[str, dict[str, float | None]] = {}
+    executed = 0  # notebooks executed in the current build
+    most = 0  # most notebooks executed in any build so far
     for r in sorted(rows, key=lambda r: r.get("time", 0)):
         if profile and r.get("profile") != profile:
             continue
         stage = out.setdefault(r["stage"], {"cold": None, "warm": None})
         if r["stage"] == "jupyter-book":
-            stage["cold"] = stage["warm"] = r["seconds"]
+            if executed == 0:
+                stage["warm"] = r["seconds"]
+            elif executed >= most:
+                stage["cold"], most = r["seconds"], executed
+            executed = 0
         else:
             stage["warm" if r.get("cached") else "cold"] = r["seconds"]
+            executed += 0 if r.get("cached") else 1
     return out
 
 

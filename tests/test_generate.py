@@ -465,3 +465,29 @@ def test_batch_size_is_measured_once_per_machine_and_stored(diverse, tmp_path, m
     auto = gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size="auto", progress=False, stats=stats)
     assert stats["batch_size"] == pick
     assert auto == gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=5, progress=False)
+
+
+def test_decode_steps_use_the_plain_attention_kernel_on_cpu(diverse, monkeypatch):
+    """One-token decoding steps run under PyTorch's MATH attention backend on CPU (prefill does not)."""
+    import torch.nn.attention as attn
+
+    model, tok, _ = diverse
+    backends = []
+    real = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(q, *a, **k):
+        backends.append((q.shape[-2], tuple(attn._cur_sdpa_kernel_backends())))
+        return real(q, *a, **k)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    rows = [tok(format_prompt(t, "chat", tok), add_special_tokens=False)["input_ids"] for t in TEXTS[:3]]
+    with torch.inference_mode():
+        decoding._greedy_batch(model, rows, max_new_tokens=3, stops=[], pad_id=tok.pad_token_id)
+    monkeypatch.undo()
+    math_only = [b == (attn.SDPBackend.MATH,) for _, b in backends]
+    layers = model.config.num_hidden_layers
+    # prefill (the shared start, then one pass per length group) first, with the default backends;
+    # then two one-token steps (the first new token comes from the prefill), every layer under MATH
+    assert math_only.count(True) == 2 * layers and math_only[-2 * layers:] == [True] * (2 * layers)
+    assert not any(math_only[:-2 * layers]) and len(math_only) > 2 * layers
+    assert type(decoding.decode_attention(torch.device("cuda"))).__name__ == "nullcontext"
