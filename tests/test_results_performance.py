@@ -23,9 +23,14 @@ def test_benchmark_table_lists_expected_benchmarks_first_and_marks_missing_ones(
     assert list(table.columns) == performance.BENCHMARK_COLUMNS[1:]
 
 
-def test_scalar_metrics_leave_nested_values_out():
-    text = performance.scalar_metrics({"train": _record("train", 1.0)})
-    assert text.splitlines() == ["train:", "  seconds: 1.5", "  label: x"]
+def test_metrics_table_leaves_nested_values_out_and_rounds_for_reading():
+    rec = _record("train", 1.0)
+    rec["metrics"].update({"cold_total_s": 928.3620000000002, "share": 0.51840472786, "ok": True, "n": 2868,
+                           "gap": float("nan")})
+    table = performance.metrics_table({"train": rec})
+    assert list(table.index.get_level_values("metric")) == ["seconds", "label", "cold_total_s", "share", "ok", "n",
+                                                             "gap"]
+    assert table["value"].tolist() == ["1.5", "x", "928", "0.518", "yes", "2,868", "–"]
 
 
 def test_stage_times_and_cold_minutes():

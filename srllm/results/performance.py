@@ -40,13 +40,29 @@ def benchmark_table(records: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=BENCHMARK_COLUMNS).set_index("benchmark")
 
 
-def scalar_metrics(records: Mapping[str, dict[str, Any]]) -> str:
-    """Every benchmark's scalar metrics (nested ones left out), one ``name:`` block each, as plain text."""
-    lines = []
-    for name, r in records.items():
-        lines.append(f"{name}:")
-        lines.extend(f"  {k}: {v}" for k, v in r["metrics"].items() if not isinstance(v, (dict, list)))
-    return "\n".join(lines)
+def _readable(value: Any) -> str:
+    """One metric value as a reader wants it: floats to three significant figures (large ones
+    to whole numbers), yes/no for booleans, text as it is."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "–"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def metrics_table(records: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
+    """Every benchmark's scalar metrics (nested ones left out), one row each, values rounded for reading.
+
+    Index: (benchmark, metric); one column, ``value`` (text). The records keep the full precision.
+    """
+    rows = [(name, k, _readable(v)) for name, r in records.items()
+            for k, v in r["metrics"].items() if not isinstance(v, (dict, list))]
+    frame = pd.DataFrame(rows, columns=["benchmark", "metric", "value"])
+    return frame.set_index(["benchmark", "metric"])
 
 
 def stage_times(book_rows: Iterable[dict[str, Any]], profile: str) -> pd.DataFrame | None:
