@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from srllm import generation as gen
-from srllm.generation import adapters, batching, decoding, methods
+from srllm.generation import adapters, batching, decoding, kvcache, methods
 from srllm.generation import cache as gcache
 from srllm.errors import SrllmError
 from srllm.prompts import format_prompt
@@ -490,4 +490,5 @@ def test_decode_steps_use_the_plain_attention_kernel_on_cpu(diverse, monkeypatch
     # then two one-token steps (the first new token comes from the prefill), every layer under MATH
     assert math_only.count(True) == 2 * layers and math_only[-2 * layers:] == [True] * (2 * layers)
     assert not any(math_only[:-2 * layers]) and len(math_only) > 2 * layers
-    assert type(decoding.decode_attention(torch.device("cuda"))).__name__ == "nullcontext"
+    assert type(kvcache.decode_attention(torch.device("cuda"))).__name__ == "nullcontext"
+    assert type(kvcache.decode_attention(torch.device("cpu"), padded=False)).__name__ == "nullcontext"

@@ -24,7 +24,8 @@ from typing import Any, Sequence
 
 from srllm.generation.batching import resolve_batch_size
 from srllm.generation.cache import read_cache, row_key
-from srllm.generation.kvcache import buffer_cache, device_of, full_attention_cache, left_pad, new_cache, prefix_tokens
+from srllm.generation.kvcache import (buffer_cache, decode_attention, device_of, full_attention_cache, left_pad,
+                                      new_cache, prefix_tokens)
 from srllm.perf import log_work
 from srllm.prompts import clean_response
 from srllm.quiet import is_quiet
@@ -146,25 +147,6 @@ def prefill_groups(lengths: Sequence[int]) -> list[list[int]]:
 COMPACT_SHARE = 0.25
 
 
-def decode_attention(device: Any) -> Any:
-    """Context for one-token decoding steps: on CPU, PyTorch's plain ("math") attention kernel.
-
-    With one query token per row, the CPU flash-attention kernel that
-    ``scaled_dot_product_attention`` picks is built for long queries and spent a
-    quarter of each decoding step here (batch 64, 250 cached tokens: 44 of 158 ms);
-    the plain kernel (two matrix products and a softmax) takes a step from about
-    197 to 173 ms. Same computation, other float summation order. Prefill keeps the
-    default kernel. Elsewhere (CUDA) nothing changes.
-    """
-    import contextlib
-
-    if getattr(device, "type", str(device)) != "cpu":
-        return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    return sdpa_kernel(SDPBackend.MATH)
-
-
 def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, stops: list[int], pad_id: int,
                   share_prefix: bool = True, stats: dict[str, Any] | None = None) -> list[list[int]]:
     """New token ids of one batch, greedy, each row ending at its own stop token.
@@ -266,6 +248,8 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
         padded += g * w
     pos = torch.tensor([n_ctx + len(r) for r in rest], dtype=torch.long, device=device)  # each row's next position
 
+    padded = not bool(mask.all())  # rows of different lengths: the mask hides padding (see decode_attention)
+
     # 3. decode together
     outs: list[list[int]] = [[] for _ in rows]
     active = list(range(b))  # row index of each batch slot
@@ -288,7 +272,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
             mask, pos, nxt = mask[idx], pos[idx], nxt[idx]
             active = [active[s] for s in keep]
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-        with decode_attention(device):
+        with decode_attention(device, padded):
             nxt = forward(nxt.view(-1, 1), cache, pos.view(-1, 1), mask).argmax(dim=-1)
         pos = pos + 1
         steps += 1
