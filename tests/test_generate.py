@@ -431,6 +431,10 @@ def test_stats_count_tokens_and_only_computed_rows_are_logged_as_work(diverse, t
                        progress=False)
     assert stats["generated"] == 3 and 3 <= stats["new_tokens"] <= 18 and stats["tokens_per_s"] > 0
     assert stats["decode_row_steps"] >= stats["new_tokens"] - 3  # the first token comes from the prefill pass
+    # positions the prefill computed: every real token, plus the padding of each length group (no more than
+    # one padded pass over every row would have computed)
+    assert stats["prefill_tokens"] <= stats["prefill_padded_tokens"]
+    assert stats["prefill_padded_tokens"] >= stats["prefill_tokens"] > 3
     (row,) = read_work_log(tmp_path / "work-log.jsonl")
     assert row["kind"] == "generation" and row["rows"] == 3 and row["new_tokens"] == stats["new_tokens"]
     gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)

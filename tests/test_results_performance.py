@@ -30,7 +30,7 @@ def test_metrics_table_leaves_nested_values_out_and_rounds_for_reading():
     table = performance.metrics_table({"train": rec})
     assert list(table.index.get_level_values("metric")) == ["seconds", "label", "cold_total_s", "share", "ok", "n",
                                                              "gap"]
-    assert table["value"].tolist() == ["1.5", "x", "928", "0.518", "yes", "2,868", "–"]
+    assert table["value"].tolist() == ["1.5", "x", "928.4", "0.5184", "yes", "2,868", "–"]  # report.page_float
 
 
 def test_stage_times_and_cold_minutes():

@@ -219,7 +219,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
         mask[j, n_ctx + width - len(r):] = 1
     mask = mask.to(device)
     nxt = torch.empty(b, dtype=torch.long, device=device)
-    padded = 0
+    computed = 0  # prefill positions computed, padding included
     for group in prefill_groups([len(r) for r in rest]):
         g, w = len(group), max(len(rest[j]) for j in group)
         sub = buffer_cache(base, n_ctx + w)
@@ -245,10 +245,10 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
                     big.write(slice(None), 0, layer.keys[:1, :, :n_ctx].expand(b, -1, -1, -1),
                               layer.values[:1, :, :n_ctx].expand(b, -1, -1, -1))
             big.write(rows_idx, n_ctx + width - w, layer.keys[:, :, n_ctx:], layer.values[:, :, n_ctx:])
-        padded += g * w
+        computed += g * w
     pos = torch.tensor([n_ctx + len(r) for r in rest], dtype=torch.long, device=device)  # each row's next position
 
-    padded = not bool(mask.all())  # rows of different lengths: the mask hides padding (see decode_attention)
+    has_padding = not bool(mask.all())  # rows of different lengths: the mask hides padding (see decode_attention)
 
     # 3. decode together
     outs: list[list[int]] = [[] for _ in rows]
@@ -272,7 +272,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
             mask, pos, nxt = mask[idx], pos[idx], nxt[idx]
             active = [active[s] for s in keep]
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-        with decode_attention(device, padded):
+        with decode_attention(device, has_padding):
             nxt = forward(nxt.view(-1, 1), cache, pos.view(-1, 1), mask).argmax(dim=-1)
         pos = pos + 1
         steps += 1
@@ -281,7 +281,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
         stats["decode_steps"] = stats.get("decode_steps", 0) + steps
         stats["decode_row_steps"] = stats.get("decode_row_steps", 0) + row_steps
         stats["prefill_tokens"] = stats.get("prefill_tokens", 0) + shared + sum(len(r) for r in rest)
-        stats["prefill_padded_tokens"] = stats.get("prefill_padded_tokens", 0) + shared + padded
+        stats["prefill_padded_tokens"] = stats.get("prefill_padded_tokens", 0) + shared + computed
     return outs
 
 

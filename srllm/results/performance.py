@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from srllm.perf import book_stage_times, machine_info
+from srllm.report import page_float
 
 EXPECTED_BENCHMARKS: tuple[str, ...] = ("generate", "train", "score", "book")
 """The benchmarks the page always lists, with "not run yet" when there is no record."""
@@ -41,14 +42,12 @@ def benchmark_table(records: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
 
 
 def _readable(value: Any) -> str:
-    """One metric value as a reader wants it: floats to three significant figures (large ones
-    to whole numbers), yes/no for booleans, text as it is."""
+    """One metric value as a page shows it: floats by the book's rule (:func:`srllm.report.page_float`),
+    '–' for NaN, yes/no for booleans, thousands separators for integers, text as it is."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        if value != value:  # NaN
-            return "–"
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+        return "–" if value != value else page_float(value)
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
