@@ -332,6 +332,29 @@ def _source_index(executed: Path, index: int) -> int:
     return index - added
 
 
+def kernel_manager_class() -> Any:
+    """The jupyter_client kernel manager the book's notebooks run under: local IPC sockets where the OS has them.
+
+    ipykernel 7 prints "Kernel is running over TCP without encryption" on the terminal
+    for every kernel started over the default loopback TCP ports, a dozen lines of
+    noise per ``make book``. The book's kernels are always local, so on POSIX systems
+    they talk over Unix-domain sockets (jupyter_client's ``ipc`` transport; the socket
+    files live in Jupyter's runtime folder and are removed at shutdown) and the
+    warning does not apply. Windows has no ``ipc`` transport and keeps TCP.
+    """
+    from jupyter_client.manager import KernelManager
+
+    if os.name != "posix":
+        return KernelManager
+
+    class IpcKernelManager(KernelManager):
+        def __init__(self, **kw: Any) -> None:
+            kw.setdefault("transport", "ipc")
+            super().__init__(**kw)
+
+    return IpcKernelManager
+
+
 def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path) -> None:
     """Run one notebook with papermill; on failure raise :class:`NotebookFailed`.
 
@@ -348,7 +371,8 @@ def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path
     try:
         with quiet_environment():  # the kernel inherits it: no bars, warnings or log lines
             pm.execute_notebook(nb, str(dst), parameters=parameters, kernel_name="python3",
-                                cwd=str(cwd), progress_bar=False, log_output=False)
+                                cwd=str(cwd), progress_bar=False, log_output=False,
+                                kernel_manager_class=kernel_manager_class())
     except PapermillExecutionError as exc:
         source = (exc.source or "").strip().splitlines()
         head = "\n      ".join(source[:6]) + ("\n      ..." if len(source) > 6 else "")

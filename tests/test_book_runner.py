@@ -197,3 +197,15 @@ def test_long_texts_in_plain_tables_are_cut_on_pages(mini_repo):
     shown = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     assert shown and long_text.strip() not in shown[0]
     assert ("word " * ((PAGE_TEXT_CHARS - 10) // 5)).strip() in shown[0] and "..." in shown[0]
+
+
+def test_kernels_run_over_local_sockets_without_the_tcp_warning(mini_repo, capfd):
+    """On POSIX the book's kernels use IPC sockets, so ipykernel's unencrypted-TCP warning
+    does not fill the terminal once per notebook."""
+    _notebook(mini_repo / "notebooks" / "01_ok.ipynb",
+              ["from ipykernel.kernelapp import IPKernelApp\nprint('transport', IPKernelApp.instance().transport)"])
+    build_book("smoke", root=mini_repo, build_html=False)
+    executed = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "transport ipc" in printed
+    assert "without encryption" not in capfd.readouterr().err
