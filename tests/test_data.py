@@ -310,7 +310,7 @@ def _sample_exists(name: str) -> bool:
 
 def test_list_samples_reports_each():
     rows = {r["name"]: r for r in list_samples()}
-    assert set(rows) == {"cmd", "toxigen", "job_pairs", "job_postings", "annotations"}
+    assert set(rows) == {"cmd", "toxigen", "job_pairs", "job_postings", "annotations", "unseen"}
     for name, r in rows.items():
         assert r["status"] in ("ok", "missing") or r["status"].endswith("excluded"), (name, r["status"])
 
@@ -324,6 +324,16 @@ def test_cmd_sample_loads_and_covers_every_label():
     assert len(trainable(records)) >= 500
     parts = split_records(records, seed=42)
     assert all(parts[s] for s in parts)
+
+
+def test_unseen_stereotypes_need_rewrites_have_a_persons_rewrite_and_are_in_no_split():
+    from srllm.metrics.task_success import biased_inputs
+
+    unseen = load_sample("unseen")
+    assert len(unseen) == 20 and len(biased_inputs(unseen)) == 20
+    assert all(r.safe_variation and r.safe_variation != r.text for r in unseen)
+    cmd_texts = {r.text.lower() for r in load_sample("cmd")}
+    assert not [r.text for r in unseen if r.text.lower() in cmd_texts]
 
 
 @pytest.mark.skipif(not _sample_exists("toxigen"), reason="toxigen sample not written yet")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from srllm.metrics.task_success import KINDS, TaskSuccessResult
-from srllm.training.report import failure_examples, success_verdict, sweep_table
+from srllm.training.report import failure_examples, success_verdict, sweep_table, unseen_finding, unseen_table
 
 
 def _res(kinds: list[str]) -> TaskSuccessResult:
@@ -133,3 +133,18 @@ def test_sweep_view_formats_and_the_float32_comparison_sentence():
     assert "Computed in bfloat16" in s and "succeeded on 12 of 25 (here 13)" in s and "1.2126 (here 1.2136)" in s
     del rec["metrics"]["float32_rows"]
     assert "float32" not in sweep_summary(rec, get_profile("cpu"))["sentence"]
+
+
+def test_unseen_check_reports_the_model_beside_a_persons_rewrites():
+    results = {"sr_llm": _res(["success", "still_unsafe", "still_unsafe", "unchanged"]),
+               "person": _res(["success", "success", "success", "still_unsafe"])}
+    found = unseen_finding(results)
+    assert (found["sr_llm_success"], found["sr_llm_still_unsafe"], found["sr_llm_unchanged"]) == (1, 2, 1)
+    assert (found["person_success"], found["person_still_unsafe"]) == (3, 1)
+    assert "succeeds for 1 of 4 (1 unchanged, 2 still unsafe)" in found["sentence"]
+    assert "succeed for 3 of 4 (1 still unsafe)" in found["sentence"] and "cannot confirm" not in found["sentence"]
+    results["person"] = _res(["success", "still_unsafe", "still_unsafe", "still_unsafe"])
+    assert "cannot confirm a good rewrite" in unseen_finding(results)["sentence"]  # the scorer rejects most of them
+    table = unseen_table(results)
+    assert list(table.columns) == ["input", "SR_LLM rewrite", "SR_LLM verdict", "a person's rewrite", "person verdict"]
+    assert list(table["SR_LLM verdict"]) == ["success", "still unsafe", "still unsafe", "unchanged"]

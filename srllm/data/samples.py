@@ -2,7 +2,8 @@
 
 None is copied from another dataset: the CMD, ToxiGen-style and job-posting
 samples are our own texts in the published schemas, so the whole pipeline runs
-offline. ``annotations_example.csv`` is illustrative per-annotator data for the
+offline. ``unseen_stereotypes.jsonl`` holds short stereotypes with a person's rewrite
+of each, kept apart from every split. ``annotations_example.csv`` is illustrative per-annotator data for the
 Fleiss' kappa demo, not the paper's annotations.
 """
 
@@ -23,6 +24,9 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "job_pairs": ("job_pairs.jsonl", "jobs"),
     "job_postings": ("job_postings.jsonl", "jobs"),
     "annotations": ("annotations_example.csv", "annotations"),
+    # 20 short stereotypes, each with a rewrite a person wrote, in the CMD schema; never in any
+    # split: the training page's check of SR_LLM on sentences unlike its training data.
+    "unseen": ("unseen_stereotypes.jsonl", "cmd"),
 }
 
 

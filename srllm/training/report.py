@@ -16,7 +16,7 @@ import pandas as pd
 from srllm import paper
 from srllm.data.sources import load_dataset_for
 from srllm.generation import rewrite
-from srllm.metrics.task_success import KINDS, biased_inputs, task_success
+from srllm.metrics.task_success import FAILURE_KINDS, KINDS, biased_inputs, task_success
 from srllm.profiles import get_profile
 from srllm.report import side_by_side
 from srllm.scoring import get_scorer
@@ -213,6 +213,62 @@ def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequenc
         out[method] = task_success(texts, outs, scorer=sc)
     out["reference"] = task_success(texts, [r.safe_variation for r in recs], scorer=sc)
     return out
+
+
+def unseen_check(profile: Any, adapter_dir: Any, *, scorer: Any = "offline-proxy",
+                 progress: bool = False) -> dict[str, Any]:
+    """SR_LLM on short stereotypes it has never seen, beside a person's rewrites of the same sentences.
+
+    The inputs are the bundled ``unseen`` sample (:mod:`srllm.data.samples`): twenty short
+    generalisations about a group, written for this check and kept out of every split, each
+    with a rewrite a person wrote. Both SR_LLM's rewrites and the person's go through the
+    same task-success measure (:func:`srllm.metrics.task_success.task_success`) with the
+    same scorer, so a reader can see how the model does on text unlike the CMD sample's,
+    and how much of the verdict the scorer can be trusted with on such sentences.
+    Returns ``{"sr_llm": TaskSuccessResult, "person": TaskSuccessResult}``.
+    """
+    from srllm.data import load_sample
+
+    recs = load_sample("unseen")
+    texts = [r.text for r in recs]
+    sc = get_scorer(scorer, progress=False) if isinstance(scorer, str) else scorer
+    outs = rewrite(texts, method="sr_llm", adapter_dir=adapter_dir, profile=profile, progress=progress)
+    return {"sr_llm": task_success(texts, outs, scorer=sc),
+            "person": task_success(texts, [r.safe_variation for r in recs], scorer=sc)}
+
+
+KIND_WORDS = {"success": "success", "unchanged": "unchanged", "echo": "echo", "still_unsafe": "still unsafe",
+              "content_lost": "content lost"}
+
+
+def unseen_table(results: dict[str, Any]) -> pd.DataFrame:
+    """One row per unseen stereotype: the input, SR_LLM's rewrite and its verdict, the person's rewrite and its verdict."""
+    sr, person = results["sr_llm"], results["person"]
+    return pd.DataFrame({"input": sr.originals, "SR_LLM rewrite": sr.rewrites,
+                         "SR_LLM verdict": [KIND_WORDS[k] for k in sr.kinds],
+                         "a person's rewrite": person.rewrites,
+                         "person verdict": [KIND_WORDS[k] for k in person.kinds]})
+
+
+def unseen_finding(results: dict[str, Any]) -> dict[str, Any]:
+    """What the unseen-stereotype check found, as plain values and one sentence for the page."""
+    sr, person = results["sr_llm"], results["person"]
+    c, pc = sr.counts, person.counts
+
+    def failures(counts: dict[str, int]) -> str:
+        named = ", ".join(f"{counts[k]} {KIND_WORDS[k]}" for k in FAILURE_KINDS if counts[k])
+        return f" ({named})" if named else ""
+
+    sentence = (f"On {sr.n} short stereotypes written for this page and kept out of every split, "
+                f"SR_LLM's rewrite succeeds for {c['success']} of {sr.n}{failures(c)}. "
+                f"The rewrites a person wrote for the same sentences succeed for {pc['success']} of "
+                f"{person.n}{failures(pc)}.")
+    if pc["still_unsafe"] > person.n // 4:  # the scorer rejects more than a quarter of a person's rewrites
+        sentence += (" On short statements about a group this scorer reacts to the topic more than to what is "
+                     "said about it, so it cannot confirm a good rewrite here; read the rewrites themselves.")
+    return {"n": sr.n, "sr_llm_success": c["success"], "sr_llm_still_unsafe": c["still_unsafe"],
+            "sr_llm_unchanged": c["unchanged"], "person_success": pc["success"],
+            "person_still_unsafe": pc["still_unsafe"], "sentence": sentence}
 
 
 def failure_examples(results: dict[str, Any], per_kind: int = 1, max_chars: int = 160) -> pd.DataFrame:
