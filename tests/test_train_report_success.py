@@ -7,7 +7,7 @@ import json
 import pytest
 
 from srllm.metrics.task_success import KINDS, TaskSuccessResult
-from srllm.training.report import failure_examples, success_verdict, sweep_table, unseen_finding, unseen_table
+from srllm.training.report import failure_examples, success_verdict, sweep_table, unseen_finding, unseen_summary, unseen_table
 
 
 def _res(kinds: list[str]) -> TaskSuccessResult:
@@ -148,3 +148,8 @@ def test_unseen_check_reports_the_model_beside_a_persons_rewrites():
     table = unseen_table(results)
     assert list(table.columns) == ["input", "SR_LLM rewrite", "SR_LLM verdict", "a person's rewrite", "person verdict"]
     assert list(table["SR_LLM verdict"]) == ["success", "still unsafe", "still unsafe", "unchanged"]
+    summary = unseen_summary(results)
+    assert list(summary.index) == ["SR_LLM (QLoRA)", "a person"]
+    assert summary.loc["SR_LLM (QLoRA)"].to_dict() == {"n": 4, "success": 1, "unchanged": 1, "echo": 0,
+                                                        "still unsafe": 2, "content lost": 0}
+    assert summary.loc["a person", "still unsafe"] == 3

@@ -250,6 +250,13 @@ def unseen_table(results: dict[str, Any]) -> pd.DataFrame:
                          "person verdict": [KIND_WORDS[k] for k in person.kinds]})
 
 
+def unseen_summary(results: dict[str, Any]) -> pd.DataFrame:
+    """How many of the unseen stereotypes' rewrites are of each kind, for SR_LLM and for the person (counts)."""
+    rows = {METHOD_LABELS["sr_llm"]: results["sr_llm"], "a person": results["person"]}
+    return pd.DataFrame([{"n": r.n, **{KIND_WORDS[k]: v for k, v in r.counts.items()}} for r in rows.values()],
+                        index=list(rows))
+
+
 def unseen_finding(results: dict[str, Any]) -> dict[str, Any]:
     """What the unseen-stereotype check found, as plain values and one sentence for the page."""
     sr, person = results["sr_llm"], results["person"]
