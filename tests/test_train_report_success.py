@@ -98,7 +98,7 @@ def test_sweep_summary_says_whether_the_profile_uses_the_chosen_setting():
     from srllm.training.report import sweep_summary
 
     rec = {"machine": {"load_average": [3.0]}, "metrics": {
-        "chosen": "b", "dev_texts": 25, "not_run": ["c"], "common": {"train.epochs": 1.0},
+        "chosen": "b", "dev_texts": 25, "not_run": ["c"], "common": {"train.epochs": 1.0, "train.max_steps": -1},
         "settings": {"a": {}, "b": {"train.epochs": 2.0}, "c": {}},
         "rows": [{"setting": "a", "kind": "sr_llm", "lora_r": 16, "learning_rate": 1e-3, "batch_size": 8,
                   "train_pairs": "all"},
@@ -112,7 +112,14 @@ def test_sweep_summary_says_whether_the_profile_uses_the_chosen_setting():
     assert "**b**" in s["sentence"] and "uses the chosen setting" in s["sentence"] and "load average 3.0" in s["sentence"]
     other = matching.replace(**{"train.epochs": 1.0})
     assert not sweep_summary(rec, other)["uses_chosen"]
-    assert "does not use" in sweep_summary(rec, other)["sentence"]
+    assert "does not use the chosen setting (it differs in epochs)" in sweep_summary(rec, other)["sentence"]
+    # the run's own record decides: a learning rate or step limit passed to train() past the profile
+    run_config = {"lora": {"r": 16}, "learning_rate": 1e-3, "batch_size": 8, "epochs": 2.0, "max_steps": -1,
+                  "quant": {"compute_dtype": matching.quant.compute_dtype}}
+    assert sweep_summary(rec, matching, run_config)["uses_chosen"]
+    s = sweep_summary(rec, matching, {**run_config, "learning_rate": 5e-4, "max_steps": 10})
+    assert not s["uses_chosen"] and s["differs"] == ["learning rate", "step limit"]
+    assert "(it differs in learning rate, step limit)" in s["sentence"]
 
 
 def test_sweep_view_formats_and_the_float32_comparison_sentence():

@@ -385,23 +385,51 @@ def sweep_view(record: dict[str, Any] | str | Path) -> Any:
             .set_table_styles([{"selector": "", "props": "font-size: 0.9em"}]))
 
 
-def sweep_summary(record: dict[str, Any] | str | Path, profile: Any) -> dict[str, Any]:
-    """What the training page says about the sweep: the chosen setting, whether ``profile`` uses it, a sentence.
+SWEEP_FIELD_WORDS = {"lora_r": "LoRA rank", "learning_rate": "learning rate", "batch_size": "batch size",
+                     "train_pairs": "training pairs", "compute_dtype": "compute dtype", "epochs": "epochs",
+                     "max_steps": "step limit"}
 
-    Keys: ``chosen`` (setting name or None), ``uses_chosen`` (True when the profile's LoRA rank,
-    learning rate, batch size and training pairs equal the chosen row's, and its epochs are the
-    row's ``epochs_setting``), ``n_settings`` (finished settings), ``dev_texts``, ``not_run`` and
-    ``sentence`` (plain values, for glue and a Markdown line).
+
+def _used_values(profile: Any, run_config: dict[str, Any] | None) -> dict[str, Any]:
+    """The swept settings a run used: from its manifest's ``config`` where given, else from ``profile``.
+
+    A notebook may pass a learning rate or a step limit to ``train`` directly, past the profile,
+    so the run's own record is what the page must compare (the training pairs are a profile setting only).
+    """
+    used = {k: _attr(profile, path) for k, path in SWEEP_FIELDS}
+    used.update(epochs=float(profile.train.epochs), max_steps=profile.train.max_steps)
+    if run_config:
+        used.update(lora_r=(run_config.get("lora") or {}).get("r"), learning_rate=run_config.get("learning_rate"),
+                    batch_size=run_config.get("batch_size"),
+                    compute_dtype=(run_config.get("quant") or {}).get("compute_dtype"),
+                    epochs=float(run_config.get("epochs")), max_steps=run_config.get("max_steps"))
+    return used
+
+
+def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
+                  run_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the training page says about the sweep: the chosen setting, whether the run uses it, a sentence.
+
+    ``run_config``: the page's run's manifest ``config``; without it the ``profile``'s settings
+    stand for the run. Keys: ``chosen`` (setting name or None), ``uses_chosen`` (True when the
+    LoRA rank, learning rate, batch size, compute dtype and training pairs equal the chosen
+    row's, the epochs are the chosen setting's and the step limit the sweep's), ``differs``
+    (the settings that do not), ``n_settings`` (finished settings), ``dev_texts``, ``not_run``
+    and ``sentence`` (plain values, for glue and a Markdown line).
     """
     rec = _read_record(record)
     m = rec["metrics"]
     chosen = m.get("chosen")
     row = next((r for r in m["rows"] if r["setting"] == chosen), None)
-    uses = False
+    uses, differs = False, []
     if row is not None:
-        uses = all(row.get(k) == _attr(profile, path) for k, path in SWEEP_FIELDS if k in row)
-        uses = uses and float(m["settings"].get(chosen, {}).get("train.epochs", m["common"].get("train.epochs", 1.0))) \
-            == float(profile.train.epochs)
+        used = _used_values(profile, run_config)
+        want = {k: row[k] for k, _ in SWEEP_FIELDS if k in row}
+        want["epochs"] = float(m["settings"].get(chosen, {}).get("train.epochs", m["common"].get("train.epochs", 1.0)))
+        if "train.max_steps" in m["common"]:
+            want["max_steps"] = m["common"]["train.max_steps"]
+        differs = [SWEEP_FIELD_WORDS[k] for k, v in want.items() if used[k] != v]
+        uses = not differs
     n = len([r for r in m["rows"] if r.get("kind") == "sr_llm"])
     load = rec.get("machine", {}).get("load_average", [None])[0]
     parts = [f"Sweep: {n} setting(s) trained and measured on the {m['dev_texts']} biased dev inputs"
@@ -418,8 +446,9 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any) -> dict[str
                          f"with best dev loss {same['best_eval_loss']:.4f} (here {row['best_eval_loss']:.4f}).")
     if profile.name == "cpu":
         parts.append("This run uses the chosen setting." if uses else
-                     "This run does not use the chosen setting (the profile or the notebook parameters differ).")
-    return {"chosen": chosen, "uses_chosen": bool(uses), "n_settings": n, "dev_texts": m["dev_texts"],
+                     "This run does not use the chosen setting (it differs in "
+                     + (", ".join(differs) if differs else "every setting: the record has no chosen row") + ").")
+    return {"chosen": chosen, "uses_chosen": bool(uses), "differs": differs, "n_settings": n, "dev_texts": m["dev_texts"],
             "not_run": list(m.get("not_run") or []), "sentence": " ".join(parts)}
 
 
