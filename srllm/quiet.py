@@ -79,3 +79,42 @@ def silence() -> None:
 def is_quiet() -> bool:
     """True inside the book runner's kernels or after :func:`silence`."""
     return os.environ.get("SRLLM_QUIET", "") == "1"
+
+
+#: Library notices that mislead a user of this project, by logger name and message start.
+#: bitsandbytes (on CPUs with AVX512-BF16) tries at import to fetch an optional 4-bit
+#: kernel from the Hugging Face Hub through the ``kernels`` package and, failing, tells
+#: the user to ``pip install kernels``; without it bitsandbytes runs its own CPU path,
+#: which is what every result here was computed with, so there is nothing to do.
+MISLEADING_NOTICES: dict[str, tuple[str, ...]] = {
+    "bitsandbytes.backends.cpu.ops": ("Failed to load CPU gemm_4bit_forward from kernels-community",),
+}
+
+
+#: Deprecation warnings addressed to another library's authors, not to a user of this project:
+#: peft 0.21 reads transformers 5's deprecated ``is_gradient_checkpointing`` whenever it wraps a model.
+LIBRARY_DEPRECATIONS: tuple[str, ...] = (r"`is_gradient_checkpointing` is deprecated",)
+
+
+class _DropNotices(logging.Filter):
+    def __init__(self, starts: tuple[str, ...]) -> None:
+        super().__init__()
+        self.starts = starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.starts)
+
+
+def drop_misleading_notices() -> None:
+    """Filter :data:`MISLEADING_NOTICES` out of their loggers and ignore :data:`LIBRARY_DEPRECATIONS`
+    (idempotent; every other message and warning passes).
+
+    Called when ``srllm`` is imported, before any library that emits them at import time.
+    """
+    for name, starts in MISLEADING_NOTICES.items():
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _DropNotices) for f in log.filters):
+            log.addFilter(_DropNotices(starts))
+    for message in LIBRARY_DEPRECATIONS:
+        warnings.filterwarnings("ignore", message=message, category=FutureWarning)
+

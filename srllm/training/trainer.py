@@ -209,7 +209,7 @@ def _training_arguments(cfg: TrainConfig, out: Path, has_eval: bool, progress: b
         greater_is_better=False if early else None, restore_callback_states_from_checkpoint=True,
         remove_unused_columns=False,
         seed=cfg.seed, data_seed=cfg.seed, report_to=[], disable_tqdm=not progress,
-        dataloader_num_workers=0, use_cpu=cfg.device == "cpu", gradient_checkpointing=False,
+        dataloader_num_workers=0, use_cpu=cfg.device == "cpu", activation_checkpointing=False,
     )
     return TrainingArguments(**kwargs)
 
