@@ -402,7 +402,8 @@ def _used_values(profile: Any, run_config: dict[str, Any] | None) -> dict[str, A
         used.update(lora_r=(run_config.get("lora") or {}).get("r"), learning_rate=run_config.get("learning_rate"),
                     batch_size=run_config.get("batch_size"),
                     compute_dtype=(run_config.get("quant") or {}).get("compute_dtype"),
-                    epochs=float(run_config.get("epochs")), max_steps=run_config.get("max_steps"))
+                    epochs=float(run_config.get("epochs", profile.train.epochs)),
+                    max_steps=run_config.get("max_steps", profile.train.max_steps))
     return used
 
 
