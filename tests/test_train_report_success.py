@@ -150,6 +150,9 @@ def test_unseen_check_reports_the_model_beside_a_persons_rewrites():
     assert (found["person_success"], found["person_still_unsafe"]) == (3, 1)
     assert "succeeds for 1 of 4 (1 unchanged, 2 still unsafe)" in found["sentence"]
     assert "succeed for 3 of 4 (1 still unsafe)" in found["sentence"] and "cannot confirm" not in found["sentence"]
+    assert "Scorer: offline-proxy." in found["sentence"]
+    results["sr_llm"].scorer_is_proxy = True
+    assert "Scorer: offline-proxy (a proxy, not the paper's scorers)." in unseen_finding(results)["sentence"]
     results["person"] = _res(["success", "still_unsafe", "still_unsafe", "still_unsafe"])
     assert "cannot confirm a good rewrite" in unseen_finding(results)["sentence"]  # the scorer rejects most of them
     table = unseen_table(results)

@@ -269,7 +269,8 @@ def unseen_finding(results: dict[str, Any]) -> dict[str, Any]:
     sentence = (f"On {sr.n} short stereotypes written for this page and kept out of every split, "
                 f"SR_LLM's rewrite succeeds for {c['success']} of {sr.n}{failures(c)}. "
                 f"The rewrites a person wrote for the same sentences succeed for {pc['success']} of "
-                f"{person.n}{failures(pc)}.")
+                f"{person.n}{failures(pc)}. Scorer: {sr.scorer_name}"
+                + (" (a proxy, not the paper's scorers)." if sr.scorer_is_proxy else "."))
     if pc["still_unsafe"] > person.n // 4:  # the scorer rejects more than a quarter of a person's rewrites
         sentence += (" On short statements about a group this scorer reacts to the topic more than to what is "
                      "said about it, so it cannot confirm a good rewrite here; read the rewrites themselves.")
