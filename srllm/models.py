@@ -119,6 +119,16 @@ def _is_hf_folder(path: Path) -> bool:
     return (path / "config.json").exists()
 
 
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU computes bfloat16 natively (oneDNN's check): the one test of it in the package."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 @contextlib.contextmanager
 def _gguf_parsed_once() -> Any:
     """Within the block, each GGUF file is parsed once and gguf's tensor-name map is built once.

@@ -101,13 +101,13 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
     stop = free[0][2]
     assert all(stop not in o[:3] for o in free[1:])
     calls = []
-    real = type(model).forward
+    real = type(model.get_decoder()).forward  # the decoder: called on both the screened and the plain path
 
     def spy(self, *a, **k):
         calls.append(tuple(k["input_ids"].shape))
         return real(self, *a, **k)
 
-    monkeypatch.setattr(type(model), "forward", spy)
+    monkeypatch.setattr(type(model.get_decoder()), "forward", spy)
     monkeypatch.setattr(decoding, "COMPACT_SHARE", 0.0)  # drop a finished row at once
     got = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
     monkeypatch.undo()
@@ -123,7 +123,7 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
     assert decode[0][0] == len(rows) and min(c[0] for c in decode) == len(rows) - 1  # row 0 left after its stop
     # With the default share, one finished row of five stays in the batch (its tokens ignored): same tokens.
     calls.clear()
-    monkeypatch.setattr(type(model), "forward", spy)
+    monkeypatch.setattr(type(model.get_decoder()), "forward", spy)
     lazy = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
     monkeypatch.undo()
     assert lazy == got and min(c[0] for c in calls[1 + len(groups):]) == len(rows)

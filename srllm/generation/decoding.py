@@ -26,6 +26,7 @@ from srllm.generation.batching import resolve_batch_size
 from srllm.generation.cache import read_cache, row_key
 from srllm.generation.kvcache import (buffer_cache, decode_attention, device_of, full_attention_cache, left_pad,
                                       new_cache, prefix_tokens)
+from srllm.generation.greedy_head import ScreenedHead
 from srllm.perf import log_work
 from srllm.prompts import clean_response
 from srllm.quiet import is_quiet
@@ -148,7 +149,8 @@ COMPACT_SHARE = 0.25
 
 
 def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, stops: list[int], pad_id: int,
-                  share_prefix: bool = True, stats: dict[str, Any] | None = None) -> list[list[int]]:
+                  share_prefix: bool = True, screen_head: bool = True,
+                  stats: dict[str, Any] | None = None) -> list[list[int]]:
     """New token ids of one batch, greedy, each row ending at its own stop token.
 
     Hand-written on top of the model's forward (not ``model.generate``) because on
@@ -194,11 +196,19 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
         shared = 0
     stop_set = set(stops)
     b = len(rows)
+    # the output layer screened in bfloat16 where that is safe and faster (srllm.generation.greedy_head)
+    head = ScreenedHead.for_model(base) if screen_head else None
+    decoder = base.get_decoder() if head is not None else None
 
     def forward(ids: Any, cache: Any, pos: Any, mask: Any) -> Any:
+        """Each row's greedy next token."""
+        if head is not None:
+            hidden = decoder(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache,
+                             use_cache=True).last_hidden_state[:, -1, :]
+            return head.next_tokens(hidden, stats)
         out = base(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True,
                    logits_to_keep=1)
-        return out.logits[:, -1, :].float()
+        return out.logits[:, -1, :].float().argmax(dim=-1)
 
     # 1. shared start, once
     ctx = probe
@@ -236,7 +246,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
             smask[s_, n_ctx + w - n:] = 1
             pos[s_, w - n:] = torch.arange(n_ctx, n_ctx + n)
         rows_idx = torch.tensor(group, dtype=torch.long, device=device)
-        nxt[rows_idx] = forward(ids.to(device), sub, pos.to(device), smask.to(device)).argmax(dim=-1)
+        nxt[rows_idx] = forward(ids.to(device), sub, pos.to(device), smask.to(device))
         for i, layer in enumerate(sub.layers):
             big = cache.layers[i]
             if not big.is_initialized:
@@ -273,7 +283,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
             active = [active[s] for s in keep]
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
         with decode_attention(device, has_padding):
-            nxt = forward(nxt.view(-1, 1), cache, pos.view(-1, 1), mask).argmax(dim=-1)
+            nxt = forward(nxt.view(-1, 1), cache, pos.view(-1, 1), mask)
         pos = pos + 1
         steps += 1
         row_steps += len(active)
@@ -288,7 +298,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
 def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int | str,
                    cache_path: str | os.PathLike | None = None, desc: str = "generate",
                    stats: dict[str, Any] | None = None, progress: bool = True,
-                   share_prefix: bool = True) -> list[str]:
+                   share_prefix: bool = True, screen_head: bool = True) -> list[str]:
     """Greedy continuations of ``prompts`` (the echoed prompt removed), in input order.
 
     ``cache_path``: a JSONL file of finished rows for this model/adapter/format/decoding
@@ -299,6 +309,8 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
     measured choice for this machine (outputs do not depend on it).
     ``share_prefix``: encode the prompt start that a batch's rows share once (see
     :func:`_greedy_batch`); same outputs, much less work when prompts share an instruction.
+    ``screen_head``: pick each next token with the bfloat16-screened output layer where it
+    applies (:mod:`srllm.generation.greedy_head`); the float32 layer's tokens, faster.
     """
     import torch
     from tqdm.auto import tqdm
@@ -345,7 +357,8 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
                 for start in range(0, len(order), batch_size):
                     idx = order[start:start + batch_size]
                     new = _greedy_batch(model, [encoded[i] for i in idx], max_new_tokens=max_new_tokens,
-                                        stops=stops, pad_id=pad_id, share_prefix=share_prefix, stats=work)
+                                        stops=stops, pad_id=pad_id, share_prefix=share_prefix,
+                                        screen_head=screen_head, stats=work)
                     lines = []
                     for j, i in enumerate(idx):
                         work["new_tokens"] += len(new[j])

@@ -26,6 +26,7 @@ from typing import Any
 
 from srllm.cache import adapter_fingerprint, stable_hash
 from srllm.errors import SrllmError
+from srllm.models import cpu_bf16_supported as _cpu_bf16_supported  # module global, so tests can replace it
 from srllm.models import resolve_device
 from srllm.profiles import resolve
 
@@ -228,15 +229,6 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as a plain dict (written to the run folder's ``config.json``)."""
         return dataclasses.asdict(self)
-
-
-def _cpu_bf16_supported() -> bool:
-    import torch
-
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def run_hash(cfg: TrainConfig, data_hash: str) -> str:
