@@ -38,8 +38,8 @@ from srllm.models import cpu_bf16_supported
 
 #: Candidates per row: first the 32 with the highest upper bounds; rows not certified then try 512.
 SCREEN_KS = (32, 512)
-#: Bound on |bfloat16 logit - float32 logit| per unit of |h| * |w_j|: 3 units of bfloat16 roundoff
-#: (inputs and output rounded) plus a margin for float32 summation (576 terms: < 0.01 unit).
+#: Bound on the gap between a bfloat16 and a float32 logit, per unit of ``norm(h) * norm(w_j)``: three
+#: units of bfloat16 roundoff (inputs and output rounded) plus a margin for float32 summation.
 SCREEN_SLACK = 3.25 * 2.0 ** -8
 #: Architectures whose logits are exactly ``lm_head(final hidden state)``.
 PLAIN_HEAD_MODEL_TYPES = ("llama",)
