@@ -16,11 +16,14 @@ task success with the offline proxy scorer. The base model's zero-shot and
 test-split text is generated or scored here.
 
 The record (``benchmarks/sweeps/sweep_cpu.json``, kept apart from the performance page's benchmark records) holds every setting's dev loss,
-task success and failure shares, training time, tokens/s and padding share, the
-chosen setting and the machine, and (``float32_rows``) the rows of an earlier run
-of this script with the 4-bit layers in float32, kept for comparison and never
-chosen from; notebook 02 shows it and ``srllm/profiles.py``
-cites it. Times are wall times on the machine named in the record, which may
+task success and failure shares, training time, tokens/s and padding share, its
+dev rewrites (``outputs``, so a later scorer can re-measure them without
+retraining), the chosen setting, the machine, a hash of the CMD train and dev
+records (``data``) and the data hash of the proxy's bias classifier that scored it
+(``bias_classifier``) with the content threshold. A re-run keeps the finished rows only when all are the
+same (:func:`resume`); rows trained on other data, or scored by another classifier
+and without their rewrites, move with their choice to ``earlier_sweeps`` (kept for
+the record, never chosen from). Notebook 02 shows the record and ``srllm/profiles.py`` cites it. Times are wall times on the machine named in the record, which may
 have been shared with other jobs (``load_average`` says how busy it was).
 """
 
@@ -42,17 +45,18 @@ SETTINGS: dict[str, dict] = {
     "r16_lr1e-3_bs8": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8},
     "r8_lr1e-3_bs8": {"lora.r": 8, "train.learning_rate": 1e-3, "train.batch_size": 8},
     "r16_lr2e-3_bs8": {"lora.r": 16, "train.learning_rate": 2e-3, "train.batch_size": 8},
+    "r16_lr3e-3_bs8": {"lora.r": 16, "train.learning_rate": 3e-3, "train.batch_size": 8},
     "r16_lr5e-4_bs8": {"lora.r": 16, "train.learning_rate": 5e-4, "train.batch_size": 8},
     "r16_lr1e-3_bs4": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 4},
     # two epochs (early stopping on the dev loss may end it sooner; the best checkpoint is kept)
     "r16_lr1e-3_bs8_ep2": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8, "train.epochs": 2.0},
-    # only the pairs whose input is biased or toxic (176 of the 375 train pairs): two or three
+    # only the pairs whose input is biased or toxic (243 of the 443 train pairs): two or three
     # epochs over them cost about what one epoch over every pair costs
     "rewrite_pairs_r16_lr1e-3_bs8_ep2": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8,
                                          "train.epochs": 2.0, "data.train_pairs": "needs_rewrite"},
     "rewrite_pairs_r16_lr1e-3_bs8_ep3": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8,
                                          "train.epochs": 3.0, "data.train_pairs": "needs_rewrite"},
-    # every pair, and the pairs whose input is biased or toxic a second time (176 more): more of the
+    # every pair, and the pairs whose input is biased or toxic a second time (243 more): more of the
     # rewrites that change what a text says, without losing the paraphrase pairs that keep content
     "rewrites_twice_r16_lr2e-3_bs8": {"lora.r": 16, "train.learning_rate": 2e-3, "train.batch_size": 8,
                                       "data.train_pairs": "rewrites_twice"},
@@ -60,10 +64,11 @@ SETTINGS: dict[str, dict] = {
                                       "data.train_pairs": "rewrites_twice"},
 }
 # Fields every setting shares: one full epoch, evaluation (and a checkpoint) every 8 steps on the dev rows.
-# The 4-bit layers compute in bfloat16, this CPU's native half precision (Table 3's fp16 mixed
-# precision needs CUDA): 1.46x the float32 training tokens/s here, and the same rank-16, lr-2e-3 run
-# in float32 reached the same dev task success (13 of 25) and a best dev loss within 0.1% (1.2126 in
-# float32, 1.2136 in bfloat16), see the record's float32_rows. It is a speed setting, not one the sweep chooses.
+# The 4-bit layers compute in bfloat16 where the CPU has it natively (Table 3's fp16 mixed precision
+# needs CUDA; elsewhere training falls back to float32 and the row says so): on the machine of the
+# earlier sweep, 1.46x the float32 training tokens/s, and the same rank-16, lr-2e-3 run in float32
+# reached the same dev task success (13 of 25) and a best dev loss within 0.1% (1.2126 in float32,
+# 1.2136 in bfloat16), see the record's first earlier_sweeps entry. It is a speed setting, not one the sweep chooses.
 COMMON = {"train.max_steps": -1, "train.epochs": 1.0, "train.eval_steps": 8, "train.save_steps": 8,
           "quant.compute_dtype": "bfloat16"}
 
@@ -76,6 +81,52 @@ def choose(rows: list[dict]) -> str:
     best = max(r["dev_success_n"] for r in ok)
     tied = [r for r in ok if r["dev_success_n"] >= best - 1]
     return min(tied, key=lambda r: (r["best_eval_loss"], r["train_minutes"]))["setting"]
+
+
+def resume(old: dict, clf_hash: str | None, data_key: str | None = None, threshold: float | None = None
+           ) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """What a re-run keeps of an earlier record's ``metrics``: (rows, float32_rows, earlier_sweeps, rescore).
+
+    Trained on other data (the record's ``data`` is not ``data_key``: another bundled CMD sample
+    or split): every row moves, with the record's choice and float32 rows, to a new entry of
+    ``earlier_sweeps``. Same data, scored by the same bias classifier (``clf_hash``) with the same
+    content threshold (``threshold``, when given): its finished rows stand. Same data, another
+    classifier or threshold: the rows that kept their dev rewrites (``outputs``)
+    are returned to be measured again with the current scorer (no retraining), and the rows
+    without them move to ``earlier_sweeps``. Earlier entries are kept as they are (a record's old
+    ``earlier_scorer`` becomes the first of them); nothing is ever chosen from them.
+    """
+    earlier = list(old.get("earlier_sweeps") or [])
+    if old.get("earlier_scorer"):  # records made before the list existed held one earlier sweep
+        earlier.insert(0, {"why": "scored with the proxy's bias classifier before its contrast pairs (it could "
+                                  "not tell a fair rewrite from a hedged stereotype)", **old["earlier_scorer"]})
+
+    def retire(rows: list[dict], why: str) -> None:
+        earlier.append({"why": why, "bias_classifier": old.get("bias_classifier"), "data": old.get("data"),
+                        "chosen": old.get("chosen"), "rows": rows, "float32_rows": old.get("float32_rows", [])})
+
+    if old.get("data") != data_key:
+        retire(list(old.get("rows", [])), "trained and measured on an earlier version of the bundled CMD sample "
+                                          f"({old.get('dev_texts', '?')} biased dev inputs)")
+        return [], [], earlier, []
+    if old.get("bias_classifier") == clf_hash and (threshold is None or old.get("content_threshold") == threshold):
+        return [r for r in old["rows"] if r.get("dev_success") is not None], old.get("float32_rows", []), earlier, []
+    unscorable = [r for r in old["rows"] if not r.get("outputs")]
+    if unscorable:
+        retire(unscorable, "scored with an earlier version of the proxy's bias classifier or content threshold")
+    return [], [], earlier, [r for r in old["rows"] if r.get("outputs")]
+
+
+def data_key(profile) -> str:
+    """A short hash of the CMD train and dev records the sweep trains and measures on (ids, texts,
+    rewrites and labels), so that a re-run on another sample never mixes its rows with these."""
+    import hashlib
+
+    from srllm.data.sources import load_dataset_for
+
+    splits = load_dataset_for(profile, "cmd").splits
+    rows = [[r.id, r.text, r.safe_variation, r.bias, r.toxicity] for s in ("train", "dev") for r in splits[s]]
+    return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()[:12]
 
 
 def dev_texts(profile) -> list:
@@ -94,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from srllm.generation import rewrite
-    from srllm.metrics.task_success import DEFAULT_THRESHOLD, task_success
+    from srllm.metrics.task_success import DEFAULT_THRESHOLD, KINDS, task_success
     from srllm.profiles import get_profile
     from srllm.scoring import get_scorer
     from srllm.training import train
@@ -103,26 +154,34 @@ def main(argv: list[str] | None = None) -> int:
     records = dev_texts(base)
     texts = [r.text for r in records]
     scorer = get_scorer("offline-proxy", progress=False)
+    clf_hash = scorer.bias_classifier.data_hash if scorer.bias_classifier else None
+    key = data_key(base)
     out_path = Path(args.out)
     rows: list[dict] = []
     float32_rows: list[dict] = []  # earlier rows of this script with the 4-bit layers in float32 (kept, not chosen from)
-    if out_path.exists():  # resume: keep finished rows
-        old = json.loads(out_path.read_text())["metrics"]
-        rows = [r for r in old["rows"] if r.get("dev_success") is not None]
-        float32_rows = old.get("float32_rows", [])
-    done = {r["setting"] for r in rows}
+    earlier: list[dict] = []  # sweeps on other data or with another classifier: kept for the record, never chosen from
+    rescore: list[dict] = []  # rows of another classifier that kept their dev rewrites: measured again below
+    if out_path.exists():
+        rows, float32_rows, earlier, rescore = resume(json.loads(out_path.read_text())["metrics"], clf_hash, key,
+                                                      DEFAULT_THRESHOLD)
+    done = {r["setting"] for r in rows} | {r["setting"] for r in rescore}
 
     def save(chosen: str | None = None) -> None:
+        # settings in SETTINGS order, then the reference and prompting rows, however the runs were ordered
+        order = {n: i for i, n in enumerate([*SETTINGS, "reference", "zero_shot", "two_shot"])}
+        rows.sort(key=lambda r: order.get(r["setting"], len(order)))
         record = {
             "benchmark": "sweep_cpu",
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
                         "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg())},
             "metrics": {"split": "dev", "dev_texts": len(texts), "scorer": scorer.name, "scorer_is_proxy": True,
+                        "bias_classifier": clf_hash, "data": key,
                         "content_threshold": DEFAULT_THRESHOLD, "common": COMMON, "settings": SETTINGS,
                         "choice_rule": "highest dev task success; within one text, lowest best dev loss, then time",
                         "rows": rows, "chosen": chosen, "float32_rows": float32_rows,
-                        "not_run": [n for n in SETTINGS if n not in {r["setting"] for r in rows}]},
+                        "not_run": [n for n in SETTINGS if n not in {r["setting"] for r in rows}],
+                        **({"earlier_sweeps": earlier} if earlier else {})},
         }
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(record, indent=1, default=str) + "\n")
@@ -131,11 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         ts = task_success(texts, outputs, scorer=scorer)
         row = {"setting": name, "kind": kind, **extra, "dev_success": round(ts.success_rate, 4),
                "dev_success_n": ts.counts["success"],
-               **{k: round(v, 4) for k, v in ts.shares.items()}}
+               **{k: round(v, 4) for k, v in ts.shares.items()},
+               # the dev rewrites themselves, so that a later scorer can re-measure them without retraining
+               "outputs": list(outputs)}
         rows.append(row)
         save()
-        print(json.dumps(row), flush=True)
+        print(json.dumps({k: v for k, v in row.items() if k != "outputs"}), flush=True)
 
+    measured = {"dev_success", "dev_success_n", *KINDS} | {"outputs", "setting", "kind"}
+    for r in rescore:  # same rewrites, this scorer: no retraining needed
+        measure(r["setting"], r["kind"], r["outputs"], {k: v for k, v in r.items() if k not in measured})
     for name, over in SETTINGS.items():
         if (args.only and name not in args.only) or name in done:
             continue

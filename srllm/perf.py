@@ -199,10 +199,37 @@ def book_stage_times(rows: list[dict[str, Any]], profile: str | None = None) -> 
 
 
 def book_peak_rss_mib(rows: list[dict[str, Any]], profile: str | None = None) -> float | None:
-    """Largest logged peak memory of any notebook kernel or build step (``srllm book`` log rows), or None."""
-    peaks = [r["children_peak_rss_mib"] for r in rows
-             if (profile is None or r.get("profile") == profile) and r.get("children_peak_rss_mib") is not None]
-    return max(peaks) if peaks else None
+    """Peak memory of any notebook kernel or build step in the build whose cold times
+    :func:`book_stage_times` reports (``srllm book`` log rows), or None.
+
+    Each build's rows log the largest child of that build's own process, so builds are told
+    apart by their closing jupyter-book row (or, for an interrupted build, by a stage that
+    starts again): the build counted is the latest one that executed
+    the most notebooks (the cold build), else the latest build. An older build's peak, made by
+    other code or settings, must not stand for the current one.
+    """
+    builds: list[tuple[int, float]] = []  # (notebooks executed, peak) per build
+    executed, peak, seen = 0, None, set()
+    for r in sorted(rows, key=lambda r: r.get("time", 0)):
+        if profile and r.get("profile") != profile:
+            continue
+        if r.get("stage") in seen and peak is not None:  # a stage again: an interrupted build ended before it
+            builds.append((executed, peak))
+            executed, peak, seen = 0, None, set()
+        seen.add(r.get("stage"))
+        if r.get("children_peak_rss_mib") is not None:
+            peak = max(peak or 0.0, r["children_peak_rss_mib"])
+        if r.get("stage") == "jupyter-book":
+            builds.append((executed, peak))
+            executed, peak, seen = 0, None, set()
+        elif not r.get("cached"):
+            executed += 1
+    if peak is not None:  # an unfinished build at the end of the log
+        builds.append((executed, peak))
+    if not builds:
+        return None
+    most = max(n for n, _ in builds)
+    return [p for n, p in builds if n == most][-1] if most else builds[-1][1]
 
 
 def work_log_path() -> Path:

@@ -68,3 +68,25 @@ def test_generation_is_the_same_with_and_without_screening(tiny_model):
     screened = generate_texts(model, tok, prompts, max_new_tokens=12, batch_size=3, progress=False)
     plain = generate_texts(model, tok, prompts, max_new_tokens=12, batch_size=3, progress=False, screen_head=False)
     assert screened == plain
+
+
+def test_a_screened_head_is_reused_while_the_weight_is_unchanged_and_freed_with_its_model(monkeypatch):
+    import gc
+    import weakref
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    monkeypatch.setattr(greedy_head, "cpu_bf16_supported", lambda: True)
+    cfg = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=False)
+    model = LlamaForCausalLM(cfg).float()
+    first = ScreenedHead.for_model(model)
+    assert ScreenedHead.for_model(model) is first  # made once
+    with torch.no_grad():
+        model.lm_head.weight.mul_(2.0)  # the weight changed in place: a new head, with the new values
+    second = ScreenedHead.for_model(model)
+    assert second is not first and torch.equal(second.weight, model.lm_head.weight)
+    gone = weakref.ref(second)
+    del model, first, second
+    gc.collect()
+    assert gone() is None  # nothing outside the model keeps the head (and its weight copies) alive

@@ -112,6 +112,22 @@ def test_book_peak_memory_is_the_largest_logged_for_the_profile():
     assert book_peak_rss_mib(rows, "paper") is None
 
 
+
+def test_book_peak_memory_is_the_cold_builds_not_an_older_builds():
+    from srllm.perf import book_peak_rss_mib
+
+    def build(t0, peak, cached):
+        return [{"time": t0, "profile": "cpu", "stage": "01_data", "cached": cached, "children_peak_rss_mib": peak},
+                {"time": t0 + 1, "profile": "cpu", "stage": "02_train", "cached": cached, "children_peak_rss_mib": peak},
+                {"time": t0 + 2, "profile": "cpu", "stage": "jupyter-book", "cached": False,
+                 "children_peak_rss_mib": peak}]
+
+    old_cold, new_cold, warm = build(0, 10400.0, False), build(10, 9100.0, False), build(20, 200.0, True)
+    assert book_peak_rss_mib(old_cold + new_cold + warm, "cpu") == 9100.0  # the latest cold build's peak
+    assert book_peak_rss_mib(warm, "cpu") == 200.0  # only warm builds: the latest one
+    interrupted = build(-10, 12000.0, False)[:2]  # killed before its jupyter-book row
+    assert book_peak_rss_mib(interrupted + old_cold + new_cold + warm, "cpu") == 9100.0
+
 def test_work_is_logged_and_attributed_to_the_stage_it_ended_in(tmp_path, monkeypatch):
     from srllm import perf
 

@@ -72,7 +72,9 @@ def test_reproducing_chapter_states_the_cpu_step_counts(repo_root):
     cpu = get_profile("cpu")
     text = (repo_root / "book" / "reproducing.md").read_text()
     assert cpu.train.max_steps == -1 and cpu.train.epochs == 1.0  # SR_LLM: one full epoch, as in Table 3
-    assert (f"one epoch of QLoRA (batch {cpu.train.batch_size}, early stopping on the dev loss; "
+    assert cpu.data.train_pairs == "rewrites_twice"  # the sweep's choice: the biased/toxic pairs a second time
+    assert (f"one epoch of QLoRA over the training pairs, those with a biased or toxic input twice "
+            f"(batch {cpu.train.batch_size}, early stopping on the dev loss; "
             f"prefix-tuning {cpu.prefix.max_steps} steps)") in text
     assert "benchmarks/sweep_cpu.py" in text
     # the chapter and the audit name the setting the committed sweep chose, which the profile uses

@@ -127,14 +127,21 @@ def test_bias_classifier_from_cmd_sample(cache_root):
     from srllm.data import load_sample, split_records
     from srllm.scoring.bias import train_bias_classifier_from_sample
 
+    from srllm.scoring.bias import contrast_pairs
+
     clf = train_bias_classifier_from_sample(seed=42)
     splits = split_records(load_sample("cmd"), seed=42)
     n_labelled = sum(r.bias is not None for r in splits["train"])
-    assert clf.n_train == n_labelled  # the labelled originals only, no safe variation
+    assert clf.n_train == n_labelled + len(contrast_pairs()[0])  # labelled originals and the pairs, no safe variation
     assert clf.heldout["dev"]["n"] == sum(r.bias is not None for r in splits["dev"])
     test = clf.heldout["test"]
     assert test["n"] == sum(r.bias is not None for r in splits["test"])
     assert test["accuracy"] > test["majority_baseline"]  # it learned something beyond the class prior
+    # the baseline answers the CMD train split's majority class (the pairs, two thirds Yes, do not shift it)
+    train_labels = [r.bias for r in splits["train"] if r.bias is not None]
+    majority = max(set(train_labels), key=train_labels.count)
+    held = [r.bias for r in splits["test"] if r.bias is not None]
+    assert test["majority_baseline"] == pytest.approx(held.count(majority) / len(held))
     assert clf.heldout["test_safe_variations"]["accuracy"] > 0.5
 
 
@@ -292,14 +299,16 @@ def cmd_splits():
 
 @pytest.mark.slow  # embeds the CMD sample (shares the cached classifiers with the test above)
 def test_proxy_is_trained_on_no_text_sr_llm_learns_to_write(cache_root, cmd_splits):
-    from srllm.scoring.bias import train_bias_classifier_from_sample
+    from srllm.scoring.bias import contrast_pairs, train_bias_classifier_from_sample
 
     clf = train_bias_classifier_from_sample(seed=42)
     trained = set(clf.train_texts)
     assert len(clf.train_texts) == clf.n_train
     targets = {r.safe_variation for part in cmd_splits.values() for r in part if r.safe_variation}
     assert not trained & targets  # no safe variation of any split, SR_LLM's train targets included
-    assert trained == {r.text for r in cmd_splits["train"] if r.bias is not None}
+    assert trained == {r.text for r in cmd_splits["train"] if r.bias is not None} | set(contrast_pairs()[0])
+    without = train_bias_classifier_from_sample(seed=42, include_contrast_pairs=False)
+    assert set(without.train_texts) == {r.text for r in cmd_splits["train"] if r.bias is not None}
     held = {r.text for s in ("dev", "test") for r in cmd_splits[s]}
     assert not trained & held  # held-out accuracy is measured on texts it never saw
     old = train_bias_classifier_from_sample(seed=42, include_safe_variations=True)
@@ -323,7 +332,11 @@ def test_proxy_card_reports_heldout_accuracy_recomputed_from_predictions(cache_r
     assert card["n_heldout"] == len(held)
     assert card["heldout_accuracy"] == pytest.approx(sum(int(p == t) for p, t in zip(pred, truth)) / len(held))
     assert card["heldout_accuracy"] > card["majority_baseline"]
-    assert card["n_train"] == sum(r.bias is not None for r in cmd_splits["train"])
+    from srllm.scoring.bias import contrast_pairs
+
+    n_pairs = len(contrast_pairs()[0])
+    assert card["n_train"] == sum(r.bias is not None for r in cmd_splits["train"]) + n_pairs
+    assert f"{n_pairs // 3} contrast pairs" in card["trained_on"]
     assert not card["includes_safe_variations"] and "none of the safe variations" in card["trained_on"]
     assert f"{100 * card['heldout_accuracy']:.0f}%" in card["sentence"]
     old = proxy_card(seed=42, include_safe_variations=True)
@@ -349,7 +362,115 @@ def test_neutral_probe_texts_are_nobody_s_training_data():
     _, probe_texts = read_texts(samples_dir() / NEUTRAL_PROBE_FILE)
     seen = {r.text for r in load_sample("cmd")} | {r.safe_variation for r in load_sample("cmd")}
     seen |= {r.text for r in load_sample("toxigen")}
+    from srllm.scoring.bias import contrast_pairs
+
+    seen |= set(contrast_pairs()[0])
     assert probe_texts and not set(probe_texts) & seen
+
+
+def test_contrast_pairs_are_a_stereotype_its_hedge_and_a_fair_statement_in_no_other_dataset():
+    """The bias classifier's contrast pairs: 160 complete rows, labelled Yes, Yes, No, and none of
+    their sentences in the CMD sample (texts or safe variations: SR_LLM trains on those), the
+    ToxiGen sample, the unseen stereotypes (or a person's rewrites of them) or the neutral probe."""
+    import json
+
+    from srllm.data.readers import read_texts
+    from srllm.data.samples import load_sample, samples_dir
+    from srllm.scoring.bias import CONTRAST_PAIRS_FILE, NEUTRAL_PROBE_FILE, contrast_pairs
+
+    rows = [json.loads(line) for line in (samples_dir() / CONTRAST_PAIRS_FILE).read_text().splitlines()]
+    assert len(rows) == 160 and len({r["id"] for r in rows}) == 160
+    assert all(r[k].strip() for r in rows for k in ("target_group", "target_category", "biased", "hedged", "fair"))
+    texts, labels = contrast_pairs()
+    assert len(texts) == 3 * len(rows) == len(set(texts))
+    assert labels == ["Yes"] * 320 + ["No"] * 160 and texts[320:] == [r["fair"] for r in rows]
+    others = set()
+    for name in ("cmd", "unseen"):
+        others |= {t for r in load_sample(name) for t in (r.text, r.safe_variation) if t}
+    others |= {r.text for r in load_sample("toxigen")} | set(read_texts(samples_dir() / NEUTRAL_PROBE_FILE)[1])
+    lowered = {t.strip().lower() for t in others}
+    assert not [t for t in texts if t.strip().lower() in lowered]
+
+
+@pytest.mark.slow  # embeds the CMD sample and the pairs once (about 20-60 s on 2 cores)
+def test_contrast_pairs_teach_the_classifier_what_is_said_not_only_who_is_named(cmd_splits):
+    """What the bias module's docstring claims, measured on texts the classifier did not train on.
+
+    Five folds over the pairs: trained on CMD's labelled train texts alone, or with four fifths of
+    the pairs, each classifier judges the held-out fifth. With the pairs it flags fewer held-out fair
+    statements and still flags nearly every held-out stereotype and hedged stereotype; on the CMD dev
+    and test splits its accuracy on the originals is no lower and it lets more of the people-written
+    safe variations through (none of which either classifier trained on)."""
+    import json
+
+    import numpy as np
+
+    from srllm.data.samples import samples_dir
+    from srllm.scoring.bias import CONTRAST_PAIRS_FILE, _fit, normalise_labels
+    from srllm.scoring.embed import embed
+
+    rows = [json.loads(line) for line in (samples_dir() / CONTRAST_PAIRS_FILE).read_text().splitlines()]
+    labelled = [r for r in cmd_splits["train"] if r.bias is not None]
+    held = [r for s in ("dev", "test") for r in cmd_splits[s] if r.bias is not None]
+    fair_rewrites = [r.safe_variation for s in ("dev", "test") for r in cmd_splits[s]
+                     if r.safe_variation and r.bias is not None and normalise_labels([r.bias])[0] == 1]
+    X_cmd, y_cmd = embed([r.text for r in labelled]), normalise_labels([r.bias for r in labelled])
+    E = {k: embed([r[k] for r in rows]) for k in ("biased", "hedged", "fair")}
+    X_held, y_held = embed([r.text for r in held]), np.array(normalise_labels([r.bias for r in held]))
+    X_rw = embed(fair_rewrites)
+
+    def flagged(model, X):
+        return int((model.predict_proba(X)[:, 1] >= 0.5).sum())
+
+    base, _ = _fit(X_cmd, y_cmd, 42)
+    fold = np.arange(len(rows)) % 5
+    counts = {"biased": 0, "hedged": 0, "fair": 0}
+    for k in range(5):
+        tr = fold != k
+        X = np.vstack([X_cmd, E["biased"][tr], E["hedged"][tr], E["fair"][tr]])
+        y = y_cmd + [1] * (2 * int(tr.sum())) + [0] * int(tr.sum())
+        model, _ = _fit(X, y, 42)
+        for key in counts:
+            counts[key] += flagged(model, E[key][~tr])
+    n = len(rows)
+    assert counts["fair"] < flagged(base, E["fair"]) - n // 10  # at least 16 fewer fair statements flagged
+    assert counts["biased"] >= 0.85 * n and counts["hedged"] >= 0.85 * n
+    full, _ = _fit(np.vstack([X_cmd, E["biased"], E["hedged"], E["fair"]]), y_cmd + [1] * (2 * n) + [0] * n, 42)
+    assert (full.predict(X_held) == y_held).mean() >= (base.predict(X_held) == y_held).mean()
+    assert flagged(full, X_rw) < flagged(base, X_rw)
+
+
+@pytest.mark.slow  # embeds about 300 sentences (a few seconds)
+def test_short_sample_rows_stay_away_from_the_judge_and_the_unseen_check():
+    """The CMD sample's short biased rows (after cmd-0536) were kept only when neither their text nor
+    their rewrite is within MiniLM cosine 0.6 of a contrast pair, an unseen stereotype or its person's
+    rewrite, or a neutral probe sentence: SR_LLM must not learn to write what the judge was taught is
+    fair, nor be measured on sentences it was trained on (srllm/data/samples.py)."""
+    import json
+
+    import numpy as np
+
+    from srllm.data import load_sample
+    from srllm.data.readers import read_texts
+    from srllm.data.samples import samples_dir
+    from srllm.scoring.bias import CONTRAST_PAIRS_FILE, NEUTRAL_PROBE_FILE
+    from srllm.scoring.embed import embed
+
+    short = [r for r in load_sample("cmd") if r.id > "cmd-0536"]
+    assert len(short) >= 90 and all(len(r.text.split()) <= 18 and r.safe_variation for r in short)
+    pairs = [json.loads(line) for line in (samples_dir() / CONTRAST_PAIRS_FILE).read_text().splitlines()]
+    guarded = ([p[k] for p in pairs for k in ("biased", "hedged", "fair")]
+               + [t for r in load_sample("unseen") for t in (r.text, r.safe_variation)]
+               + read_texts(samples_dir() / NEUTRAL_PROBE_FILE)[1])
+
+    def unit(texts):
+        X = np.asarray(embed(texts), dtype=float)
+        return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+    G = unit(guarded)
+    for field in ("text", "safe_variation"):
+        sims = unit([getattr(r, field) for r in short]) @ G.T
+        assert sims.max() < 0.6, (field, short[int(sims.max(1).argmax())].id)
 
 
 @pytest.mark.slow
@@ -374,8 +495,10 @@ def test_ordering_ablation_scores_both_choices(cache_root, cmd_splits):
             flags = [s.flag for s in scorer.score(texts)]
             assert frame[f"unsafe_rate_{choice}"][i] == pytest.approx(100 * sum(flags) / len(flags))
         assert frame[f"rank_{choice}"].isna().tolist() == [False, False, True]
-    # The earlier classifier was taught these very texts as unbiased: it lets more of them through.
-    assert frame["unsafe_rate_with_targets"][1] < frame["unsafe_rate_labelled_only"][1]
+    # The earlier classifier was taught these very texts as unbiased: it never flags more of them (with the
+    # contrast pairs, the default one lets nearly all of them through as well).
+    assert frame["unsafe_rate_with_targets"][1] <= frame["unsafe_rate_labelled_only"][1]
+    assert frame["unsafe_rate_labelled_only"][1] < frame["unsafe_rate_labelled_only"][0]
     assert frame.attrs["same_ordering"] == (frame["rank_with_targets"][:2].tolist()
                                             == frame["rank_labelled_only"][:2].tolist())
     with pytest.raises(ScorerError, match="outputs\\['x'\\]"):

@@ -98,6 +98,7 @@ def test_task_success_end_to_end_with_real_scorer_and_minilm(lexical_proxy):
     assert res.threshold == DEFAULT_THRESHOLD and res.scorer_name == "offline-proxy" and res.scorer_is_proxy
     assert res.similarities[0] == pytest.approx(1.0, abs=1e-4)
     assert res.similarities[3] < DEFAULT_THRESHOLD <= res.similarities[4]
+    assert res.flags == [s.flag for s in lexical_proxy.score(rewrites)] and res.flags[2]  # the scorer's own verdicts
     frame = res.to_frame()
     assert list(frame["kind"]) == res.kinds and len(frame) == 5
     assert res.examples("echo") == [(originals[1], rewrites[1])]

@@ -83,6 +83,41 @@ def test_sweep_choice_rule():
     assert cpu.replace(**{**mod.COMMON, **mod.SETTINGS[chosen]}) == cpu
 
 
+def test_sweep_resume_keeps_rows_of_the_same_data_and_classifier_and_rescores_or_keeps_aside_the_others():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("sweep_cpu", Path(__file__).parents[1] / "benchmarks" / "sweep_cpu.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with_outputs = {"setting": "a", "kind": "sr_llm", "dev_success": 0.5, "outputs": ["x", "y"]}
+    without = {"setting": "b", "kind": "sr_llm", "dev_success": 0.4}
+    unfinished = {"setting": "c", "kind": "sr_llm", "dev_success": None}
+    old = {"bias_classifier": "h1", "data": "d1", "dev_texts": 25, "chosen": "a",
+           "rows": [with_outputs, without, unfinished], "float32_rows": [{"setting": "a"}]}
+    rows, f32, earlier, rescore = mod.resume(old, "h1", "d1")
+    assert rows == [with_outputs, without] and f32 == [{"setting": "a"}] and earlier == [] and rescore == []
+    # same data, another classifier: rewrites are measured again, rows without them are kept aside
+    rows, f32, earlier, rescore = mod.resume(old, "h2", "d1")
+    assert rows == [] and f32 == [] and rescore == [with_outputs] and len(earlier) == 1
+    assert earlier[0]["bias_classifier"] == "h1" and earlier[0]["chosen"] == "a"
+    assert earlier[0]["rows"] == [without, unfinished] and earlier[0]["float32_rows"] == [{"setting": "a"}]
+    # same data and classifier, another content threshold: measured again too
+    assert mod.resume({**old, "content_threshold": 0.65}, "h1", "d1", 0.55)[3] == [with_outputs]
+    assert mod.resume({**old, "content_threshold": 0.55}, "h1", "d1", 0.55)[0] == [with_outputs, without]
+    # other data: nothing is rescored or kept as a row, whatever the classifier; all of it moves aside
+    for clf in ("h1", "h2"):
+        rows, f32, earlier, rescore = mod.resume(old, clf, "d2")
+        assert rows == [] and f32 == [] and rescore == []
+        assert earlier[-1]["rows"] == old["rows"] and "earlier version of the bundled CMD sample" in earlier[-1]["why"]
+    # a record's older single earlier sweep is kept, first, with what it was
+    kept = {"bias_classifier": None, "chosen": "z", "rows": [without]}
+    earlier = mod.resume({**old, "earlier_scorer": kept}, "h1", "d2")[2]
+    assert earlier[0]["chosen"] == "z" and earlier[0]["rows"] == [without] and "contrast pairs" in earlier[0]["why"]
+    assert len(earlier) == 2
+    assert mod.resume({**old, "earlier_sweeps": earlier}, "h1", "d1")[2] == earlier  # kept as they are
+
+
 def test_reference_row_is_a_ceiling_not_a_competitor():
     results = {"zero_shot": _res(["success", "unchanged", "unchanged", "unchanged"]),
                "sr_llm": _res(["success", "success", "unchanged", "still_unsafe"]),
@@ -142,6 +177,32 @@ def test_sweep_view_formats_and_the_float32_comparison_sentence():
     assert "float32" not in sweep_summary(rec, get_profile("cpu"))["sentence"]
 
 
+def test_sweep_summary_names_a_record_scored_with_another_classifier_and_the_earlier_sweep():
+    from srllm.profiles import get_profile
+    from srllm.training.report import sweep_summary
+
+    rec = {"machine": {}, "metrics": {
+        "chosen": "a", "dev_texts": 25, "common": {}, "settings": {"a": {}}, "bias_classifier": "h-new",
+        "rows": [{"setting": "a", "kind": "sr_llm", "dev_success_n": 15, "compute_dtype": "float32"}],
+        "float32_rows": [{"setting": "a", "dev_success_n": 12, "best_eval_loss": 1.2}],
+        "earlier_scorer": {"bias_classifier": None, "chosen": "old_pick",
+                           "rows": [{"setting": "old_pick", "kind": "sr_llm"}, {"setting": "x", "kind": "sr_llm"},
+                                    {"setting": "reference", "kind": "reference"}]}}}
+    cpu = get_profile("cpu")
+    same = sweep_summary(rec, cpu, bias_classifier="h-new")
+    assert same["same_scorer"] is True and "another version" not in same["sentence"]
+    assert "also keeps an earlier sweep, one of 2 settings" in same["sentence"]
+    assert "which chose old_pick" in same["sentence"]
+    two = {**rec, "metrics": {**rec["metrics"], "earlier_sweeps": [
+        {"why": "on older data", "chosen": "p2", "rows": [{"setting": "p2", "kind": "sr_llm"}]}]}}
+    s2 = sweep_summary(two, cpu)["sentence"]
+    assert "keeps 2 earlier sweeps" in s2 and "which chose old_pick" in s2 and "one of 1 settings on older data, which chose p2" in s2
+    assert "Computed in" not in same["sentence"]  # a float32 row is not compared with the float32 rows
+    other = sweep_summary(rec, cpu, bias_classifier="h-other")
+    assert other["same_scorer"] is False and "another version of the offline proxy's bias classifier" in other["sentence"]
+    assert sweep_summary(rec, cpu)["same_scorer"] is None
+
+
 def test_unseen_check_reports_the_model_beside_a_persons_rewrites():
     results = {"sr_llm": _res(["success", "still_unsafe", "still_unsafe", "unchanged"]),
                "person": _res(["success", "success", "success", "still_unsafe"])}
@@ -163,3 +224,13 @@ def test_unseen_check_reports_the_model_beside_a_persons_rewrites():
     assert summary.loc["SR_LLM (QLoRA)"].to_dict() == {"n": 4, "success": 1, "unchanged": 1, "echo": 0,
                                                         "still unsafe": 2, "content lost": 0}
     assert summary.loc["a person", "still unsafe"] == 3
+    # the three checks one by one: the unchanged row was not flagged, a content-lost row is not flagged
+    results["sr_llm"] = _res(["success", "still_unsafe", "unchanged", "content_lost", "echo"])
+    results["sr_llm"].flags = [False, True, False, False, False]
+    found = unseen_finding(results)
+    assert (found["sr_llm_changed"], found["sr_llm_echo"], found["sr_llm_judged_unbiased"],
+            found["sr_llm_all_three"]) == (4, 1, 4, 2)
+    assert ("4 of 5 of SR_LLM's rewrites change the sentence, 1 repeat the instruction or refuse, 4 are judged "
+            "unbiased by the scorer, and 2 do all three.") in found["sentence"]
+    results["person"] = _res(["content_lost", "content_lost", "success", "success"])
+    assert "counts as content lost" in unseen_finding(results)["sentence"]

@@ -44,7 +44,10 @@ SCREEN_SLACK = 3.25 * 2.0 ** -8
 #: Architectures whose logits are exactly ``lm_head(final hidden state)``.
 PLAIN_HEAD_MODEL_TYPES = ("llama",)
 
-_LAST: dict[str, Any] = {}  # the last screened head made, with the identity of its weight
+# Where a screened head is kept: on the output layer it was made from, so that it lives exactly as long
+# as the model (a module-level cache kept the float32 weight and its bfloat16 copy, ~170 MB for
+# SmolLM2, alive after the model itself was freed).
+_ATTR = "_srllm_screened_head"
 
 
 @dataclass
@@ -59,7 +62,8 @@ class ScreenedHead:
     def for_model(cls, model: Any) -> "ScreenedHead | None":
         """A screened head for ``model`` (a causal LM), or None where the plain float32 layer must be used.
 
-        The last one made is reused while the weight is unchanged (same tensor, same version).
+        It is made once per output layer and reused while the weight is unchanged (same tensor, same
+        version); it is stored on the layer, so it is freed with the model.
         """
         import torch
 
@@ -73,10 +77,12 @@ class ScreenedHead:
                 or weight.device.type != "cpu" or not cpu_bf16_supported()):
             return None
         key = (id(weight), weight.data_ptr(), weight._version)
-        if _LAST.get("key") != key:
+        kept = getattr(head, _ATTR, None)
+        if kept is None or kept[0] != key:
             w = weight.detach()
-            _LAST.update(key=key, head=cls(weight=w, weight_bf16=w.to(torch.bfloat16), row_norms=w.norm(dim=1)))
-        return _LAST["head"]
+            kept = (key, cls(weight=w, weight_bf16=w.to(torch.bfloat16), row_norms=w.norm(dim=1)))
+            object.__setattr__(head, _ATTR, kept)  # a plain attribute, not a registered buffer or submodule
+        return kept[1]
 
     def next_tokens(self, hidden: Any, stats: dict[str, Any] | None = None) -> Any:
         """Arg-max token of the float32 output layer for each row of ``hidden`` (rows, hidden_size)."""

@@ -50,7 +50,7 @@ KINDS = ("success",) + FAILURE_KINDS
 # 5th percentile (rounded down to 2 decimals) of the MiniLM similarity between the bundled CMD
 # sample's dev-split inputs and their reference rewrites; see content_threshold() and
 # dev_content_threshold(). tests/test_task_success.py recomputes it.
-DEFAULT_THRESHOLD = 0.65
+DEFAULT_THRESHOLD = 0.55
 THRESHOLD_QUANTILE = 0.05
 
 # Prompt scaffolding a model may copy instead of rewriting (srllm.prompts' user message and the
@@ -139,6 +139,7 @@ class TaskSuccessResult:
     similarities: list[float] = field(default_factory=list, repr=False)
     p_unsafe: list[float] = field(default_factory=list, repr=False)
     scorer_is_proxy: bool = False
+    flags: list[bool] = field(default_factory=list, repr=False)  # the scorer's verdict on each rewrite (True: unsafe)
 
     @property
     def n(self) -> int:
@@ -217,7 +218,8 @@ def task_success(originals: Sequence[str], rewrites: Sequence[str], *, scorer: A
              for o, r, s, sim in zip(originals, rewrites, scores, sims)]
     return TaskSuccessResult(kinds=kinds, threshold=threshold, scorer_name=getattr(sc, "name", type(sc).__name__),
                              originals=originals, rewrites=rewrites, similarities=sims,
-                             p_unsafe=[s.p_unsafe for s in scores], scorer_is_proxy=bool(getattr(sc, "is_proxy", False)))
+                             p_unsafe=[s.p_unsafe for s in scores], scorer_is_proxy=bool(getattr(sc, "is_proxy", False)),
+                             flags=[bool(s.flag) for s in scores])
 
 
 def task_success_table(results: dict[str, TaskSuccessResult]) -> Any:

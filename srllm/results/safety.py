@@ -149,7 +149,7 @@ def ordering_ablation_view(profile: Any = "cpu", dataset: str = "cmd_test",
     """The ablation of the proxy's training data on one set: (table, one sentence).
 
     :func:`srllm.scoring.ablation.ordering_ablation` scores the methods' cached outputs with the
-    proxy's bias classifier trained on the labelled texts only (now) and with SR_LLM's
+    proxy's bias classifier trained on the labelled texts and contrast pairs (now) and with SR_LLM's
     training targets added as unbiased (before); the table puts each method's unsafe rate and
     rank under both side by side, the sentence says whether the ordering changes.
     """
@@ -159,7 +159,7 @@ def ordering_ablation_view(profile: Any = "cpu", dataset: str = "cmd_test",
     ran = frame[frame["status"] == "ok"].set_index("method")
     cols = {}
     for choice in CHOICES:
-        label = "labelled texts only (now)" if choice == "labelled_only" else "with SR_LLM's targets (before)"
+        label = "labelled texts and contrast pairs (now)" if choice == "labelled_only" else "with SR_LLM's targets (before)"
         cols[(label, "unsafe %")] = ran[f"unsafe_rate_{choice}"]
         cols[(label, "rank")] = ran[f"rank_{choice}"]
     table = pd.DataFrame(cols)

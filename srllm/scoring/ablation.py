@@ -22,7 +22,7 @@ def ordering_ablation(outputs: dict[str, Any], *, seed: int = 42, threshold: flo
     texts, or a :class:`srllm.generation.baselines.BaselineResult` (what
     :func:`srllm.results.common.method_outputs` returns; one that did not run gives a
     ``not_run`` row). Each is scored by the offline proxy twice, once with the
-    classifier trained as now (``labelled_only``) and once with the earlier choice
+    classifier trained as now (``labelled_only``: CMD's labelled texts and the contrast pairs) and once with the earlier choice
     that included SR_LLM's training targets as unbiased (``with_targets``); see
     :data:`CHOICES`.
 

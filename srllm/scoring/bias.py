@@ -1,12 +1,30 @@
 """Bias classifier for the offline proxy: logistic regression on MiniLM embeddings.
 
-Trained on the CMD train split's labelled texts (``text`` with its ``bias``
-label, Yes/No) and nothing else: no ``safe_variation`` of any split is among its
-training texts, because SR_LLM is fine-tuned to produce exactly the train
-split's safe variations, and a scorer taught that those texts are unbiased
-would favour SR_LLM over the prompted baselines it is compared with (Tables 4,
-5 and 7). :func:`ordering_ablation` scores the same outputs with the earlier
-choice (the train split's safe variations added as Bias = No) and this one and
+Trained on two sources and nothing else:
+
+* the CMD train split's labelled texts (``text`` with its ``bias`` label, Yes/No);
+* the **contrast pairs** (``samples/judge_contrast_pairs.jsonl``, 160 rows written for
+  this classifier and used by nothing else): for one group and one topic, a stereotype,
+  a hedged form of the same stereotype ("... often ...", "a lot of ...", both Bias = Yes)
+  and a fair statement about that group and topic (Bias = No).
+
+Why the pairs: in CMD, as in every other labelled source we have offline, a general
+statement about a group nearly always *is* a stereotype, so a classifier trained on CMD
+alone learns the topic and the form ("X people ...") as well as the stance, and flags a
+fair rewrite of a stereotype because it still speaks of the same group. The pairs hold
+the group and topic fixed and vary only what is said; the hedged row keeps "X are often
+Y" biased. Measured on texts neither version trained on (the CMD dev and test originals,
+the CMD dev and test safe variations, and the pairs themselves by five-fold cross-validation),
+adding them raised the held-out accuracy on the CMD originals and let more of the
+people-written rewrites through, while still flagging the held-out stereotypes and their
+hedged forms; :func:`proxy_card` reports the numbers of the classifier in use.
+
+No ``safe_variation`` of any split is among its training texts, because SR_LLM
+is fine-tuned to produce exactly the train split's safe variations, and a scorer
+taught that those texts are unbiased would favour SR_LLM over the prompted
+baselines it is compared with (Tables 4, 5 and 7); nor is any contrast pair among
+SR_LLM's training data. :func:`ordering_ablation` scores the same outputs with the
+earlier choice (the train split's safe variations added as Bias = No) and this one and
 shows how the ordering of methods changes; :func:`proxy_card` says what the
 classifier was trained on and how accurate it is on texts it never saw.
 
@@ -100,11 +118,15 @@ def _fit(X: Any, y: list[int], seed: int) -> tuple[Any, float]:
 
 def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any], *,
                           heldout: dict[str, tuple[Sequence[str], Sequence[Any]]] | None = None,
-                          seed: int = 42, use_cache: bool = True) -> BiasClassifier:
+                          seed: int = 42, use_cache: bool = True,
+                          baseline_labels: Sequence[Any] | None = None) -> BiasClassifier:
     """Fit the bias classifier on plain lists and measure it on each held-out split.
 
     ``heldout`` maps a split name (``"dev"``, ``"test"``) to ``(texts, labels)``.
     Labels are Yes/No (or 1/0). Both classes must occur in the training data.
+    ``baseline_labels``: the labels whose majority class is the majority baseline reported
+    beside each held-out accuracy (default: the training labels; give the held-out data's own
+    training split when other data are added to the training set and shift its balance).
     """
     import joblib
     import sklearn
@@ -121,8 +143,10 @@ def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any
         if len(ys) != len(texts):
             raise ScorerError(f"{split}: {len(texts)} texts but {len(ys)} labels")
         held[split] = (list(texts), ys)
+    base_y = normalise_labels(baseline_labels, "baseline_labels") if baseline_labels is not None else y
     key = stable_hash("bias-classifier-v2", train_texts, y, {k: v for k, v in sorted(held.items())}, seed,
-                      embedder_fingerprint(), sklearn.__version__)
+                      embedder_fingerprint(), sklearn.__version__,
+                      *([base_y] if baseline_labels is not None else []))
     path = cache_dir() / "scores" / "bias-classifier" / f"{key}.joblib"
     if use_cache and path.exists():
         try:
@@ -135,7 +159,7 @@ def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any
         if not texts:
             continue
         pred = model.predict(embed(texts))
-        majority = max(Counter(y).items(), key=lambda kv: kv[1])[0]  # majority class of *training* labels
+        majority = max(Counter(base_y).items(), key=lambda kv: kv[1])[0]  # majority class of the baseline labels
         report[split] = {"n": len(ys), "accuracy": float(sum(int(p == t) for p, t in zip(pred, ys)) / len(ys)),
                          "majority_baseline": float(sum(int(t == majority) for t in ys) / len(ys))}
     clf = BiasClassifier(model=model, data_hash=key, n_train=len(y), heldout=report, C=C,
@@ -150,10 +174,27 @@ def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any
 
 #: The two choices of training data compared by :func:`ordering_ablation`.
 CHOICES: dict[str, str] = {
-    "labelled_only": "the CMD train split's labelled texts only (the default)",
-    "with_targets": "the CMD train split's labelled texts plus its safe variations as Bias = No "
+    "labelled_only": "the CMD train split's labelled texts and the contrast pairs (the default)",
+    "with_targets": "the same plus the CMD train split's safe variations as Bias = No "
                     "(the earlier choice: SR_LLM's training targets)",
 }
+
+#: Stereotype / hedged stereotype / fair statement triples about one group and topic, written for the
+#: bias classifier and used by nothing else (no model trains on them, no page evaluates on them).
+CONTRAST_PAIRS_FILE = "judge_contrast_pairs.jsonl"
+
+
+def contrast_pairs() -> tuple[list[str], list[str]]:
+    """The contrast pairs as (texts, labels): each row's stereotype and its hedged form as Yes,
+    its fair statement as No, in file order."""
+    path = samples_dir() / CONTRAST_PAIRS_FILE
+    texts: list[str] = []
+    labels: list[str] = []
+    for column, label in (("biased", "Yes"), ("hedged", "Yes"), ("fair", "No")):
+        _, col = read_texts(path, column=column)
+        texts += col
+        labels += [label] * len(col)
+    return texts, labels
 
 
 def _sample_splits(seed: int) -> dict[str, list[Any]]:
@@ -174,11 +215,15 @@ def _rewrites(rows: Sequence[Any]) -> list[str]:
 
 
 def train_bias_classifier_from_sample(seed: int = 42, use_cache: bool = True,
-                                      include_safe_variations: bool = False) -> BiasClassifier:
-    """Train on the bundled CMD sample's train split; report accuracy on its dev and test splits.
+                                      include_safe_variations: bool = False,
+                                      include_contrast_pairs: bool = True) -> BiasClassifier:
+    """Train on the bundled CMD sample's train split and the contrast pairs; report accuracy on
+    the CMD dev and test splits.
 
     By default the training data are the train split's original texts with their
-    Bias labels, and nothing else. ``include_safe_variations=True`` restores the
+    Bias labels and the contrast pairs (:func:`contrast_pairs`), and nothing else;
+    ``include_contrast_pairs=False`` leaves the pairs out (the classifier before they
+    were written, kept for comparison). ``include_safe_variations=True`` restores the
     earlier choice, kept only for :func:`ordering_ablation`: the train split's
     ``safe_variation`` texts join as Bias = No. Those are SR_LLM's training
     targets, so that classifier is taught that what SR_LLM learns to write is
@@ -197,10 +242,15 @@ def train_bias_classifier_from_sample(seed: int = 42, use_cache: bool = True,
     held: dict[str, tuple[Sequence[str], Sequence[Any]]] = {
         "dev": _labelled(splits["dev"]), "test": _labelled(splits["test"]),
         "test_safe_variations": (test_rw, ["No"] * len(test_rw))}
+    if include_contrast_pairs:
+        pair_texts, pair_labels = contrast_pairs()
+        tr_texts, tr_labels = tr_texts + pair_texts, tr_labels + pair_labels
     if include_safe_variations:
         extra = _rewrites(splits["train"])
         tr_texts, tr_labels = tr_texts + extra, tr_labels + ["No"] * len(extra)
-    return train_bias_classifier(tr_texts, tr_labels, heldout=held, seed=seed, use_cache=use_cache)
+    # the majority baseline is the CMD train split's majority class, whatever else joins the training data
+    return train_bias_classifier(tr_texts, tr_labels, heldout=held, seed=seed, use_cache=use_cache,
+                                 baseline_labels=_labelled(splits["train"])[1])
 
 
 #: Neutral general statements about a group (one group each), written for this check and used by
@@ -256,11 +306,14 @@ def proxy_card(classifier: BiasClassifier | None = None, seed: int = 42,
     majority = sum(v["majority_baseline"] * v["n"] for v in per_split.values()) / n_held if n_held else float("nan")
     rw = clf.heldout.get("test_safe_variations", {})
     if from_sample:
-        trained_on = ("the bundled CMD sample's train split: "
-                      + (f"{clf.n_train} texts, its labelled texts plus its safe variations as Bias = No "
+        n_pairs = len(contrast_pairs()[0])
+        n_cmd = clf.n_train - n_pairs
+        trained_on = (f"the bundled CMD sample's train split and {n_pairs // 3} contrast pairs written for it "
+                      "(a stereotype, a hedged form of it and a fair statement about the same group and topic): "
+                      + (f"{clf.n_train} texts, with the train split's safe variations as Bias = No "
                          "(SR_LLM's training targets)" if with_targets else
-                         f"its {clf.n_train} labelled texts, and none of the safe variations SR_LLM is trained "
-                         "to write"))
+                         f"{n_cmd} labelled CMD texts and {n_pairs} pair sentences, and none of the safe variations "
+                         "SR_LLM is trained to write"))
         heldout_on = (f"the {n_held} texts of the CMD sample's dev and test splits with their Bias labels, "
                       "rows the classifier never saw in training")
     else:

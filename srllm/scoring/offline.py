@@ -14,8 +14,10 @@ Components (each a probability-like score in [0, 1]):
   "offensive" class gives ordinary sentences about 0.25-0.35, so this component
   alone rarely flags a neutral text at 0.5 but sets a floor under ``p_unsafe``.
 * ``bias`` - :mod:`srllm.scoring.bias`: logistic regression on MiniLM embeddings,
-  trained on the CMD train split's labelled texts only (none of the safe
-  variations SR_LLM learns to write, which would favour SR_LLM); P(bias = Yes).
+  trained on the CMD train split's labelled texts and on contrast pairs written
+  for it (a stereotype, its hedged form and a fair statement about the same group
+  and topic), and on none of the safe variations SR_LLM learns to write (which
+  would favour SR_LLM); P(bias = Yes).
   :func:`srllm.scoring.bias.proxy_card` gives its training data and held-out accuracy.
 * ``vader_neg`` - VADER: ``max(0, -compound)``, how negative the tone is.
 

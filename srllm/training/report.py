@@ -274,9 +274,21 @@ def unseen_finding(results: dict[str, Any]) -> dict[str, Any]:
     if pc["still_unsafe"] > person.n // 4:  # the scorer rejects more than a quarter of a person's rewrites
         sentence += (" On short statements about a group this scorer reacts to the topic more than to what is "
                      "said about it, so it cannot confirm a good rewrite here; read the rewrites themselves.")
+    if pc["content_lost"] > person.n // 4:
+        sentence += (" A fair rewrite of a short stereotype often says something else altogether, which the "
+                     "content check counts as content lost.")
+    # The three checks asked of these rewrites outside the task-success order: changed, no echo, not flagged.
+    changed = sum(k != "unchanged" for k in sr.kinds)
+    echoes = sr.kinds.count("echo")
+    unbiased = sum(not f for f in sr.flags)
+    all_three = sum(k not in ("unchanged", "echo") and not f for k, f in zip(sr.kinds, sr.flags))
+    sentence += (f" Taken one by one: {changed} of {sr.n} of SR_LLM's rewrites change the sentence, {echoes} "
+                 f"repeat the instruction or refuse, {unbiased} are judged unbiased by the scorer, and {all_three} "
+                 "do all three.")
     return {"n": sr.n, "sr_llm_success": c["success"], "sr_llm_still_unsafe": c["still_unsafe"],
             "sr_llm_unchanged": c["unchanged"], "person_success": pc["success"],
-            "person_still_unsafe": pc["still_unsafe"], "sentence": sentence}
+            "person_still_unsafe": pc["still_unsafe"], "sr_llm_changed": changed, "sr_llm_echo": echoes,
+            "sr_llm_judged_unbiased": unbiased, "sr_llm_all_three": all_three, "sentence": sentence}
 
 
 def failure_examples(results: dict[str, Any], per_kind: int = 1, max_chars: int = 160) -> pd.DataFrame:
@@ -409,15 +421,18 @@ def _used_values(profile: Any, run_config: dict[str, Any] | None) -> dict[str, A
 
 
 def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
-                  run_config: dict[str, Any] | None = None) -> dict[str, Any]:
+                  run_config: dict[str, Any] | None = None, bias_classifier: str | None = None) -> dict[str, Any]:
     """What the training page says about the sweep: the chosen setting, whether the run uses it, a sentence.
 
     ``run_config``: the page's run's manifest ``config``; without it the ``profile``'s settings
     stand for the run. Keys: ``chosen`` (setting name or None), ``uses_chosen`` (True when the
     LoRA rank, learning rate, batch size, compute dtype and training pairs equal the chosen
     row's, the epochs are the chosen setting's and the step limit the sweep's), ``differs``
-    (the settings that do not), ``n_settings`` (finished settings), ``dev_texts``, ``not_run``
-    and ``sentence`` (plain values, for glue and a Markdown line).
+    (the settings that do not), ``n_settings`` (finished settings), ``dev_texts``, ``not_run``,
+    ``same_scorer`` (whether the record's bias classifier is ``bias_classifier``, the data hash of
+    the one the page scores with; None when either is unknown) and ``sentence`` (plain values,
+    for glue and a Markdown line). Sweeps made on earlier data or with an earlier classifier are
+    kept under ``earlier_sweeps`` (``earlier_scorer`` in older records); the sentence names what each chose.
     """
     rec = _read_record(record)
     m = rec["metrics"]
@@ -439,7 +454,22 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
              + f"; chosen by the rule: **{chosen}**."]
     if m.get("not_run"):
         parts.append("Not run in the committed record: " + ", ".join(m["not_run"]) + ".")
-    if row is not None and row.get("compute_dtype") and m.get("float32_rows"):
+    same_scorer = (None if not (bias_classifier and m.get("bias_classifier"))
+                   else m["bias_classifier"] == bias_classifier)
+    if same_scorer is False:
+        parts.append("The sweep was scored with another version of the offline proxy's bias classifier than "
+                     "this page's, so its task-success counts and the ones below can differ.")
+    earlier = list(m.get("earlier_sweeps") or [])
+    if m.get("earlier_scorer"):  # records made before earlier_sweeps held one earlier sweep
+        earlier.insert(0, {"why": "scored with the proxy's bias classifier before its contrast pairs (it could not "
+                                  "tell a fair rewrite from a hedged stereotype)", **m["earlier_scorer"]})
+    if earlier:
+        said = [f"one of {len([r for r in e.get('rows', []) if r.get('kind') == 'sr_llm'])} settings "
+                f"{e.get('why', 'made earlier')}, which chose {e.get('chosen')}" for e in earlier]
+        parts.append(("The record also keeps an earlier sweep, " if len(said) == 1 else
+                      f"The record also keeps {len(said)} earlier sweeps, ") + "; ".join(said)
+                     + "; nothing is chosen from " + ("it." if len(said) == 1 else "them."))
+    if row is not None and row.get("compute_dtype") not in (None, "float32") and m.get("float32_rows"):
         # the precision check: the chosen setting also run with the 4-bit layers in float32
         same = next((r for r in m["float32_rows"] if r["setting"] == chosen), None)
         if same is not None:
@@ -451,7 +481,7 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
                      "This run does not use the chosen setting (it differs in "
                      + (", ".join(differs) if differs else "every setting: the record has no chosen row") + ").")
     return {"chosen": chosen, "uses_chosen": bool(uses), "differs": differs, "n_settings": n, "dev_texts": m["dev_texts"],
-            "not_run": list(m.get("not_run") or []), "sentence": " ".join(parts)}
+            "not_run": list(m.get("not_run") or []), "same_scorer": same_scorer, "sentence": " ".join(parts)}
 
 
 def _attr(obj: Any, path: str) -> Any:
