@@ -16,7 +16,7 @@ import pandas as pd
 from srllm import paper
 from srllm.data.sources import load_dataset_for
 from srllm.generation import rewrite
-from srllm.metrics.task_success import FAILURE_KINDS, KINDS, biased_inputs, task_success
+from srllm.metrics.task_success import FAILURE_KINDS, KINDS, biased_inputs, task_success, task_success_table
 from srllm.profiles import get_profile
 from srllm.report import side_by_side
 from srllm.scoring import get_scorer
@@ -187,6 +187,13 @@ def dev_biased_records(profile: Any) -> list[Any]:
 METHOD_LABELS = {"zero_shot": "base model, zero-shot", "two_shot": "base model, 2-shot",
                  "prefix": "prefix-tuning", "sr_llm": "SR_LLM (QLoRA)",
                  "reference": "reference rewrites (the dataset's own)"}
+
+
+def task_success_view(results: dict[str, Any]) -> Any:
+    """:func:`srllm.metrics.task_success.task_success_table` for the page: methods named as
+    :data:`METHOD_LABELS` says, failure kinds in words ("still unsafe"), shares as percentages."""
+    table = task_success_table(results).rename(index=METHOD_LABELS, columns=lambda c: c.replace("_", " "))
+    return table.style.format("{:.0%}", subset=[c for c in table.columns if c != "n"])
 
 
 def dev_task_success(profile: Any, adapters: dict[str, Any], *, records: Sequence[Any] | None = None,
