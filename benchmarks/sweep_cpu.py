@@ -87,8 +87,9 @@ def resume(old: dict, clf_hash: str | None, data_key: str | None = None, thresho
            ) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
     """What a re-run keeps of an earlier record's ``metrics``: (rows, float32_rows, earlier_sweeps, rescore).
 
-    Trained on other data (the record's ``data`` is not ``data_key``: another bundled CMD sample
-    or split): every row moves, with the record's choice and float32 rows, to a new entry of
+    Trained on other data (the record's ``data`` is not ``data_key``, see
+    :func:`srllm.training.report.sweep_data_key`: another bundled CMD sample or split): every row
+    moves, with the record's choice and float32 rows, to a new entry of
     ``earlier_sweeps``. Same data, scored by the same bias classifier (``clf_hash``) with the same
     content threshold (``threshold``, when given): its finished rows stand. Same data, another
     classifier or threshold: the rows that kept their dev rewrites (``outputs``)
@@ -117,18 +118,6 @@ def resume(old: dict, clf_hash: str | None, data_key: str | None = None, thresho
     return [], [], earlier, [r for r in old["rows"] if r.get("outputs")]
 
 
-def data_key(profile) -> str:
-    """A short hash of the CMD train and dev records the sweep trains and measures on (ids, texts,
-    rewrites and labels), so that a re-run on another sample never mixes its rows with these."""
-    import hashlib
-
-    from srllm.data.sources import load_dataset_for
-
-    splits = load_dataset_for(profile, "cmd").splits
-    rows = [[r.id, r.text, r.safe_variation, r.bias, r.toxicity] for s in ("train", "dev") for r in splits[s]]
-    return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()[:12]
-
-
 def dev_texts(profile) -> list:
 
     # the full dev split (the profile's max_eval_rows limits only the training-time evaluation)
@@ -149,13 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     from srllm.profiles import get_profile
     from srllm.scoring import get_scorer
     from srllm.training import train
+    from srllm.training.report import sweep_data_key
 
     base = get_profile("cpu")
     records = dev_texts(base)
     texts = [r.text for r in records]
     scorer = get_scorer("offline-proxy", progress=False)
     clf_hash = scorer.bias_classifier.data_hash if scorer.bias_classifier else None
-    key = data_key(base)
+    key = sweep_data_key(base)
     out_path = Path(args.out)
     rows: list[dict] = []
     float32_rows: list[dict] = []  # earlier rows of this script with the 4-bit layers in float32 (kept, not chosen from)

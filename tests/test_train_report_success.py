@@ -177,30 +177,55 @@ def test_sweep_view_formats_and_the_float32_comparison_sentence():
     assert "float32" not in sweep_summary(rec, get_profile("cpu"))["sentence"]
 
 
-def test_sweep_summary_names_a_record_scored_with_another_classifier_and_the_earlier_sweep():
+def test_sweep_summary_says_when_the_record_was_scored_or_trained_otherwise_and_names_earlier_sweeps():
+    from srllm.metrics.task_success import DEFAULT_THRESHOLD
     from srllm.profiles import get_profile
-    from srllm.training.report import sweep_summary
+    from srllm.training.report import sweep_data_key, sweep_summary
 
+    cpu = get_profile("cpu")
     rec = {"machine": {}, "metrics": {
         "chosen": "a", "dev_texts": 25, "common": {}, "settings": {"a": {}}, "bias_classifier": "h-new",
+        "content_threshold": DEFAULT_THRESHOLD, "data": sweep_data_key(cpu),
         "rows": [{"setting": "a", "kind": "sr_llm", "dev_success_n": 15, "compute_dtype": "float32"}],
         "float32_rows": [{"setting": "a", "dev_success_n": 12, "best_eval_loss": 1.2}],
-        "earlier_scorer": {"bias_classifier": None, "chosen": "old_pick",
-                           "rows": [{"setting": "old_pick", "kind": "sr_llm"}, {"setting": "x", "kind": "sr_llm"},
-                                    {"setting": "reference", "kind": "reference"}]}}}
-    cpu = get_profile("cpu")
+        "earlier_sweeps": [{"why": "with an older judge", "chosen": "old_pick",
+                            "rows": [{"setting": "old_pick", "kind": "sr_llm"}, {"setting": "x", "kind": "sr_llm"},
+                                     {"setting": "reference", "kind": "reference"}]}]}}
     same = sweep_summary(rec, cpu, bias_classifier="h-new")
-    assert same["same_scorer"] is True and "another version" not in same["sentence"]
-    assert "also keeps an earlier sweep, one of 2 settings" in same["sentence"]
-    assert "which chose old_pick" in same["sentence"]
-    two = {**rec, "metrics": {**rec["metrics"], "earlier_sweeps": [
+    assert same["same_scorer"] is True and same["same_data"] is True
+    assert "another version" not in same["sentence"] and "other CMD records" not in same["sentence"]
+    assert "also keeps an earlier sweep, one of 2 settings with an older judge, which chose old_pick" in same["sentence"]
+    assert "Computed in" not in same["sentence"]  # a float32 row is not compared with the float32 rows
+    m = rec["metrics"]
+    two = {**rec, "metrics": {**m, "earlier_sweeps": m["earlier_sweeps"] + [
         {"why": "on older data", "chosen": "p2", "rows": [{"setting": "p2", "kind": "sr_llm"}]}]}}
     s2 = sweep_summary(two, cpu)["sentence"]
     assert "keeps 2 earlier sweeps" in s2 and "which chose old_pick" in s2 and "one of 1 settings on older data, which chose p2" in s2
-    assert "Computed in" not in same["sentence"]  # a float32 row is not compared with the float32 rows
     other = sweep_summary(rec, cpu, bias_classifier="h-other")
     assert other["same_scorer"] is False and "another version of the offline proxy's bias classifier" in other["sentence"]
     assert sweep_summary(rec, cpu)["same_scorer"] is None
+    # a record measured with another content threshold, or on other records, is named as such
+    thr = sweep_summary({**rec, "metrics": {**m, "content_threshold": DEFAULT_THRESHOLD + 0.1}}, cpu, bias_classifier="h-new")
+    assert thr["same_scorer"] is False and "measured content with threshold" in thr["sentence"]
+    moved = sweep_summary({**rec, "metrics": {**m, "data": "0123456789ab"}}, cpu)
+    assert moved["same_data"] is False and "other CMD records than this page's" in moved["sentence"]
+    assert sweep_summary(rec, get_profile("smoke"))["same_data"] is None  # the sweep describes the cpu profile
+
+
+def test_the_committed_sweep_was_made_on_the_cpu_profiles_data_and_scorer():
+    import json
+    from pathlib import Path
+
+    from srllm.metrics.task_success import DEFAULT_THRESHOLD
+    from srllm.profiles import get_profile
+    from srllm.scoring.bias import proxy_card
+    from srllm.training.report import sweep_summary
+
+    path = Path(__file__).parents[1] / "benchmarks" / "sweeps" / "sweep_cpu.json"
+    m = json.loads(path.read_text())["metrics"]
+    assert m["content_threshold"] == DEFAULT_THRESHOLD
+    summary = sweep_summary(path, get_profile("cpu"), bias_classifier=proxy_card()["data_hash"])
+    assert summary["same_data"] is True and summary["same_scorer"] is True and summary["uses_chosen"] is True
 
 
 def test_unseen_check_reports_the_model_beside_a_persons_rewrites():

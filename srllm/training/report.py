@@ -14,9 +14,11 @@ from typing import Any, Sequence
 import pandas as pd
 
 from srllm import paper
+from srllm.cache import stable_hash
 from srllm.data.sources import load_dataset_for
 from srllm.generation import rewrite
-from srllm.metrics.task_success import FAILURE_KINDS, KINDS, biased_inputs, task_success, task_success_table
+from srllm.metrics.task_success import (DEFAULT_THRESHOLD, FAILURE_KINDS, KINDS, biased_inputs, task_success,
+                                        task_success_table)
 from srllm.profiles import get_profile
 from srllm.report import side_by_side
 from srllm.scoring import get_scorer
@@ -372,6 +374,16 @@ def _read_record(record: dict[str, Any] | str | Path) -> dict[str, Any]:
     return json.loads(Path(record).read_text(encoding="utf-8")) if isinstance(record, (str, Path)) else record
 
 
+def sweep_data_key(profile: Any) -> str:
+    """A short hash of the CMD train and dev records a sweep trains and measures on (ids, texts,
+    rewrites, bias and toxicity labels) under ``profile``'s source and seed. The sweep record
+    stores it as ``data``; a sweep re-run never mixes rows made on other data, and the training
+    page says when the record was made on other data than the page's."""
+    splits = load_dataset_for(profile, "cmd").splits
+    return stable_hash([[r.id, r.text, r.safe_variation, r.bias, r.toxicity]
+                        for split in ("train", "dev") for r in splits[split]], length=12)
+
+
 def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
     """The dev-split sweep's rows (``benchmarks/sweeps/sweep_cpu.json``) as a compact table, the chosen row marked.
 
@@ -436,10 +448,13 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
     LoRA rank, learning rate, batch size, compute dtype and training pairs equal the chosen
     row's, the epochs are the chosen setting's and the step limit the sweep's), ``differs``
     (the settings that do not), ``n_settings`` (finished settings), ``dev_texts``, ``not_run``,
-    ``same_scorer`` (whether the record's bias classifier is ``bias_classifier``, the data hash of
-    the one the page scores with; None when either is unknown) and ``sentence`` (plain values,
-    for glue and a Markdown line). Sweeps made on earlier data or with an earlier classifier are
-    kept under ``earlier_sweeps`` (``earlier_scorer`` in older records); the sentence names what each chose.
+    ``same_scorer`` (whether the record was scored like this page: its bias classifier is
+    ``bias_classifier``, the data hash of the one the page scores with, and its content threshold is
+    :data:`~srllm.metrics.task_success.DEFAULT_THRESHOLD`; None when the classifier is unknown and
+    the threshold agrees), ``same_data`` (cpu profile: whether the record's ``data`` is
+    :func:`sweep_data_key` of the page's profile; else None) and ``sentence`` (plain values, for
+    glue and a Markdown line). Sweeps made on earlier data or with an earlier classifier are kept
+    under ``earlier_sweeps``; the sentence names what each chose.
     """
     rec = _read_record(record)
     m = rec["metrics"]
@@ -466,10 +481,17 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
     if same_scorer is False:
         parts.append("The sweep was scored with another version of the offline proxy's bias classifier than "
                      "this page's, so its task-success counts and the ones below can differ.")
+    if m.get("content_threshold") not in (None, DEFAULT_THRESHOLD):
+        same_scorer = False
+        parts.append(f"The sweep measured content with threshold {m['content_threshold']}, this page with "
+                     f"{DEFAULT_THRESHOLD}, so its task-success counts and the ones below can differ.")
+    same_data = None
+    if profile.name == "cpu" and m.get("data"):  # the sweep is made for the cpu profile's data
+        same_data = m["data"] == sweep_data_key(profile)
+        if not same_data:
+            parts.append("The sweep was trained and measured on other CMD records than this page's "
+                         "(the bundled sample or its split changed since), so it may not describe this run.")
     earlier = list(m.get("earlier_sweeps") or [])
-    if m.get("earlier_scorer"):  # records made before earlier_sweeps held one earlier sweep
-        earlier.insert(0, {"why": "scored with the proxy's bias classifier before its contrast pairs (it could not "
-                                  "tell a fair rewrite from a hedged stereotype)", **m["earlier_scorer"]})
     if earlier:
         said = [f"one of {len([r for r in e.get('rows', []) if r.get('kind') == 'sr_llm'])} settings "
                 f"{e.get('why', 'made earlier')}, which chose {e.get('chosen')}" for e in earlier]
@@ -488,7 +510,8 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
                      "This run does not use the chosen setting (it differs in "
                      + (", ".join(differs) if differs else "every setting: the record has no chosen row") + ").")
     return {"chosen": chosen, "uses_chosen": bool(uses), "differs": differs, "n_settings": n, "dev_texts": m["dev_texts"],
-            "not_run": list(m.get("not_run") or []), "same_scorer": same_scorer, "sentence": " ".join(parts)}
+            "not_run": list(m.get("not_run") or []), "same_scorer": same_scorer, "same_data": same_data,
+            "sentence": " ".join(parts)}
 
 
 def _attr(obj: Any, path: str) -> Any:
