@@ -6,7 +6,8 @@ Each setting trains QLoRA SR_LLM for one full epoch over the bundled CMD sample'
 train split (early stopping on the dev loss with Table 3's patience, the best
 checkpoint kept) under the cpu profile with a few budget fields changed (LoRA
 rank, learning rate, batch size, epochs, which pairs to train on), the 4-bit
-layers computing in bfloat16 for every setting (see ``COMMON``), then rewrites the dev split's
+layers asked to compute in bfloat16 for every setting (see ``COMMON``; a CPU without native
+bfloat16 computes in float32, and each row records both), then rewrites the dev split's
 biased inputs (:func:`srllm.metrics.task_success.biased_inputs`) and measures
 task success with the offline proxy scorer. The base model's zero-shot and
 2-shot prompting are measured on the same dev texts for reference (after the settings).
@@ -50,13 +51,13 @@ SETTINGS: dict[str, dict] = {
     "r16_lr1e-3_bs4": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 4},
     # two epochs (early stopping on the dev loss may end it sooner; the best checkpoint is kept)
     "r16_lr1e-3_bs8_ep2": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8, "train.epochs": 2.0},
-    # only the pairs whose input is biased or toxic (243 of the 443 train pairs): two or three
+    # only the pairs whose input is biased or toxic (313 of the 513 train pairs): two or three
     # epochs over them cost about what one epoch over every pair costs
     "rewrite_pairs_r16_lr1e-3_bs8_ep2": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8,
                                          "train.epochs": 2.0, "data.train_pairs": "needs_rewrite"},
     "rewrite_pairs_r16_lr1e-3_bs8_ep3": {"lora.r": 16, "train.learning_rate": 1e-3, "train.batch_size": 8,
                                          "train.epochs": 3.0, "data.train_pairs": "needs_rewrite"},
-    # every pair, and the pairs whose input is biased or toxic a second time (243 more): more of the
+    # every pair, and the pairs whose input is biased or toxic a second time (313 more): more of the
     # rewrites that change what a text says, without losing the paraphrase pairs that keep content
     "rewrites_twice_r16_lr2e-3_bs8": {"lora.r": 16, "train.learning_rate": 2e-3, "train.batch_size": 8,
                                       "data.train_pairs": "rewrites_twice"},
@@ -203,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         thr = m.get("throughput") or {}
         measure(name, "sr_llm", outs, {
             "lora_r": prof.lora.r, "learning_rate": prof.train.learning_rate, "batch_size": prof.train.batch_size,
-            "train_pairs": prof.data.train_pairs, "compute_dtype": (m.get("config") or {}).get("quant", {}).get("compute_dtype", prof.quant.compute_dtype),
+            "train_pairs": prof.data.train_pairs,
+            # the precision asked for (the setting) and the one the CPU computed in (bfloat16 falls back to
+            # float32 on a CPU without native support; the run record's notes say so)
+            "compute_dtype": prof.quant.compute_dtype,
+            "computed_in": (m.get("config") or {}).get("quant", {}).get("compute_dtype", prof.quant.compute_dtype),
             "max_length": prof.train.max_length, "epochs": round(float(m.get("epoch") or 0), 3),
             "steps": m.get("global_step"), "stopped_early": m.get("stopped_early"),
             "best_checkpoint_step": m.get("best_checkpoint_step"),

@@ -71,9 +71,9 @@ def test_prefix_tuning_can_have_its_own_step_limit():
 def test_reproducing_chapter_states_the_cpu_step_counts(repo_root):
     cpu = get_profile("cpu")
     text = (repo_root / "book" / "reproducing.md").read_text()
-    assert cpu.train.max_steps == -1 and cpu.train.epochs == 1.0  # SR_LLM: one full epoch, as in Table 3
-    assert cpu.data.train_pairs == "rewrites_twice"  # the sweep's choice: the biased/toxic pairs a second time
-    assert (f"one epoch of QLoRA over the training pairs, those with a biased or toxic input twice "
+    assert cpu.train.max_steps == -1 and cpu.train.epochs == 2.0  # SR_LLM: whole epochs, as in Table 3
+    assert cpu.data.train_pairs == "needs_rewrite"  # the sweep's choice: only the pairs with a biased/toxic input
+    assert (f"two epochs of QLoRA over the training pairs whose input is biased or toxic "
             f"(batch {cpu.train.batch_size}, early stopping on the dev loss; "
             f"prefix-tuning {cpu.prefix.max_steps} steps)") in text
     assert "benchmarks/sweep_cpu.py" in text

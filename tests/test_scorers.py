@@ -369,7 +369,7 @@ def test_neutral_probe_texts_are_nobody_s_training_data():
 
 
 def test_contrast_pairs_are_a_stereotype_its_hedge_and_a_fair_statement_in_no_other_dataset():
-    """The bias classifier's contrast pairs: 160 complete rows, labelled Yes, Yes, No, and none of
+    """The bias classifier's contrast pairs: 260 complete rows, labelled Yes, Yes, No, and none of
     their sentences in the CMD sample (texts or safe variations: SR_LLM trains on those), the
     ToxiGen sample, the unseen stereotypes (or a person's rewrites of them) or the neutral probe."""
     import json
@@ -379,11 +379,11 @@ def test_contrast_pairs_are_a_stereotype_its_hedge_and_a_fair_statement_in_no_ot
     from srllm.scoring.bias import CONTRAST_PAIRS_FILE, NEUTRAL_PROBE_FILE, contrast_pairs
 
     rows = [json.loads(line) for line in (samples_dir() / CONTRAST_PAIRS_FILE).read_text().splitlines()]
-    assert len(rows) == 160 and len({r["id"] for r in rows}) == 160
+    assert len(rows) == 260 and len({r["id"] for r in rows}) == 260
     assert all(r[k].strip() for r in rows for k in ("target_group", "target_category", "biased", "hedged", "fair"))
     texts, labels = contrast_pairs()
     assert len(texts) == 3 * len(rows) == len(set(texts))
-    assert labels == ["Yes"] * 320 + ["No"] * 160 and texts[320:] == [r["fair"] for r in rows]
+    assert labels == ["Yes"] * 520 + ["No"] * 260 and texts[520:] == [r["fair"] for r in rows]
     others = set()
     for name in ("cmd", "unseen"):
         others |= {t for r in load_sample(name) for t in (r.text, r.safe_variation) if t}
@@ -399,8 +399,9 @@ def test_contrast_pairs_teach_the_classifier_what_is_said_not_only_who_is_named(
     Five folds over the pairs: trained on CMD's labelled train texts alone, or with four fifths of
     the pairs, each classifier judges the held-out fifth. With the pairs it flags fewer held-out fair
     statements and still flags nearly every held-out stereotype and hedged stereotype; on the CMD dev
-    and test splits its accuracy on the originals is no lower and it lets more of the people-written
-    safe variations through (none of which either classifier trained on)."""
+    and test splits its accuracy on the originals is at most a point lower (two texts of 220) and it
+    lets far more of the people-written safe variations through (none of which either classifier
+    trained on)."""
     import json
 
     import numpy as np
@@ -436,8 +437,8 @@ def test_contrast_pairs_teach_the_classifier_what_is_said_not_only_who_is_named(
     assert counts["fair"] < flagged(base, E["fair"]) - n // 10  # at least 16 fewer fair statements flagged
     assert counts["biased"] >= 0.85 * n and counts["hedged"] >= 0.85 * n
     full, _ = _fit(np.vstack([X_cmd, E["biased"], E["hedged"], E["fair"]]), y_cmd + [1] * (2 * n) + [0] * n, 42)
-    assert (full.predict(X_held) == y_held).mean() >= (base.predict(X_held) == y_held).mean()
-    assert flagged(full, X_rw) < flagged(base, X_rw)
+    assert (full.predict(X_held) == y_held).mean() >= (base.predict(X_held) == y_held).mean() - 0.01
+    assert flagged(full, X_rw) < flagged(base, X_rw) / 2
 
 
 @pytest.mark.slow  # embeds about 300 sentences (a few seconds)
@@ -471,6 +472,37 @@ def test_short_sample_rows_stay_away_from_the_judge_and_the_unseen_check():
     for field in ("text", "safe_variation"):
         sims = unit([getattr(r, field) for r in short]) @ G.T
         assert sims.max() < 0.6, (field, short[int(sims.max(1).argmax())].id)
+
+
+@pytest.mark.slow  # embeds about 1,700 sentences
+def test_later_contrast_pairs_stay_away_from_what_sr_llm_trains_on_and_the_checks():
+    """The contrast pairs from jp-161 on (fair sentences with the group as subject) were kept only
+    when none of their three sentences is within MiniLM cosine 0.6 of a CMD sample text or rewrite,
+    an unseen stereotype or its person's rewrite, or a neutral probe sentence (srllm/scoring/bias.py)."""
+    import json
+
+    import numpy as np
+
+    from srllm.data import load_sample
+    from srllm.data.readers import read_texts
+    from srllm.data.samples import samples_dir
+    from srllm.scoring.bias import CONTRAST_PAIRS_FILE, NEUTRAL_PROBE_FILE
+    from srllm.scoring.embed import embed
+
+    rows = [json.loads(line) for line in (samples_dir() / CONTRAST_PAIRS_FILE).read_text().splitlines()]
+    later = [r for r in rows if r["id"] >= "jp-161"]
+    assert len(later) == 100
+    guarded = ([t for name in ("cmd", "unseen") for r in load_sample(name) for t in (r.text, r.safe_variation) if t]
+               + read_texts(samples_dir() / NEUTRAL_PROBE_FILE)[1])
+
+    def unit(texts):
+        X = np.asarray(embed(texts), dtype=float)
+        return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+    G = unit(guarded)
+    for key in ("biased", "hedged", "fair"):
+        sims = unit([r[key] for r in later]) @ G.T
+        assert sims.max() < 0.6, (key, later[int(sims.max(1).argmax())]["id"])
 
 
 @pytest.mark.slow

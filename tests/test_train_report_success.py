@@ -145,6 +145,11 @@ def test_sweep_summary_says_whether_the_profile_uses_the_chosen_setting():
     s = sweep_summary(rec, matching)
     assert s["chosen"] == "b" and s["uses_chosen"] and s["n_settings"] == 2 and s["not_run"] == ["c"]
     assert "**b**" in s["sentence"] and "uses the chosen setting" in s["sentence"] and "load average 3.0" in s["sentence"]
+    assert "other jobs shared" not in s["sentence"]  # no core count: the load alone cannot say so
+    busy = {**rec, "machine": {"load_average": [3.0], "cpu_count": 2}}
+    quiet = {**rec, "machine": {"load_average": [2.1], "cpu_count": 2}}
+    assert "other jobs shared the machine" in sweep_summary(busy, matching)["sentence"]
+    assert "other jobs shared" not in sweep_summary(quiet, matching)["sentence"]  # the sweep's own two cores
     other = matching.replace(**{"train.epochs": 1.0})
     assert not sweep_summary(rec, other)["uses_chosen"]
     assert "does not use the chosen setting (it differs in epochs)" in sweep_summary(rec, other)["sentence"]
@@ -155,6 +160,14 @@ def test_sweep_summary_says_whether_the_profile_uses_the_chosen_setting():
     s = sweep_summary(rec, matching, {**run_config, "learning_rate": 5e-4, "max_steps": 10})
     assert not s["uses_chosen"] and s["differs"] == ["learning rate", "step limit"]
     assert "(it differs in learning rate, step limit)" in s["sentence"]
+    # precision: the setting is the dtype asked for; the one a CPU computed in is stated, not compared
+    asked = matching.quant.compute_dtype
+    rec["metrics"]["rows"][1].update(compute_dtype=asked, computed_in="float32")
+    same_cpu = sweep_summary(rec, matching, {**run_config, "quant": {"compute_dtype": "float32"}})
+    assert same_cpu["uses_chosen"] and "computed in float32 on its machine" not in same_cpu["sentence"]
+    native = sweep_summary(rec, matching, {**run_config, "quant": {"compute_dtype": "bfloat16"}})
+    assert native["uses_chosen"] and "computed in float32 on its machine and this run's in bfloat16" in native["sentence"]
+    assert not sweep_summary(rec, matching.replace(**{"quant.compute_dtype": "float32"}), run_config)["uses_chosen"]
 
 
 def test_sweep_view_formats_and_the_float32_comparison_sentence():

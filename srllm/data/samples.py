@@ -7,7 +7,7 @@ statements with their rewrites, added so that the cpu profile's small model sees
 the kind of text it is most often asked to rewrite; none of them is within MiniLM cosine 0.6
 of a sentence in the unseen stereotypes, the neutral probe or the contrast pairs below, so that
 no check or judge is trained on, or measured with, what SR_LLM learns to write. ``unseen_stereotypes.jsonl`` holds short stereotypes with a person's rewrite
-of each, kept apart from every split. ``judge_contrast_pairs.jsonl`` holds 160 triples (a stereotype,
+of each, kept apart from every split. ``judge_contrast_pairs.jsonl`` holds 260 triples (a stereotype,
 a hedged form of it, a fair statement about the same group and topic) that only the offline proxy's
 bias classifier learns from (:mod:`srllm.scoring.bias`). ``annotations_example.csv`` is illustrative
 per-annotator data for the Fleiss' kappa demo, not the paper's annotations.

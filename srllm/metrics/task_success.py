@@ -50,7 +50,7 @@ KINDS = ("success",) + FAILURE_KINDS
 # 5th percentile (rounded down to 2 decimals) of the MiniLM similarity between the bundled CMD
 # sample's dev-split inputs and their reference rewrites; see content_threshold() and
 # dev_content_threshold(). tests/test_task_success.py recomputes it.
-DEFAULT_THRESHOLD = 0.55
+DEFAULT_THRESHOLD = 0.5
 THRESHOLD_QUANTILE = 0.05
 
 # Prompt scaffolding a model may copy instead of rewriting (srllm.prompts' user message and the

@@ -3,7 +3,7 @@
 Trained on two sources and nothing else:
 
 * the CMD train split's labelled texts (``text`` with its ``bias`` label, Yes/No);
-* the **contrast pairs** (``samples/judge_contrast_pairs.jsonl``, 160 rows written for
+* the **contrast pairs** (``samples/judge_contrast_pairs.jsonl``, 260 rows written for
   this classifier and used by nothing else): for one group and one topic, a stereotype,
   a hedged form of the same stereotype ("... often ...", "a lot of ...", both Bias = Yes)
   and a fair statement about that group and topic (Bias = No).
@@ -15,9 +15,15 @@ fair rewrite of a stereotype because it still speaks of the same group. The pair
 the group and topic fixed and vary only what is said; the hedged row keeps "X are often
 Y" biased. Measured on texts neither version trained on (the CMD dev and test originals,
 the CMD dev and test safe variations, and the pairs themselves by five-fold cross-validation),
-adding them raised the held-out accuracy on the CMD originals and let more of the
-people-written rewrites through, while still flagging the held-out stereotypes and their
-hedged forms; :func:`proxy_card` reports the numbers of the classifier in use.
+adding them kept the held-out accuracy on the CMD originals within a point and let far
+more of the people-written rewrites through (most of those the CMD-only classifier
+flagged), while still flagging the held-out stereotypes and their hedged forms.
+The last hundred pairs (``jp-161`` on) all state the fair sentence with the group as its
+subject ("Fathers feed, bathe and settle newborns ..."), the form the first pairs lacked and the
+classifier most often mistook for a stereotype; none of their sentences is within MiniLM cosine
+0.6 of a CMD text or rewrite, an unseen stereotype or its rewrite, or a neutral probe sentence
+(tested), so the judge learns nothing SR_LLM trains on or any check measures with.
+:func:`proxy_card` reports the numbers of the classifier in use.
 
 No ``safe_variation`` of any split is among its training texts, because SR_LLM
 is fine-tuned to produce exactly the train split's safe variations, and a scorer

@@ -431,9 +431,10 @@ def _used_values(profile: Any, run_config: dict[str, Any] | None) -> dict[str, A
     used = {k: _attr(profile, path) for k, path in SWEEP_FIELDS}
     used.update(epochs=float(profile.train.epochs), max_steps=profile.train.max_steps)
     if run_config:
+        # the compute dtype compared is the one asked for (the profile's): the one a run computed in also
+        # depends on its CPU, which sweep_summary states separately
         used.update(lora_r=(run_config.get("lora") or {}).get("r"), learning_rate=run_config.get("learning_rate"),
                     batch_size=run_config.get("batch_size"),
-                    compute_dtype=(run_config.get("quant") or {}).get("compute_dtype"),
                     epochs=float(run_config.get("epochs", profile.train.epochs)),
                     max_steps=run_config.get("max_steps", profile.train.max_steps))
     return used
@@ -445,7 +446,7 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
 
     ``run_config``: the page's run's manifest ``config``; without it the ``profile``'s settings
     stand for the run. Keys: ``chosen`` (setting name or None), ``uses_chosen`` (True when the
-    LoRA rank, learning rate, batch size, compute dtype and training pairs equal the chosen
+    LoRA rank, learning rate, batch size, compute dtype asked for and training pairs equal the chosen
     row's, the epochs are the chosen setting's and the step limit the sweep's), ``differs``
     (the settings that do not), ``n_settings`` (finished settings), ``dev_texts``, ``not_run``,
     ``same_scorer`` (whether the record was scored like this page: its bias classifier is
@@ -470,9 +471,14 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
         differs = [SWEEP_FIELD_WORDS[k] for k, v in want.items() if used[k] != v]
         uses = not differs
     n = len([r for r in m["rows"] if r.get("kind") == "sr_llm"])
-    load = rec.get("machine", {}).get("load_average", [None])[0]
+    machine = rec.get("machine", {})
+    load, cores = (machine.get("load_average") or [None])[0], machine.get("cpu_count")
+    # the sweep keeps every core busy itself, so only a load above the core count means other jobs shared them
+    shared = bool(load and cores and load > cores + 0.5)
     parts = [f"Sweep: {n} setting(s) trained and measured on the {m['dev_texts']} biased dev inputs"
-             + (f" (machine load average {load:.1f} at the end, so times are under load)" if load else "")
+             + (f" (machine load average {load:.1f} at the end"
+                + (f" on {cores} cores, so other jobs shared the machine and the times are slower than alone"
+                   if shared else "") + ")" if load else "")
              + f"; chosen by the rule: **{chosen}**."]
     if m.get("not_run"):
         parts.append("Not run in the committed record: " + ", ".join(m["not_run"]) + ".")
@@ -498,11 +504,17 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
         parts.append(("The record also keeps an earlier sweep, " if len(said) == 1 else
                       f"The record also keeps {len(said)} earlier sweeps, ") + "; ".join(said)
                      + "; nothing is chosen from " + ("it." if len(said) == 1 else "them."))
-    if row is not None and row.get("compute_dtype") not in (None, "float32") and m.get("float32_rows"):
+    computed = row.get("computed_in", row.get("compute_dtype")) if row is not None else None
+    ran_in = ((run_config or {}).get("quant") or {}).get("compute_dtype")
+    if computed and ran_in and computed != ran_in:
+        parts.append(f"The sweep's 4-bit layers computed in {computed} on its machine and this run's in {ran_in} "
+                     "(bfloat16 where the CPU supports it natively, else float32), so the numbers of this run "
+                     "can differ a little from the sweep's row.")
+    if row is not None and computed not in (None, "float32") and m.get("float32_rows"):
         # the precision check: the chosen setting also run with the 4-bit layers in float32
         same = next((r for r in m["float32_rows"] if r["setting"] == chosen), None)
         if same is not None:
-            parts.append(f"Computed in {row['compute_dtype']}; the same setting with the 4-bit layers in float32 "
+            parts.append(f"Computed in {computed}; the same setting with the 4-bit layers in float32 "
                          f"succeeded on {same['dev_success_n']} of {m['dev_texts']} (here {row['dev_success_n']}) "
                          f"with best dev loss {same['best_eval_loss']:.4f} (here {row['best_eval_loss']:.4f}).")
     if profile.name == "cpu":
