@@ -96,3 +96,17 @@ def test_deepeval_path_is_optional(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(SrllmError, match="deepeval is not installed|needs an LLM judge"):
         retention.deepeval_retention(["a"], ["b"])
+
+
+def test_nearest_similarity_is_each_texts_best_match():
+    from srllm.metrics.similarity import cosine_similarity, nearest_similarity
+
+    texts = ["The cat sat on the mat.", "Stock markets fell sharply today."]
+    others = ["A cat was sitting on a mat.", "I like green tea.", "Shares dropped steeply on the exchange."]
+    got = nearest_similarity(texts, others)
+    pairwise = np.array([[cosine_similarity([t], [o])[0] for o in others] for t in texts])
+    assert got == pytest.approx(pairwise.max(axis=1), abs=1e-5)
+    assert list(pairwise.argmax(axis=1)) == [0, 2]
+    assert nearest_similarity([], others).shape == (0,)
+    with pytest.raises(SrllmError, match="at least one"):
+        nearest_similarity(texts, [])

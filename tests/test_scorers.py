@@ -449,13 +449,11 @@ def test_short_sample_rows_stay_away_from_the_judge_and_the_unseen_check():
     fair, nor be measured on sentences it was trained on (srllm/data/samples.py)."""
     import json
 
-    import numpy as np
-
     from srllm.data import load_sample
     from srllm.data.readers import read_texts
-    from srllm.data.samples import samples_dir
+    from srllm.data.samples import KEEP_APART_COSINE, samples_dir
+    from srllm.metrics.similarity import nearest_similarity
     from srllm.scoring.bias import CONTRAST_PAIRS_FILE, NEUTRAL_PROBE_FILE
-    from srllm.scoring.embed import embed
 
     short = [r for r in load_sample("cmd") if r.id > "cmd-0536"]
     assert len(short) >= 90 and all(len(r.text.split()) <= 18 and r.safe_variation for r in short)
@@ -464,14 +462,9 @@ def test_short_sample_rows_stay_away_from_the_judge_and_the_unseen_check():
                + [t for r in load_sample("unseen") for t in (r.text, r.safe_variation)]
                + read_texts(samples_dir() / NEUTRAL_PROBE_FILE)[1])
 
-    def unit(texts):
-        X = np.asarray(embed(texts), dtype=float)
-        return X / np.linalg.norm(X, axis=1, keepdims=True)
-
-    G = unit(guarded)
     for field in ("text", "safe_variation"):
-        sims = unit([getattr(r, field) for r in short]) @ G.T
-        assert sims.max() < 0.6, (field, short[int(sims.max(1).argmax())].id)
+        nearest = nearest_similarity([getattr(r, field) for r in short], guarded)
+        assert nearest.max() < KEEP_APART_COSINE, (field, short[int(nearest.argmax())].id)
 
 
 @pytest.mark.slow  # embeds about 1,700 sentences
@@ -481,13 +474,11 @@ def test_later_contrast_pairs_stay_away_from_what_sr_llm_trains_on_and_the_check
     an unseen stereotype or its person's rewrite, or a neutral probe sentence (srllm/scoring/bias.py)."""
     import json
 
-    import numpy as np
-
     from srllm.data import load_sample
     from srllm.data.readers import read_texts
-    from srllm.data.samples import samples_dir
+    from srllm.data.samples import KEEP_APART_COSINE, samples_dir
+    from srllm.metrics.similarity import nearest_similarity
     from srllm.scoring.bias import CONTRAST_PAIRS_FILE, NEUTRAL_PROBE_FILE
-    from srllm.scoring.embed import embed
 
     rows = [json.loads(line) for line in (samples_dir() / CONTRAST_PAIRS_FILE).read_text().splitlines()]
     later = [r for r in rows if r["id"] >= "jp-161"]
@@ -495,14 +486,9 @@ def test_later_contrast_pairs_stay_away_from_what_sr_llm_trains_on_and_the_check
     guarded = ([t for name in ("cmd", "unseen") for r in load_sample(name) for t in (r.text, r.safe_variation) if t]
                + read_texts(samples_dir() / NEUTRAL_PROBE_FILE)[1])
 
-    def unit(texts):
-        X = np.asarray(embed(texts), dtype=float)
-        return X / np.linalg.norm(X, axis=1, keepdims=True)
-
-    G = unit(guarded)
     for key in ("biased", "hedged", "fair"):
-        sims = unit([r[key] for r in later]) @ G.T
-        assert sims.max() < 0.6, (key, later[int(sims.max(1).argmax())]["id"])
+        nearest = nearest_similarity([r[key] for r in later], guarded)
+        assert nearest.max() < KEEP_APART_COSINE, (key, later[int(nearest.argmax())]["id"])
 
 
 @pytest.mark.slow

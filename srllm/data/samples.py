@@ -23,6 +23,11 @@ from srllm.data.annotations import load_annotations
 from srllm.data.loaders import load_file
 from srllm.errors import SrllmError
 
+#: Rows written to train SR_LLM (the CMD sample's short statements), the judge's contrast pairs and the
+#: check sets (unseen stereotypes, neutral probe) were kept only below this MiniLM cosine to each other
+#: (srllm.metrics.similarity.nearest_similarity; tests/test_scorers.py holds the samples to it).
+KEEP_APART_COSINE = 0.6
+
 SAMPLES: dict[str, tuple[str, str]] = {
     # name: (file, loader format)
     "cmd": ("cmd_sample.jsonl", "cmd"),

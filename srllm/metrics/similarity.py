@@ -74,6 +74,20 @@ def cosine_similarity(originals: Sequence[str], rewrites: Sequence[str], *, batc
     return np.clip(np.sum(a * b, axis=1).astype(np.float64), -1.0, 1.0)
 
 
+def nearest_similarity(texts: Sequence[str], others: Sequence[str], **kwargs: Any) -> np.ndarray:
+    """For each of ``texts``, its highest MiniLM cosine to any of ``others`` (one value per text).
+
+    Used to keep the bundled samples apart (:data:`srllm.data.samples.KEEP_APART_COSINE`): what
+    SR_LLM trains on, what the judge learns from and what the checks measure with.
+    """
+    if not len(texts):
+        return np.zeros(0)
+    if not len(others):
+        raise SrllmError("nearest_similarity needs at least one text to compare with")
+    a, b = embed(texts, **kwargs), embed(others, **kwargs)
+    return np.clip((a @ b.T).max(axis=1).astype(np.float64), -1.0, 1.0)
+
+
 def mean_content_similarity(originals: Sequence[str], rewrites: Sequence[str], **kwargs: Any) -> float:
     """Mean pairwise MiniLM cosine, the Table 9 "Content Similarity (Cosine)" figure (as a fraction)."""
     sims = cosine_similarity(originals, rewrites, **kwargs)
