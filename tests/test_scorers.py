@@ -318,8 +318,7 @@ def test_proxy_is_trained_on_no_text_sr_llm_learns_to_write(cache_root, cmd_spli
 
 @pytest.mark.slow
 def test_proxy_card_reports_heldout_accuracy_recomputed_from_predictions(cache_root, cmd_splits):
-    from srllm.scoring.bias import normalise_labels, proxy_card, train_bias_classifier_from_sample
-    from srllm.scoring.embed import embed
+    from srllm.scoring.bias import features, normalise_labels, proxy_card, train_bias_classifier_from_sample
 
     card = proxy_card(seed=42)
     json.dumps(card)
@@ -327,7 +326,7 @@ def test_proxy_card_reports_heldout_accuracy_recomputed_from_predictions(cache_r
         assert key in card
     held = [r for s in ("dev", "test") for r in cmd_splits[s] if r.bias is not None]
     clf = train_bias_classifier_from_sample(seed=42)
-    pred = clf.model.predict(embed([r.text for r in held]))
+    pred = clf.model.predict(features([r.text for r in held]))
     truth = normalise_labels([r.bias for r in held])
     assert card["n_heldout"] == len(held)
     assert card["heldout_accuracy"] == pytest.approx(sum(int(p == t) for p, t in zip(pred, truth)) / len(held))
@@ -408,7 +407,7 @@ def test_contrast_pairs_teach_the_classifier_what_is_said_not_only_who_is_named(
 
     from srllm.data.samples import samples_dir
     from srllm.scoring.bias import CONTRAST_PAIRS_FILE, _fit, normalise_labels
-    from srllm.scoring.embed import embed
+    from srllm.scoring.bias import features as embed  # the classifier's own input (MiniLM's chosen layer)
 
     rows = [json.loads(line) for line in (samples_dir() / CONTRAST_PAIRS_FILE).read_text().splitlines()]
     labelled = [r for r in cmd_splits["train"] if r.bias is not None]
@@ -521,3 +520,45 @@ def test_ordering_ablation_scores_both_choices(cache_root, cmd_splits):
                                             == frame["rank_labelled_only"][:2].tolist())
     with pytest.raises(ScorerError, match="outputs\\['x'\\]"):
         ordering_ablation({"x": 3})
+
+
+@pytest.mark.slow  # loads MiniLM
+def test_layer_features_are_the_sentence_embedding_at_the_last_layer_and_differ_below():
+    """``layer_features`` pools like sentence-transformers: at MiniLM's last layer it is ``embed``;
+    the bias classifier's layer gives other, still unit-length, features; a layer out of range is refused."""
+    import numpy as np
+
+    from srllm.scoring.embed import embed, layer_features
+
+    texts = ["Women are too emotional to be good engineers.",
+             "Engineers of every gender design bridges, chips and software, and some of them cry at films.", "Hi."]
+    assert np.allclose(layer_features(texts, 6), embed(texts), atol=1e-5)
+    mid = layer_features(texts, 4)
+    assert mid.shape == (3, 384) and np.allclose(np.linalg.norm(mid, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(mid, embed(texts), atol=1e-2)
+    assert np.allclose(layer_features(texts[::-1], 4)[::-1], mid, atol=1e-5)  # batching by length keeps the order
+    with pytest.raises(ValueError, match="layers 0..6"):
+        layer_features(texts, 7)
+
+
+def test_bias_classifier_reads_the_layer_the_committed_choice_picked(repo_root):
+    """``FEATURE_LAYER`` is the layer ``benchmarks/judge_layers.py`` chose by its rule (highest CMD dev
+    accuracy, ties to pair cross-validation), recomputed here from the committed rows; the rule never
+    reads the test columns."""
+    import importlib.util
+
+    from srllm.scoring.bias import FEATURE_LAYER
+
+    record = json.loads((repo_root / "benchmarks" / "sweeps" / "judge_layers.json").read_text())
+    spec = importlib.util.spec_from_file_location("judge_layers", repo_root / "benchmarks" / "judge_layers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = record["rows"]
+    assert [r["layer"] for r in rows] == list(module.LAYERS)
+    assert module.choose(rows) == record["chosen_layer"] == FEATURE_LAYER
+    blind = [{**r, "test_accuracy": 0.0, "test_rewrites_passed": 0.0, "neutral_probe_flagged": 99} for r in rows]
+    assert module.choose(blind) == FEATURE_LAYER
+    # the chosen layer beats the final sentence embedding (the earlier input) on the choosing measures
+    last = next(r for r in rows if r["layer"] == 6)
+    chosen = next(r for r in rows if r["layer"] == FEATURE_LAYER)
+    assert chosen["dev_accuracy"] > last["dev_accuracy"] and chosen["pair_cv_accuracy"] > last["pair_cv_accuracy"]

@@ -1,4 +1,4 @@
-"""Bias classifier for the offline proxy: logistic regression on MiniLM embeddings.
+"""Bias classifier for the offline proxy: logistic regression on MiniLM's layer-4 states.
 
 Trained on two sources and nothing else:
 
@@ -34,6 +34,16 @@ earlier choice (the train split's safe variations added as Bias = No) and this o
 shows how the ordering of methods changes; :func:`proxy_card` says what the
 classifier was trained on and how accurate it is on texts it never saw.
 
+**Features** (:data:`FEATURE_LAYER`): the mean-pooled states of MiniLM's fourth layer, not its
+final sentence embedding. The final layer is trained to put texts on the same topic close
+together, so a stereotype and a fair sentence about the same group and topic look alike there;
+the middle layers keep more of the wording. The layer was chosen by the CMD dev split's
+accuracy (layers 3, 4 and 5 tie at 90.4% of 73 texts; the final layer 87.7%), ties broken by
+five-fold cross-validation over the contrast pairs (layer 4: 95.8% of the held-out pair
+sentences right, layer 3: 94.9%, layer 5: 93.9%, final layer 90.9%); the test split was not
+used to choose. Measured afterwards on the test split and the neutral probe
+(``benchmarks/judge_layers.py`` writes all of it to ``benchmarks/sweeps/judge_layers.json``).
+
 It is the only part of the offline proxy that can notice a stereotype stated
 politely, without profanity or slurs. Its held-out accuracy (with the
 majority-class baseline next to it, so the number can be judged) travels in the
@@ -57,7 +67,16 @@ from srllm.data.samples import load_sample, sample_path, samples_dir
 from srllm.data.splits import split_records
 from srllm.errors import SrllmError
 from srllm.scoring.base import ScorerError, ScorerUnavailableError
-from srllm.scoring.embed import EMBEDDER_NAME, embed, embedder_fingerprint
+from srllm.scoring.embed import EMBEDDER_NAME, embedder_fingerprint, layer_features
+
+#: Which MiniLM layer's mean-pooled states the classifier reads (6 = the final sentence embedding);
+#: chosen on the CMD dev split and the contrast pairs' cross-validation, see the module docstring.
+FEATURE_LAYER = 4
+
+
+def features(texts: Sequence[str], layer: int = FEATURE_LAYER) -> Any:
+    """The classifier's input for ``texts``: :func:`srllm.scoring.embed.layer_features` at ``layer``."""
+    return layer_features(texts, layer)
 
 _YES = {"yes", "y", "true", "1", "biased"}
 _NO = {"no", "n", "false", "0", "unbiased", "not biased"}
@@ -87,6 +106,7 @@ class BiasClassifier:
     heldout: dict[str, dict[str, float]]  # split -> {"n", "accuracy", "majority_baseline"}
     embedder: str = EMBEDDER_NAME
     C: float = 1.0
+    layer: int = FEATURE_LAYER
     train_texts: tuple[str, ...] = field(default=(), repr=False)  # kept so that disjointness can be checked
 
     def predict_proba(self, texts: Sequence[str]) -> Any:
@@ -95,13 +115,14 @@ class BiasClassifier:
             import numpy as np
 
             return np.zeros(0)
-        return self.model.predict_proba(embed(texts))[:, 1]
+        return self.model.predict_proba(features(texts, self.layer))[:, 1]
 
     def summary(self) -> dict[str, Any]:
         """What a report says about the classifier: data hash and size, held-out accuracy, embedder and ``C``."""
         return {"status": "trained", "data_hash": self.data_hash, "n_train": self.n_train,
                 "heldout": self.heldout, "embedder": self.embedder, "C": self.C,
-                "model": "LogisticRegression(class_weight='balanced') on MiniLM embeddings"}
+                "layer": self.layer,
+                "model": f"LogisticRegression(class_weight='balanced') on MiniLM layer-{self.layer} mean-pooled states"}
 
 
 def _fit(X: Any, y: list[int], seed: int) -> tuple[Any, float]:
@@ -150,7 +171,7 @@ def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any
             raise ScorerError(f"{split}: {len(texts)} texts but {len(ys)} labels")
         held[split] = (list(texts), ys)
     base_y = normalise_labels(baseline_labels, "baseline_labels") if baseline_labels is not None else y
-    key = stable_hash("bias-classifier-v2", train_texts, y, {k: v for k, v in sorted(held.items())}, seed,
+    key = stable_hash("bias-classifier-v3", FEATURE_LAYER, train_texts, y, {k: v for k, v in sorted(held.items())}, seed,
                       embedder_fingerprint(), sklearn.__version__,
                       *([base_y] if baseline_labels is not None else []))
     path = cache_dir() / "scores" / "bias-classifier" / f"{key}.joblib"
@@ -159,16 +180,16 @@ def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any
             return joblib.load(path)
         except Exception:  # an unreadable cache file is rebuilt, not trusted
             path.unlink(missing_ok=True)
-    model, C = _fit(embed(train_texts), y, seed)
+    model, C = _fit(features(train_texts), y, seed)
     report = {}
     for split, (texts, ys) in held.items():
         if not texts:
             continue
-        pred = model.predict(embed(texts))
+        pred = model.predict(features(texts))
         majority = max(Counter(base_y).items(), key=lambda kv: kv[1])[0]  # majority class of the baseline labels
         report[split] = {"n": len(ys), "accuracy": float(sum(int(p == t) for p, t in zip(pred, ys)) / len(ys)),
                          "majority_baseline": float(sum(int(t == majority) for t in ys) / len(ys))}
-    clf = BiasClassifier(model=model, data_hash=key, n_train=len(y), heldout=report, C=C,
+    clf = BiasClassifier(model=model, data_hash=key, n_train=len(y), heldout=report, C=C, layer=FEATURE_LAYER,
                          train_texts=tuple(train_texts))
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)

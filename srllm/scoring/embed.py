@@ -45,3 +45,36 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> Any:
     model = load_embedder()
     return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
                         convert_to_numpy=True, show_progress_bar=False)
+
+
+def layer_features(texts: Sequence[str], layer: int, batch_size: int = 64) -> Any:
+    """Mean-pooled hidden states of MiniLM's ``layer``-th transformer layer, L2-normalised, shape (n, 384).
+
+    :func:`embed` returns the final layer, which all-MiniLM-L6-v2 was trained to make close for
+    texts on the same topic (sentence similarity). That is what content similarity needs, and
+    what a bias classifier must see past: a fair sentence about a group and its stereotype share
+    a topic. An intermediate layer keeps more of the wording (negations, hedges, evaluative words);
+    :data:`srllm.scoring.bias.FEATURE_LAYER` says which layer the bias classifier uses and why.
+    Written here because sentence-transformers pools only the last layer; the tokenizer, the
+    length limit and the pooling (mean over real tokens) are the model's own.
+    """
+    import numpy as np
+    import torch
+
+    texts = list(texts)
+    model = load_embedder()
+    transformer, tok = model[0].auto_model, model.tokenizer
+    if not 0 <= layer <= transformer.config.num_hidden_layers:
+        raise ValueError(f"MiniLM has layers 0..{transformer.config.num_hidden_layers}, not {layer}")
+    out = np.zeros((len(texts), transformer.config.hidden_size), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch: less padding
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = tok([texts[i] for i in idx], padding=True, truncation=True,
+                        max_length=model.max_seq_length, return_tensors="pt")
+            hidden = transformer(**batch, output_hidden_states=True).hidden_states[layer]
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            out[idx] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return out

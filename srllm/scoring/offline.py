@@ -13,7 +13,7 @@ Components (each a probability-like score in [0, 1]):
   ``P(hate_speech) + P(offensive_language)`` = ``1 - P(neither)``. Note that its
   "offensive" class gives ordinary sentences about 0.25-0.35, so this component
   alone rarely flags a neutral text at 0.5 but sets a floor under ``p_unsafe``.
-* ``bias`` - :mod:`srllm.scoring.bias`: logistic regression on MiniLM embeddings,
+* ``bias`` - :mod:`srllm.scoring.bias`: logistic regression on MiniLM layer-4 states,
   trained on the CMD train split's labelled texts and on contrast pairs written
   for it (a stereotype, its hedged form and a fair statement about the same group
   and topic), and on none of the safe variations SR_LLM learns to write (which
