@@ -41,10 +41,11 @@ def load_embedder() -> Any:
 
 
 def embed(texts: Sequence[str], batch_size: int = 64) -> Any:
-    """L2-normalised embeddings, shape (len(texts), 384), as a float32 numpy array."""
-    model = load_embedder()
-    return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                        convert_to_numpy=True, show_progress_bar=False)
+    """L2-normalised embeddings, shape (len(texts), 384), as a float32 numpy array:
+    :func:`srllm.metrics.similarity.embed` (the one place that encodes), after :func:`load_embedder`
+    has turned a missing MiniLM package into a :class:`ScorerUnavailableError`."""
+    load_embedder()
+    return similarity.embed(texts, batch_size=batch_size)
 
 
 def layer_features(texts: Sequence[str], layer: int, batch_size: int = 64) -> Any:
