@@ -38,7 +38,7 @@ LAYERS = (1, 2, 3, 4, 5, 6)
 def measure(layer: int, data: dict, seed: int = 42) -> dict:
     import numpy as np
 
-    from srllm.scoring.bias import _fit, features, normalise_labels
+    from srllm.scoring.bias import PAIR_KINDS, _fit, features, normalise_labels, pair_cross_validation
 
     feats = {}
 
@@ -54,16 +54,9 @@ def measure(layer: int, data: dict, seed: int = 42) -> dict:
     pairs, n = data["pairs"], len(data["pairs"])
     cmd_x, cmd_y = data["train"]
     model, C = _fit(X(cmd_x + data["pair_texts"]), normalise_labels(cmd_y + data["pair_labels"]), seed)
-    right = {"biased": 0, "hedged": 0, "fair": 0}
-    for fold in range(5):
-        keep = [i for i in range(n) if i % 5 != fold]
-        held = [i for i in range(n) if i % 5 == fold]
-        tr_x = cmd_x + [pairs[i][k] for k in ("biased", "hedged", "fair") for i in keep]
-        tr_y = cmd_y + ["Yes"] * (2 * len(keep)) + ["No"] * len(keep)
-        m, _ = _fit(X(tr_x), normalise_labels(tr_y), seed)
-        for kind in right:
-            pred = m.predict(X([pairs[i][kind] for i in held]))
-            right[kind] += int(np.sum(pred == (0 if kind == "fair" else 1)))
+    verdicts = pair_cross_validation(X(cmd_x), normalise_labels(cmd_y),
+                                     {kind: X([p[kind] for p in pairs]) for kind in PAIR_KINDS}, seed=seed)
+    right = {kind: int(np.sum(v == (0 if kind == "fair" else 1))) for kind, v in verdicts.items()}
     rewrites = data["test_rewrites"]
     return {"layer": layer, "C": C,
             "dev_accuracy": round(acc(model, *data["dev"]), 4), "dev_n": len(data["dev"][0]),

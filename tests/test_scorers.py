@@ -406,7 +406,7 @@ def test_contrast_pairs_teach_the_classifier_what_is_said_not_only_who_is_named(
     import numpy as np
 
     from srllm.data.samples import samples_dir
-    from srllm.scoring.bias import CONTRAST_PAIRS_FILE, _fit, normalise_labels
+    from srllm.scoring.bias import CONTRAST_PAIRS_FILE, _fit, normalise_labels, pair_cross_validation
     from srllm.scoring.bias import features as embed  # the classifier's own input (MiniLM's chosen layer)
 
     rows = [json.loads(line) for line in (samples_dir() / CONTRAST_PAIRS_FILE).read_text().splitlines()]
@@ -423,15 +423,7 @@ def test_contrast_pairs_teach_the_classifier_what_is_said_not_only_who_is_named(
         return int((model.predict_proba(X)[:, 1] >= 0.5).sum())
 
     base, _ = _fit(X_cmd, y_cmd, 42)
-    fold = np.arange(len(rows)) % 5
-    counts = {"biased": 0, "hedged": 0, "fair": 0}
-    for k in range(5):
-        tr = fold != k
-        X = np.vstack([X_cmd, E["biased"][tr], E["hedged"][tr], E["fair"][tr]])
-        y = y_cmd + [1] * (2 * int(tr.sum())) + [0] * int(tr.sum())
-        model, _ = _fit(X, y, 42)
-        for key in counts:
-            counts[key] += flagged(model, E[key][~tr])
+    counts = {kind: int(v.sum()) for kind, v in pair_cross_validation(X_cmd, y_cmd, E, seed=42).items()}
     n = len(rows)
     assert counts["fair"] < flagged(base, E["fair"]) - n // 10  # at least 16 fewer fair statements flagged
     assert counts["biased"] >= 0.85 * n and counts["hedged"] >= 0.85 * n
@@ -562,3 +554,26 @@ def test_bias_classifier_reads_the_layer_the_committed_choice_picked(repo_root):
     last = next(r for r in rows if r["layer"] == 6)
     chosen = next(r for r in rows if r["layer"] == FEATURE_LAYER)
     assert chosen["dev_accuracy"] > last["dev_accuracy"] and chosen["pair_cv_accuracy"] > last["pair_cv_accuracy"]
+
+
+def test_pair_cross_validation_judges_each_pair_once_from_the_other_folds():
+    """Synthetic, separable features: every held-out stereotype and hedge is flagged and every fair sentence
+    let through; a pair whose features only its own fold could teach (a fresh direction) is judged from the
+    others, so it is missed."""
+    import numpy as np
+
+    from srllm.scoring.bias import pair_cross_validation
+
+    rng = np.random.default_rng(0)
+    n, d = 20, 6
+    X_cmd = np.vstack([rng.normal(0, 0.1, (10, d)) + np.eye(d)[0], rng.normal(0, 0.1, (10, d)) - np.eye(d)[0]])
+    y_cmd = [1] * 10 + [0] * 10
+    E = {"biased": rng.normal(0, 0.1, (n, d)) + np.eye(d)[0], "hedged": rng.normal(0, 0.1, (n, d)) + np.eye(d)[0],
+         "fair": rng.normal(0, 0.1, (n, d)) - np.eye(d)[0]}
+    out = pair_cross_validation(X_cmd, y_cmd, E, seed=0)
+    assert set(out) == {"biased", "hedged", "fair"} and all(v.shape == (n,) for v in out.values())
+    assert out["biased"].all() and out["hedged"].all() and not out["fair"].any()
+    # pair 3 (fold 3) is biased only along direction 5 and is the only pair that points there;
+    # its own fold never trains on it, so it is judged as the CMD texts teach (nothing along 5): let through
+    E["biased"][3] = 3 * np.eye(d)[5] - 0.5 * np.eye(d)[0]
+    assert pair_cross_validation(X_cmd, y_cmd, E, seed=0)["biased"][3] == 0

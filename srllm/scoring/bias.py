@@ -143,6 +143,34 @@ def _fit(X: Any, y: list[int], seed: int) -> tuple[Any, float]:
     return model, C
 
 
+PAIR_KINDS = ("biased", "hedged", "fair")
+
+
+def pair_cross_validation(X_cmd: Any, y_cmd: Sequence[int], pair_X: dict[str, Any], *, seed: int = 42,
+                          folds: int = 5) -> dict[str, Any]:
+    """Held-out verdicts on the contrast pairs: fold ``k`` holds out the pairs at positions ``i % folds == k``.
+
+    Each fold's classifier is fitted (:func:`_fit`) on the CMD features ``X_cmd`` / labels ``y_cmd`` and the
+    other folds' pair sentences (stereotype and hedged form as 1, fair statement as 0); it then judges the
+    held-out pairs. ``pair_X`` maps each of :data:`PAIR_KINDS` to a feature array with one row per pair.
+    Returns, for each kind, the 0/1 verdicts (1 = flagged as biased) in pair order, so a caller can count
+    flags or accuracy. Used by ``benchmarks/judge_layers.py`` and the tests of what the pairs teach.
+    """
+    import numpy as np
+
+    n = len(pair_X["fair"])
+    fold = np.arange(n) % folds
+    out = {kind: np.zeros(n, dtype=int) for kind in PAIR_KINDS}
+    for k in range(folds):
+        tr = fold != k
+        X = np.vstack([X_cmd] + [pair_X[kind][tr] for kind in PAIR_KINDS])
+        y = list(y_cmd) + [1] * (2 * int(tr.sum())) + [0] * int(tr.sum())
+        model, _ = _fit(X, y, seed)
+        for kind in PAIR_KINDS:
+            out[kind][~tr] = model.predict(pair_X[kind][~tr])
+    return out
+
+
 def train_bias_classifier(train_texts: Sequence[str], train_labels: Sequence[Any], *,
                           heldout: dict[str, tuple[Sequence[str], Sequence[Any]]] | None = None,
                           seed: int = 42, use_cache: bool = True,
