@@ -16,6 +16,11 @@ task success with the offline proxy scorer. The base model's zero-shot and
 (within one text) go to the lower best dev loss, then to the cheaper run. No
 test-split text is generated or scored here.
 
+**Speed check** (``--speed-check``): the cpu profile also changes a setting for speed
+rather than by choice (``SPEED``: no LoRA dropout). The check trains the chosen
+setting with and without it on the same machine, measures both on the dev split
+the same way, and records the pair as ``speed_check``; the training page states it.
+
 The record (``benchmarks/sweeps/sweep_cpu.json``, kept apart from the performance page's benchmark records) holds every setting's dev loss,
 task success and failure shares, training time, tokens/s and padding share, its
 dev rewrites (``outputs``, so a later scorer can re-measure them without
@@ -70,8 +75,16 @@ SETTINGS: dict[str, dict] = {
 # earlier sweep, 1.46x the float32 training tokens/s, and the same rank-16, lr-2e-3 run in float32
 # reached the same dev task success (13 of 25) and a best dev loss within 0.1% (1.2126 in float32,
 # 1.2136 in bfloat16), see the record's first earlier_sweeps entry. It is a speed setting, not one the sweep chooses.
+# Every row trains with LoRA dropout 0.05 (the cpu profile's value when the rows were made; the profile now
+# runs without it, see SPEED).
 COMMON = {"train.max_steps": -1, "train.epochs": 1.0, "train.eval_steps": 8, "train.save_steps": 8,
-          "quant.compute_dtype": "bfloat16"}
+          "quant.compute_dtype": "bfloat16", "lora.dropout": 0.05}
+# A speed setting of the cpu profile, checked rather than chosen (``--speed-check``): no LoRA dropout. On
+# 2 cores, drawing a fresh random mask for the input of each of the 210 LoRA layers at every step takes
+# about a quarter of a training step, and without dropout the prompt start every row of a batch shares is
+# computed once (srllm.training.shared_prompt). The check trains the chosen setting with and without it on
+# one machine and records both rows (dev task success, best dev loss, training time) as ``speed_check``.
+SPEED = {"lora.dropout": 0.0}
 
 
 def choose(rows: list[dict]) -> str:
@@ -119,6 +132,17 @@ def resume(old: dict, clf_hash: str | None, data_key: str | None = None, thresho
     return [], [], earlier, [r for r in old["rows"] if r.get("outputs")]
 
 
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo; ``platform.processor()`` is often empty on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def dev_texts(profile) -> list:
 
     # the full dev split (the profile's max_eval_rows limits only the training-time evaluation)
@@ -132,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "sweeps" / "sweep_cpu.json"))
     ap.add_argument("--only", nargs="*", help="run only these settings (names of SETTINGS)")
     ap.add_argument("--no-baselines", action="store_true", help="skip the zero-/2-shot reference rows")
+    ap.add_argument("--speed-check", action="store_true",
+                    help="train the chosen setting with and without SPEED on this machine and record both")
     args = ap.parse_args(argv)
 
     from srllm.generation import rewrite
@@ -152,9 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     float32_rows: list[dict] = []  # earlier rows of this script with the 4-bit layers in float32 (kept, not chosen from)
     earlier: list[dict] = []  # sweeps on other data or with another classifier: kept for the record, never chosen from
     rescore: list[dict] = []  # rows of another classifier that kept their dev rewrites: measured again below
+    speed_check: dict = {}  # the chosen setting with and without SPEED, on one machine (--speed-check)
     if out_path.exists():
-        rows, float32_rows, earlier, rescore = resume(json.loads(out_path.read_text())["metrics"], clf_hash, key,
-                                                      DEFAULT_THRESHOLD)
+        old = json.loads(out_path.read_text())["metrics"]
+        rows, float32_rows, earlier, rescore = resume(old, clf_hash, key, DEFAULT_THRESHOLD)
+        if rows and not rescore and old.get("speed_check"):  # same data and scorer: the check still holds
+            speed_check.update(old["speed_check"])
     done = {r["setting"] for r in rows} | {r["setting"] for r in rescore}
 
     def save(chosen: str | None = None) -> None:
@@ -172,29 +201,30 @@ def main(argv: list[str] | None = None) -> int:
                         "choice_rule": "highest dev task success; within one text, lowest best dev loss, then time",
                         "rows": rows, "chosen": chosen, "float32_rows": float32_rows,
                         "not_run": [n for n in SETTINGS if n not in {r["setting"] for r in rows}],
+                        **({"speed_check": speed_check} if speed_check else {}),
                         **({"earlier_sweeps": earlier} if earlier else {})},
         }
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(record, indent=1, default=str) + "\n")
 
-    def measure(name: str, kind: str, outputs: list[str], extra: dict) -> None:
+    def measure(name: str, kind: str, outputs: list[str], extra: dict, keep: bool = True) -> dict:
         ts = task_success(texts, outputs, scorer=scorer)
         row = {"setting": name, "kind": kind, **extra, "dev_success": round(ts.success_rate, 4),
                "dev_success_n": ts.counts["success"],
                **{k: round(v, 4) for k, v in ts.shares.items()},
                # the dev rewrites themselves, so that a later scorer can re-measure them without retraining
                "outputs": list(outputs)}
-        rows.append(row)
-        save()
+        if keep:
+            rows.append(row)
+            save()
         print(json.dumps({k: v for k, v in row.items() if k != "outputs"}), flush=True)
+        return row
 
     measured = {"dev_success", "dev_success_n", *KINDS} | {"outputs", "setting", "kind"}
     for r in rescore:  # same rewrites, this scorer: no retraining needed
         measure(r["setting"], r["kind"], r["outputs"], {k: v for k, v in r.items() if k not in measured})
-    for name, over in SETTINGS.items():
-        if (args.only and name not in args.only) or name in done:
-            continue
-        prof = base.replace(**{**COMMON, **over})
+
+    def train_and_measure(name: str, prof, keep: bool = True) -> dict:
         t0 = time.perf_counter()
         run = train("qlora", prof, progress=False)
         train_min = (time.perf_counter() - t0) / 60
@@ -202,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         t1 = time.perf_counter()
         outs = rewrite(texts, method="sr_llm", adapter_dir=run.adapter_dir, profile=prof, progress=False)
         thr = m.get("throughput") or {}
-        measure(name, "sr_llm", outs, {
-            "lora_r": prof.lora.r, "learning_rate": prof.train.learning_rate, "batch_size": prof.train.batch_size,
+        return measure(name, "sr_llm", outs, {
+            "lora_r": prof.lora.r, "lora_dropout": prof.lora.dropout, "learning_rate": prof.train.learning_rate,
+            "batch_size": prof.train.batch_size,
             "train_pairs": prof.data.train_pairs,
             # the precision asked for (the setting) and the one the CPU computed in (bfloat16 falls back to
             # float32 on a CPU without native support; the run record's notes say so)
@@ -215,7 +246,23 @@ def main(argv: list[str] | None = None) -> int:
             "first_eval_loss": m.get("first_eval_loss"), "best_eval_loss": m.get("best_eval_loss"),
             "train_minutes": round(m.get("wall_seconds", train_min * 60) / 60, 2),
             "reused": run.reused, "tokens_per_s": thr.get("tokens_per_s"), "padding_share": thr.get("padding_share"),
-            "gen_minutes": round((time.perf_counter() - t1) / 60, 2), "run": run.run_dir.name})
+            "shared_start_tokens": thr.get("shared_start_tokens"),
+            "gen_minutes": round((time.perf_counter() - t1) / 60, 2), "run": run.run_dir.name}, keep=keep)
+
+    if args.speed_check:
+        chosen = choose([r for r in rows if r["kind"] == "sr_llm"])
+        prof = base.replace(**{**COMMON, **SETTINGS[chosen]})
+        speed_check.clear()
+        speed_check.update({"setting": chosen, "speed": SPEED, "cpu": cpu_name(),
+                            "without": train_and_measure(chosen, prof, keep=False),
+                            "with": train_and_measure(chosen, prof.replace(**SPEED), keep=False)})
+        save(chosen)
+        print(json.dumps({k: v for k, v in speed_check.items() if k not in ("without", "with")}))
+        return 0
+    for name, over in SETTINGS.items():
+        if (args.only and name not in args.only) or name in done:
+            continue
+        train_and_measure(name, base.replace(**{**COMMON, **over}))
     if not args.no_baselines:
         if "reference" not in done:  # the dev split's own reference rewrites: what the measure gives a human rewrite
             measure("reference", "reference", [r.safe_variation for r in records], {})

@@ -391,7 +391,12 @@ def _cpu() -> Profile:
         train=TrainSettings(batch_size=8, eval_batch_size=12, epochs=2.0, max_steps=-1, learning_rate=1e-3,
                             optim="adamw_torch", max_length=256, eval_steps=8, save_steps=8, patience=3, fp16=False,
                             logging_steps=2, dense_learning_rate=5e-5, variant_epoch_steps=2, variant_batch_size=2),
-        lora=LoraSettings(r=16, alpha=16, dropout=0.05),
+        # No LoRA dropout, a speed setting checked on the dev split rather than chosen by the sweep (its rows
+        # trained with 0.05): on 2 cores, a fresh random mask for the input of each of the 210 LoRA layers took
+        # about a quarter of a training step, and without dropout each batch's shared prompt start is computed
+        # once (srllm.training.shared_prompt). The record's speed_check trains the chosen setting both ways on
+        # one machine (benchmarks/sweep_cpu.py --speed-check); the training page states the result.
+        lora=LoraSettings(r=16, alpha=16, dropout=0.0),
         # The 4-bit layers compute in bfloat16, the CPU's half precision (Table 3's fp16 needs CUDA;
         # a CPU without native bf16 falls back to float32 with a note in the run record): about 1.4x the
         # float32 training tokens/s on the earlier sweep's 2-core machine, with the same dev task success

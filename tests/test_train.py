@@ -198,6 +198,10 @@ def test_run_record_has_throughput_and_padding_share(qlora_run):
     assert t["padding_share"] == pytest.approx(t["padded_tokens"] / (t["tokens"] + t["padded_tokens"]), abs=1e-4)
     assert 0 < t["step_seconds"] <= t["session_seconds"]
     assert t["step_tokens_per_s"] >= t["tokens_per_s"] > 0
+    # the smoke profile has no LoRA dropout, so each batch's shared prompt start ran once
+    assert t["shared_start_tokens"] > 0 and 0 < t["computed_share"] < 1
+    assert t["computed_share"] == pytest.approx(1 - t["shared_start_tokens"] / (t["tokens"] + t["padded_tokens"]),
+                                                abs=1e-4)
     table = run_record_table(qlora_run)
     assert table.loc["padding share of computed positions", "value"] == t["padding_share"]
     assert table.loc["run folder (in the cache's runs/)", "value"] == qlora_run.run_dir.name
@@ -273,6 +277,69 @@ def test_loss_on_the_logits_window_equals_the_full_loss(cache):
     for a, b in zip(g_full, g_window):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
 
+
+def test_shared_prompt_start_once_gives_the_full_batch_loss_and_gradients(cache):
+    """With share_prompt_start, a batch's common prompt start runs once (one row, its keys and values
+    expanded to the batch): same loss and LoRA gradients as the library's loss over every row, rows of
+    different lengths and padding included; the Trainer counts the prompt positions it did not compute."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import Trainer, TrainingArguments
+
+    from srllm.models import load_model
+    from srllm.training.pairs import Collator
+    from srllm.training.shared_prompt import shared_start_len
+    from srllm.training.trainer import _trainer_class
+
+    torch.manual_seed(0)
+    model, tok = load_model("tiny-random-llama", device="cpu")
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                                             lora_dropout=0.0, init_lora_weights=False))
+    tok.padding_side = "right"
+    start = torch.randint(5, 200, (11,)).tolist()  # the instruction every prompt begins with
+    feats = []
+    for own, response_len in ((6, 3), (2, 9), (4, 5)):
+        prompt = start + torch.randint(5, 200, (own,)).tolist()
+        response = torch.randint(5, 200, (response_len,)).tolist()
+        ids = prompt + response
+        feats.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(prompt) + response})
+    batch = Collator(tok)(feats)
+    assert shared_start_len(batch["input_ids"], batch["labels"], batch["attention_mask"]) == 11
+    n = torch.tensor(int((batch["labels"][:, 1:] != -100).sum()))
+    trainer = _trainer_class()(model=model, args=TrainingArguments(output_dir=str(cache / "w"), report_to=[]),
+                               share_prompt_start=True)
+
+    def loss_and_grads(fn):
+        model.zero_grad()
+        loss = fn()
+        loss.backward()
+        return float(loss), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    model.train()
+    full, g_full = loss_and_grads(lambda: Trainer.compute_loss(trainer, model, dict(batch), num_items_in_batch=n))
+    shared, g_shared = loss_and_grads(lambda: trainer.compute_loss(model, dict(batch), num_items_in_batch=n))
+    assert trainer.throughput["shared_start_tokens"] == 11 * 2
+    assert shared == pytest.approx(full, rel=1e-5)
+    assert len(g_full) == 12 and all(float(g.abs().max()) > 0 for g in g_full)
+    for a, b in zip(g_full, g_shared):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_shared_prompt_start_applies_only_where_it_changes_nothing_but_float_order():
+    """No shared start with LoRA dropout (one mask per row), gradient checkpointing or prefix-tuning;
+    never past the position before the first label, and none for one row or a short common start."""
+    from srllm.training.shared_prompt import applies, shared_start_len
+
+    prof = smoke()
+    assert applies(TrainConfig.from_profile(prof.replace(**{"lora.dropout": 0.0}), "qlora"))
+    assert not applies(TrainConfig.from_profile(prof.replace(**{"lora.dropout": 0.05}), "qlora"))
+    assert not applies(TrainConfig.from_profile(prof.replace(**{"lora.dropout": 0.0}), "prefix"))
+    ids = torch.tensor([[1] * 20 + [2, 3], [1] * 20 + [4, 5]])
+    labels = torch.full_like(ids, -100)
+    assert shared_start_len(ids, labels) == 20
+    labels[1, 15] = 7  # a label at 15 is predicted at 14, which must be computed with the row's own pass
+    assert shared_start_len(ids, labels) == 14
+    assert shared_start_len(ids[:1], labels[:1]) == 0
+    assert shared_start_len(torch.tensor([[1] * 5 + [2], [1] * 5 + [3]]), torch.full((2, 6), -100)) == 0
 
 # --------------------------------------------------------------------------- loss, reuse, resume
 

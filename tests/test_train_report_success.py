@@ -80,7 +80,11 @@ def test_sweep_choice_rule():
     chosen = record["metrics"]["chosen"]
     assert chosen == mod.choose(rows_run)
     cpu = get_profile("cpu")
-    assert cpu.replace(**{**mod.COMMON, **mod.SETTINGS[chosen]}) == cpu
+    assert cpu.replace(**{**mod.COMMON, **mod.SETTINGS[chosen], **mod.SPEED}) == cpu
+    # the speed check trained that setting both ways and recorded the speed settings it checked
+    check = record["metrics"]["speed_check"]
+    assert check["setting"] == chosen and check["speed"] == mod.SPEED
+    assert (check["without"]["lora_dropout"], check["with"]["lora_dropout"]) == (0.05, 0.0)
 
 
 def test_sweep_resume_keeps_rows_of_the_same_data_and_classifier_and_rescores_or_keeps_aside_the_others():
@@ -223,6 +227,35 @@ def test_sweep_summary_says_when_the_record_was_scored_or_trained_otherwise_and_
     moved = sweep_summary({**rec, "metrics": {**m, "data": "0123456789ab"}}, cpu)
     assert moved["same_data"] is False and "other CMD records than this page's" in moved["sentence"]
     assert sweep_summary(rec, get_profile("smoke"))["same_data"] is None  # the sweep describes the cpu profile
+
+
+def test_sweep_summary_compares_lora_dropout_with_the_speed_check_and_states_it():
+    from srllm.profiles import get_profile
+    from srllm.training.report import sweep_summary
+
+    def row(n, loss, minutes, dropout):
+        return {"setting": "a", "kind": "sr_llm", "dev_success_n": n, "best_eval_loss": loss,
+                "train_minutes": minutes, "lora_dropout": dropout}
+
+    rec = {"machine": {}, "metrics": {
+        "chosen": "a", "dev_texts": 45, "common": {"lora.dropout": 0.05}, "settings": {"a": {}},
+        "rows": [{"setting": "a", "kind": "sr_llm", "dev_success_n": 29, "lora_r": 16}]}}
+    cpu = get_profile("cpu").replace(**{"lora.r": 16})
+    config = {"lora": {"r": 16, "dropout": 0.0}, "learning_rate": cpu.train.learning_rate,
+              "batch_size": cpu.train.batch_size, "epochs": 1.0, "max_steps": cpu.train.max_steps}
+    # without a speed check, every row trained with the common dropout: a run without it differs
+    plain = sweep_summary(rec, cpu, config)
+    assert not plain["uses_chosen"] and plain["differs"] == ["LoRA dropout"]
+    assert "Speed setting" not in plain["sentence"]
+    rec["metrics"]["speed_check"] = {"setting": "a", "speed": {"lora.dropout": 0.0}, "cpu": "Test CPU",
+                                     "without": row(21, 2.2392, 5.32, 0.05), "with": row(20, 2.2411, 2.98, 0.0)}
+    s = sweep_summary(rec, cpu, config)
+    assert s["uses_chosen"], s["differs"]
+    assert ("Speed setting: LoRA dropout 0.0 (the sweep's rows trained with LoRA dropout 0.05). On Test CPU, the chosen "
+            "setting succeeded on 21 of 45 (best dev loss 2.2392, 5.3 min of training) without it and on 20 of 45 "
+            "(best dev loss 2.2411, 3.0 min of training) with it") in s["sentence"]
+    assert "sweep row, trained on the sweep's machine, succeeded on 29 of 45" in s["sentence"]
+    assert sweep_summary(rec, cpu, {**config, "lora": {"r": 16, "dropout": 0.05}})["differs"] == ["LoRA dropout"]
 
 
 def test_the_committed_sweep_was_made_on_the_cpu_profiles_data_and_scorer():

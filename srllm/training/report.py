@@ -74,6 +74,8 @@ def run_record_table(run: Any) -> pd.DataFrame:
         ("training tokens / s (whole session)", (m.get("throughput") or {}).get("tokens_per_s")),
         ("training tokens / s (forward + backward)", (m.get("throughput") or {}).get("step_tokens_per_s")),
         ("padding share of computed positions", (m.get("throughput") or {}).get("padding_share")),
+        ("share of positions computed (shared prompt start once per batch)",
+         (m.get("throughput") or {}).get("computed_share")),
         ("sessions (1 + resumptions)", m.get("sessions")),
         ("wall time (min)", round(m.get("wall_seconds", 0.0) / 60.0, 2)),
         ("process CPU time (min)", round(e.get("process_cpu_seconds", 0.0) / 60.0, 2)),
@@ -364,8 +366,9 @@ TRAIN_PAIRS_LABELS = {"all": "all", "needs_rewrite": "biased only", "rewrites_tw
 # The sweep table's columns that are shares (shown as percentages).
 SWEEP_SHARE_COLUMNS = ("task success", "unchanged", "echo", "still unsafe", "content lost")
 # Profile fields a sweep setting fixes: (record field, profile attribute path).
-SWEEP_FIELDS = (("lora_r", "lora.r"), ("learning_rate", "train.learning_rate"), ("batch_size", "train.batch_size"),
-                ("train_pairs", "data.train_pairs"), ("compute_dtype", "quant.compute_dtype"))
+SWEEP_FIELDS = (("lora_r", "lora.r"), ("lora_dropout", "lora.dropout"), ("learning_rate", "train.learning_rate"),
+                ("batch_size", "train.batch_size"), ("train_pairs", "data.train_pairs"),
+                ("compute_dtype", "quant.compute_dtype"))
 
 
 def _read_record(record: dict[str, Any] | str | Path) -> dict[str, Any]:
@@ -417,7 +420,7 @@ def sweep_view(record: dict[str, Any] | str | Path) -> Any:
             .set_table_styles([{"selector": "", "props": "font-size: 0.9em"}]))
 
 
-SWEEP_FIELD_WORDS = {"lora_r": "LoRA rank", "learning_rate": "learning rate", "batch_size": "batch size",
+SWEEP_FIELD_WORDS = {"lora_r": "LoRA rank", "lora_dropout": "LoRA dropout", "learning_rate": "learning rate", "batch_size": "batch size",
                      "train_pairs": "training pairs", "compute_dtype": "compute dtype", "epochs": "epochs",
                      "max_steps": "step limit"}
 
@@ -433,7 +436,8 @@ def _used_values(profile: Any, run_config: dict[str, Any] | None) -> dict[str, A
     if run_config:
         # the compute dtype compared is the one asked for (the profile's): the one a run computed in also
         # depends on its CPU, which sweep_summary states separately
-        used.update(lora_r=(run_config.get("lora") or {}).get("r"), learning_rate=run_config.get("learning_rate"),
+        lora = run_config.get("lora") or {}
+        used.update(lora_r=lora.get("r"), lora_dropout=lora.get("dropout"), learning_rate=run_config.get("learning_rate"),
                     batch_size=run_config.get("batch_size"),
                     epochs=float(run_config.get("epochs", profile.train.epochs)),
                     max_steps=run_config.get("max_steps", profile.train.max_steps))
@@ -446,9 +450,9 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
 
     ``run_config``: the page's run's manifest ``config``; without it the ``profile``'s settings
     stand for the run. Keys: ``chosen`` (setting name or None), ``uses_chosen`` (True when the
-    LoRA rank, learning rate, batch size, compute dtype asked for and training pairs equal the chosen
-    row's, the epochs are the chosen setting's and the step limit the sweep's), ``differs``
-    (the settings that do not), ``n_settings`` (finished settings), ``dev_texts``, ``not_run``,
+    LoRA rank, LoRA dropout (where the row records it), learning rate, batch size, compute dtype
+    asked for and training pairs equal the chosen row's, the epochs are the chosen setting's and the
+    step limit the sweep's), ``differs`` (the settings that do not), ``n_settings`` (finished settings), ``dev_texts``, ``not_run``,
     ``same_scorer`` (whether the record was scored like this page: its bias classifier is
     ``bias_classifier``, the data hash of the one the page scores with, and its content threshold is
     :data:`~srllm.metrics.task_success.DEFAULT_THRESHOLD`; None when the classifier is unknown and
@@ -468,6 +472,10 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
         want["epochs"] = float(m["settings"].get(chosen, {}).get("train.epochs", m["common"].get("train.epochs", 1.0)))
         if "train.max_steps" in m["common"]:
             want["max_steps"] = m["common"]["train.max_steps"]
+        # LoRA dropout: the speed check's value where the record has one, else the one every row trained with
+        speed = (m.get("speed_check") or {}).get("speed") or {}
+        if "lora.dropout" in speed or "lora.dropout" in m["common"]:
+            want["lora_dropout"] = speed.get("lora.dropout", m["common"].get("lora.dropout"))
         differs = [SWEEP_FIELD_WORDS[k] for k, v in want.items() if used[k] != v]
         uses = not differs
     n = len([r for r in m["rows"] if r.get("kind") == "sr_llm"])
@@ -509,7 +517,10 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
     if computed and ran_in and computed != ran_in:
         parts.append(f"The sweep's 4-bit layers computed in {computed} on its machine and this run's in {ran_in} "
                      "(bfloat16 where the CPU supports it natively, else float32), so the numbers of this run "
-                     "can differ a little from the sweep's row.")
+                     "can differ from the sweep's row.")
+    check = m.get("speed_check")
+    if check and check.get("with") and check.get("without"):
+        parts.append(speed_check_sentence(check, m["dev_texts"], row))
     if row is not None and computed not in (None, "float32") and m.get("float32_rows"):
         # the precision check: the chosen setting also run with the 4-bit layers in float32
         same = next((r for r in m["float32_rows"] if r["setting"] == chosen), None)
@@ -524,6 +535,25 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
     return {"chosen": chosen, "uses_chosen": bool(uses), "differs": differs, "n_settings": n, "dev_texts": m["dev_texts"],
             "not_run": list(m.get("not_run") or []), "same_scorer": same_scorer, "same_data": same_data,
             "sentence": " ".join(parts)}
+
+
+def speed_check_sentence(check: dict[str, Any], n: int, row: dict[str, Any] | None = None) -> str:
+    """One sentence on the sweep record's ``speed_check``: the chosen setting trained with and without
+    the profile's speed setting on one machine, both measured on the dev split (plain values)."""
+    words = {"lora.dropout": "LoRA dropout"}
+    what = ", ".join(f"{words.get(k, k)} {v}" for k, v in check["speed"].items())
+    before = ", ".join(f"{words.get(k, k)} {check['without'].get(k.replace('.', '_'), '?')}" for k in check["speed"])
+
+    def said(r: dict[str, Any]) -> str:
+        return (f"{r['dev_success_n']} of {n} (best dev loss {r['best_eval_loss']:.4f}, "
+                f"{r['train_minutes']:.1f} min of training)")
+
+    text = (f"Speed setting: {what} (the sweep's rows trained with {before}). On {check.get('cpu', 'one machine')}, "
+            f"the chosen setting succeeded on {said(check['without'])} without it and on {said(check['with'])} with it")
+    if row is not None and row.get("dev_success_n") != check["without"]["dev_success_n"]:
+        text += (f"; the same setting's sweep row, trained on the sweep's machine, succeeded on {row['dev_success_n']} "
+                 f"of {n}: dropout masks and float rounding differ between machines, and so can the dev task success")
+    return text + "."
 
 
 def _attr(obj: Any, path: str) -> Any:

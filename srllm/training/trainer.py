@@ -43,6 +43,8 @@ from srllm.training.runs import (
     MANIFEST, SESSIONS, RunResult, checkpoint_step, claim_folder, latest_checkpoint, prune_incomplete_checkpoints,
     read_manifest, run_lock, runs_dir, utc_now,
 )
+from srllm.training.shared_prompt import applies as shares_prompt_start
+from srllm.training.shared_prompt import prompt_start_cache, shared_start_len
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +99,12 @@ def _trainer_class() -> type:
         in forward and backward passes, for :func:`throughput_record`.
         """
 
-        def __init__(self, *a: Any, **kw: Any) -> None:
+        def __init__(self, *a: Any, share_prompt_start: bool = False, **kw: Any) -> None:
             super().__init__(*a, **kw)
+            # compute each batch's shared prompt start once (srllm.training.shared_prompt)
+            self.share_prompt_start = share_prompt_start
             self.throughput = {"batches": 0, "tokens": 0, "padded_tokens": 0, "response_tokens": 0,
-                               "step_seconds": 0.0}
+                               "step_seconds": 0.0, "shared_start_tokens": 0}
 
         def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
             mask = inputs.get("attention_mask")
@@ -120,7 +124,8 @@ def _trainer_class() -> type:
 
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
-            """The library's loss, with the output layer applied only where a label is predicted.
+            """The library's loss, with the output layer applied only where a label is predicted, and a
+            batch's shared prompt start computed once where :func:`srllm.training.shared_prompt.applies`.
 
             The loss is on response tokens only, yet a causal LM computes vocabulary
             logits (49,152 wide for SmolLM2) at every position, prompt included. Here
@@ -130,8 +135,19 @@ def _trainer_class() -> type:
             term of the loss, and its gradient, is the one the full computation gives.
             """
             labels = inputs.get("labels")
+            ids = inputs.get("input_ids")
             # Evaluation asks for the outputs too, but without compute_metrics the Trainer keeps only the loss.
-            if (labels is not None and (not return_outputs or self.compute_metrics is None) and labels.dim() == 2
+            loss_only = not return_outputs or self.compute_metrics is None
+            shared = (shared_start_len(ids, labels, inputs.get("attention_mask"))
+                      if self.share_prompt_start and loss_only and labels is not None and ids is not None else 0)
+            if shared:
+                # the shared start once, as a cache; the rest of each row attends to it (the mask stays whole)
+                inputs = {**inputs, "input_ids": ids[:, shared:], "labels": labels[:, shared:], "use_cache": True,
+                          "cache": prompt_start_cache(model, ids, shared)}
+                labels = inputs["labels"]
+                if model.training:
+                    self.throughput["shared_start_tokens"] += shared * (ids.shape[0] - 1)
+            if (labels is not None and loss_only and labels.dim() == 2
                     and labels.shape[1] > 1 and _takes_logits_to_keep(model)):
                 predicted = (labels[:, 1:] != -100).any(dim=0).nonzero()
                 if len(predicted):
@@ -154,13 +170,17 @@ def throughput_record(counts: dict[str, Any], session_seconds: float) -> dict[st
     ``tokens``: non-padding tokens of the training batches (prompt and response);
     ``padding_share``: padded positions / all positions computed; ``tokens_per_s``:
     over the whole session (evaluations and checkpoints included); ``step_tokens_per_s``:
-    over the forward and backward passes only.
+    over the forward and backward passes only; ``shared_start_tokens``: prompt positions not computed
+    because their batch's shared prompt start ran once (:mod:`srllm.training.shared_prompt`), and
+    ``computed_share``: the share of the batches' positions (padding included) that were computed.
     """
     tokens, padded, secs = counts.get("tokens", 0), counts.get("padded_tokens", 0), counts.get("step_seconds", 0.0)
     total = tokens + padded
+    shared = counts.get("shared_start_tokens", 0)
     return {"batches": counts.get("batches", 0), "tokens": tokens, "padded_tokens": padded,
             "response_tokens": counts.get("response_tokens", 0),
             "padding_share": round(padded / total, 4) if total else None,
+            "shared_start_tokens": shared, "computed_share": round((total - shared) / total, 4) if total else None,
             "tokens_per_s": round(tokens / session_seconds, 2) if session_seconds > 0 and tokens else None,
             "step_tokens_per_s": round(tokens / secs, 2) if secs > 0 and tokens else None,
             "step_seconds": round(secs, 2), "session_seconds": round(session_seconds, 2)}
@@ -326,7 +346,8 @@ def _run_trainer(cfg: TrainConfig, h: str, dhash: str, run_dir: Path, tok: Any, 
             cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.patience))
         trainer = _trainer_class()(model=model, args=args, train_dataset=datasets.Dataset.from_list(train_ex),
                           eval_dataset=datasets.Dataset.from_list(eval_ex) if has_eval else None,
-                          data_collator=Collator(tok), callbacks=cbs)
+                          data_collator=Collator(tok), callbacks=cbs,
+                          share_prompt_start=shares_prompt_start(cfg))
         if not progress:  # quiet: no per-step log lines on stdout either (the manifest keeps them)
             from transformers.trainer_callback import PrinterCallback
 
