@@ -5,7 +5,10 @@ Run: ``.venv/bin/python benchmarks/bench_train.py [--rows 32] [--batch-size 4] [
 What differs between the two sides is the implementation and nothing else.
 Both sides fine-tune the same model (SmolLM2-135M-Instruct under the cpu
 profile) with the same LoRA adapter (r=64, alpha=16, dropout 0.2 on the
-profile's target modules, the authors' values), learning rate, schedule,
+profile's target modules, the authors' values; ``--lora-dropout 0`` is the cpu
+profile's dropout, where ours computes the prompt start that every row of a
+batch shares once, :mod:`srllm.training.shared_prompt`, and theirs once per row:
+the same loss and gradients), learning rate, schedule,
 optimizer, seed, batch size, ``max_length`` and number of steps, without
 gradient checkpointing and in float32 (trl's SFTConfig defaults to gradient
 checkpointing *on* and to bf16; both are switched off on its side, as on ours),
@@ -52,6 +55,7 @@ already busy is labelled "measured under load".
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -61,6 +65,7 @@ import tempfile
 import threading
 import time
 import warnings
+from pathlib import Path
 
 COMPARED = ("gradient_checkpointing", "precision", "batch_size", "max_length", "steps", "learning_rate",
             "lr_scheduler", "optim", "weight_decay", "max_grad_norm", "seed", "lora", "batches", "loss_on")
@@ -261,6 +266,9 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=32, help="training pairs (one epoch; rows / batch size steps)")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    ap.add_argument("--lora-dropout", type=float, default=0.2,
+                    help="LoRA dropout of both sides (default 0.2, the authors'; 0, the cpu profile's, lets ours "
+                         "compute each batch's shared prompt start once)")
     ap.add_argument("--all-tokens", action="store_true",
                     help="add a third side: trl with the loss on every token (the authors' masking); all sides' "
                          "models are in memory at once, about 3.5 GiB each")
@@ -287,10 +295,12 @@ def main() -> int:
     from srllm.profiles import get_profile
     from srllm.training import (DataStats, EpochSeededLengthSampler, TrainConfig, default_records, to_pairs,
                              tokenize_pairs)
+    from srllm.training.shared_prompt import applies as shares_prompt_start
 
     profile = get_profile(args.profile)
     base = profile.lora
-    lora = {"r": 64, "alpha": 16, "dropout": 0.2, "bias": base.bias, "target_modules": list(base.target_modules)}
+    lora = {"r": 64, "alpha": 16, "dropout": args.lora_dropout, "bias": base.bias,
+            "target_modules": list(base.target_modules)}
     # Float32 and no gradient checkpointing on both sides (what srllm.training does on CPU).
     cfg = TrainConfig.from_profile(profile, args.method, lora=lora, batch_size=args.batch_size, grad_accum=1,
                                    gradient_checkpointing=False, fp16=False, bf16=False)
@@ -310,6 +320,7 @@ def main() -> int:
     recs = {s: settings_recorder(s, baton, cfg.max_length, "every token" if s == "theirs_all_tokens"
                                  else "response tokens") for s in sides}
     work = tempfile.mkdtemp(prefix="bench-train-")
+    shared_tokens: dict[str, int] = {}
 
     def run(name: str) -> None:
         out = os.path.join(work, name)
@@ -317,6 +328,9 @@ def main() -> int:
             baton.begin_setup(name)
             if name == "ours":
                 ours(cfg, profile, rows, examples, out, recs[name])
+                # prompt positions ours did not compute, from its run record (0 where the shared start is off)
+                manifest = json.loads(Path(out, "manifest.json").read_text())
+                shared_tokens["ours"] = (manifest.get("throughput") or {}).get("shared_start_tokens", 0)
             else:
                 theirs(cfg, in_order, out, recs[name], all_tokens=name == "theirs_all_tokens")
         except BaseException as exc:  # noqa: BLE001 - reported below, and the other sides must not wait forever
@@ -393,6 +407,9 @@ def main() -> int:
         # Flat keys read by srllm.plan (its time estimate): the same numbers as above.
         "ours_tokens_per_s": rate["ours"], "theirs_tokens_per_s": rate["theirs"], "batch_size": cfg.batch_size,
         "lora": lora,
+        # with no LoRA dropout, ours computes each batch's shared prompt start once (srllm.training.shared_prompt)
+        "ours_shared_prompt_start": shares_prompt_start(cfg),
+        "ours_shared_start_tokens": shared_tokens.get("ours"),
         "load_average_start": load_start, "load_average_end": load_end, "measured_under_load": under_load}
     label = "srllm.training / trl SFTTrainer, same settings (training tokens/s)"
     record_benchmark("train", metrics, ratio=ratio, ratio_label=label + (", measured under load" if under_load else ""))

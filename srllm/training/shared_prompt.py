@@ -18,9 +18,10 @@ does for a shared prompt start (:mod:`srllm.generation.decoding`), applied to tr
 
 It applies only where computing the start once changes nothing but float order:
 no dropout on its activations (a LoRA dropout above 0 draws one mask per row, which a
-shared start cannot reproduce), no gradient checkpointing (which recomputes the
-forward without a cache), and no prefix-tuning (whose learned prefix already
-occupies the cache).
+shared start cannot reproduce; the Llama-architecture models used here have no attention
+or hidden-state dropout), no gradient checkpointing (which recomputes the
+forward without a cache), no prefix-tuning (whose learned prefix already
+occupies the cache), and one process (see :func:`shareable`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ def shared_start_len(input_ids: Any, labels: Any, attention_mask: Any | None = N
         n = min(n, int(labelled[0]) - 1)
     n = min(n, input_ids.shape[1] - 1)  # every row keeps at least one position of its own
     return n if n >= MIN_SHARED_TOKENS else 0
+
+
+def shareable(model: Any) -> bool:
+    """Whether ``model`` (the one the Trainer passes to ``compute_loss``) exposes its decoder.
+
+    Under several processes the Trainer passes a ``DistributedDataParallel`` wrapper, whose own
+    forward must run for its gradient synchronisation; the shared start is then not used.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return hasattr(base, "get_decoder")
 
 
 def prompt_start_cache(model: Any, input_ids: Any, n: int) -> Any:

@@ -44,7 +44,7 @@ from srllm.training.runs import (
     read_manifest, run_lock, runs_dir, utc_now,
 )
 from srllm.training.shared_prompt import applies as shares_prompt_start
-from srllm.training.shared_prompt import prompt_start_cache, shared_start_len
+from srllm.training.shared_prompt import prompt_start_cache, shareable, shared_start_len
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,8 @@ def _trainer_class() -> type:
             # Evaluation asks for the outputs too, but without compute_metrics the Trainer keeps only the loss.
             loss_only = not return_outputs or self.compute_metrics is None
             shared = (shared_start_len(ids, labels, inputs.get("attention_mask"))
-                      if self.share_prompt_start and loss_only and labels is not None and ids is not None else 0)
+                      if self.share_prompt_start and loss_only and labels is not None and ids is not None
+                      and shareable(model) else 0)
             if shared:
                 # the shared start once, as a cache; the rest of each row attends to it (the mask stays whole)
                 inputs = {**inputs, "input_ids": ids[:, shared:], "labels": labels[:, shared:], "use_cache": True,
