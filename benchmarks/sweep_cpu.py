@@ -132,17 +132,6 @@ def resume(old: dict, clf_hash: str | None, data_key: str | None = None, thresho
     return [], [], earlier, [r for r in old["rows"] if r.get("outputs")]
 
 
-def cpu_name() -> str:
-    """The CPU model (from /proc/cpuinfo; ``platform.processor()`` is often empty on Linux)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def dev_texts(profile) -> list:
 
     # the full dev split (the profile's max_eval_rows limits only the training-time evaluation)
@@ -163,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     from srllm.generation import rewrite
     from srllm.metrics.task_success import DEFAULT_THRESHOLD, KINDS, task_success
     from srllm.profiles import get_profile
+    from srllm.runrecord import cpu_model
     from srllm.scoring import get_scorer
     from srllm.training import train
     from srllm.training.report import sweep_data_key
@@ -253,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = choose([r for r in rows if r["kind"] == "sr_llm"])
         prof = base.replace(**{**COMMON, **SETTINGS[chosen]})
         speed_check.clear()
-        speed_check.update({"setting": chosen, "speed": SPEED, "cpu": cpu_name(),
+        speed_check.update({"setting": chosen, "speed": SPEED, "cpu": cpu_model(),
                             "without": train_and_measure(chosen, prof, keep=False),
                             "with": train_and_measure(chosen, prof.replace(**SPEED), keep=False)})
         save(chosen)

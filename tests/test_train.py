@@ -228,6 +228,14 @@ def test_length_grouping_pads_less_than_random_batches():
     assert padding(grouped) < 0.25 * padding(shuffled)
 
 
+def loss_and_grads(model, fn):
+    """(loss, gradients of every trainable tensor) of the loss ``fn()`` returns, from zeroed gradients."""
+    model.zero_grad()
+    loss = fn()
+    loss.backward()
+    return float(loss.detach()), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+
 def test_loss_on_the_logits_window_equals_the_full_loss(cache):
     """compute_loss applies the output layer only from the first predicted position on: same loss
     and same LoRA gradients as the library's loss over every position, padding rows included."""
@@ -259,17 +267,12 @@ def test_loss_on_the_logits_window_equals_the_full_loss(cache):
         seen.append(k.get("logits_to_keep"))
         return real_forward(self, *a, **k)
 
-    def loss_and_grads(fn):
-        model.zero_grad()
-        loss = fn()
-        loss.backward()
-        return float(loss), [p.grad.clone() for p in model.parameters() if p.requires_grad]
-
     model.train()
-    full, g_full = loss_and_grads(lambda: Trainer.compute_loss(trainer, model, dict(batch), num_items_in_batch=n))
+    full, g_full = loss_and_grads(model, lambda: Trainer.compute_loss(trainer, model, dict(batch),
+                                                                      num_items_in_batch=n))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(type(model.get_base_model()), "forward", spy)
-        window, g_window = loss_and_grads(lambda: trainer.compute_loss(model, dict(batch), num_items_in_batch=n))
+        window, g_window = loss_and_grads(model, lambda: trainer.compute_loss(model, dict(batch), num_items_in_batch=n))
     width = batch["labels"].shape[1]
     assert seen and 0 < seen[-1] < width  # fewer positions than the batch is wide
     assert window == pytest.approx(full, rel=1e-5)
@@ -308,15 +311,10 @@ def test_shared_prompt_start_once_gives_the_full_batch_loss_and_gradients(cache)
     trainer = _trainer_class()(model=model, args=TrainingArguments(output_dir=str(cache / "w"), report_to=[]),
                                share_prompt_start=True)
 
-    def loss_and_grads(fn):
-        model.zero_grad()
-        loss = fn()
-        loss.backward()
-        return float(loss), [p.grad.clone() for p in model.parameters() if p.requires_grad]
-
     model.train()
-    full, g_full = loss_and_grads(lambda: Trainer.compute_loss(trainer, model, dict(batch), num_items_in_batch=n))
-    shared, g_shared = loss_and_grads(lambda: trainer.compute_loss(model, dict(batch), num_items_in_batch=n))
+    full, g_full = loss_and_grads(model, lambda: Trainer.compute_loss(trainer, model, dict(batch),
+                                                                      num_items_in_batch=n))
+    shared, g_shared = loss_and_grads(model, lambda: trainer.compute_loss(model, dict(batch), num_items_in_batch=n))
     assert trainer.throughput["shared_start_tokens"] == 11 * 2
     assert shared == pytest.approx(full, rel=1e-5)
     assert len(g_full) == 12 and all(float(g.abs().max()) > 0 for g in g_full)

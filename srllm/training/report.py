@@ -420,9 +420,9 @@ def sweep_view(record: dict[str, Any] | str | Path) -> Any:
             .set_table_styles([{"selector": "", "props": "font-size: 0.9em"}]))
 
 
-SWEEP_FIELD_WORDS = {"lora_r": "LoRA rank", "lora_dropout": "LoRA dropout", "learning_rate": "learning rate", "batch_size": "batch size",
-                     "train_pairs": "training pairs", "compute_dtype": "compute dtype", "epochs": "epochs",
-                     "max_steps": "step limit"}
+SWEEP_FIELD_WORDS = {"lora_r": "LoRA rank", "lora_dropout": "LoRA dropout", "learning_rate": "learning rate",
+                     "batch_size": "batch size", "train_pairs": "training pairs", "compute_dtype": "compute dtype",
+                     "epochs": "epochs", "max_steps": "step limit"}
 
 
 def _used_values(profile: Any, run_config: dict[str, Any] | None) -> dict[str, Any]:
@@ -437,8 +437,8 @@ def _used_values(profile: Any, run_config: dict[str, Any] | None) -> dict[str, A
         # the compute dtype compared is the one asked for (the profile's): the one a run computed in also
         # depends on its CPU, which sweep_summary states separately
         lora = run_config.get("lora") or {}
-        used.update(lora_r=lora.get("r"), lora_dropout=lora.get("dropout"), learning_rate=run_config.get("learning_rate"),
-                    batch_size=run_config.get("batch_size"),
+        used.update(lora_r=lora.get("r"), lora_dropout=lora.get("dropout"),
+                    learning_rate=run_config.get("learning_rate"), batch_size=run_config.get("batch_size"),
                     epochs=float(run_config.get("epochs", profile.train.epochs)),
                     max_steps=run_config.get("max_steps", profile.train.max_steps))
     return used
@@ -452,7 +452,8 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
     stand for the run. Keys: ``chosen`` (setting name or None), ``uses_chosen`` (True when the
     LoRA rank, LoRA dropout (where the row records it), learning rate, batch size, compute dtype
     asked for and training pairs equal the chosen row's, the epochs are the chosen setting's and the
-    step limit the sweep's), ``differs`` (the settings that do not), ``n_settings`` (finished settings), ``dev_texts``, ``not_run``,
+    step limit the sweep's, and a setting the record's speed check changes is its value there),
+    ``differs`` (the settings that do not), ``n_settings`` (finished settings), ``dev_texts``, ``not_run``,
     ``same_scorer`` (whether the record was scored like this page: its bias classifier is
     ``bias_classifier``, the data hash of the one the page scores with, and its content threshold is
     :data:`~srllm.metrics.task_success.DEFAULT_THRESHOLD`; None when the classifier is unknown and
@@ -472,10 +473,14 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
         want["epochs"] = float(m["settings"].get(chosen, {}).get("train.epochs", m["common"].get("train.epochs", 1.0)))
         if "train.max_steps" in m["common"]:
             want["max_steps"] = m["common"]["train.max_steps"]
-        # LoRA dropout: the speed check's value where the record has one, else the one every row trained with
+        # a setting the speed check changes is compared with the check's value; one a row does not record,
+        # with the value every row trained with (the record's common settings)
         speed = (m.get("speed_check") or {}).get("speed") or {}
-        if "lora.dropout" in speed or "lora.dropout" in m["common"]:
-            want["lora_dropout"] = speed.get("lora.dropout", m["common"].get("lora.dropout"))
+        for k, path in SWEEP_FIELDS:
+            if path in speed:
+                want[k] = speed[path]
+            elif k not in want and path in m["common"]:
+                want[k] = m["common"][path]
         differs = [SWEEP_FIELD_WORDS[k] for k, v in want.items() if used[k] != v]
         uses = not differs
     n = len([r for r in m["rows"] if r.get("kind") == "sr_llm"])
@@ -540,9 +545,13 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
 def speed_check_sentence(check: dict[str, Any], n: int, row: dict[str, Any] | None = None) -> str:
     """One sentence on the sweep record's ``speed_check``: the chosen setting trained with and without
     the profile's speed setting on one machine, both measured on the dev split (plain values)."""
-    words = {"lora.dropout": "LoRA dropout"}
-    what = ", ".join(f"{words.get(k, k)} {v}" for k, v in check["speed"].items())
-    before = ", ".join(f"{words.get(k, k)} {check['without'].get(k.replace('.', '_'), '?')}" for k in check["speed"])
+    field = {path: k for k, path in SWEEP_FIELDS}  # profile path -> record field
+
+    def named(path: str) -> str:
+        return SWEEP_FIELD_WORDS.get(field.get(path, ""), path)
+
+    what = ", ".join(f"{named(path)} {v}" for path, v in check["speed"].items())
+    before = ", ".join(f"{named(path)} {check['without'].get(field.get(path, path), '?')}" for path in check["speed"])
 
     def said(r: dict[str, Any]) -> str:
         return (f"{r['dev_success_n']} of {n} (best dev loss {r['best_eval_loss']:.4f}, "

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-# Shortest shared start worth a separate forward pass (the generation side uses the same bound).
-MIN_SHARED_TOKENS = 8
+# Shortest shared start worth a separate forward pass: the generation side's bound.
+from srllm.generation.decoding import MIN_SHARED_TOKENS
 
 
 def shared_start_len(input_ids: Any, labels: Any, attention_mask: Any | None = None) -> int:
