@@ -89,6 +89,26 @@ def test_batched_equals_one_at_a_time(diverse, fmt):
         assert gen.generate_texts(model, tok, prompts, max_new_tokens=10, batch_size=bs, progress=False) == ref
 
 
+def test_uninitialised_cache_memory_is_never_read(diverse, monkeypatch):
+    """The preallocated cache is not zeroed; with every uninitialised tensor filled with NaN (torch's
+    deterministic mode), batched decoding still equals one-at-a-time, so no unwritten position is read."""
+    model, tok, _ = diverse
+    prompts = [format_prompt(t, "chat", tok) for t in TEXTS]
+    ref = _one_by_one(model, tok, prompts, 6)
+    monkeypatch.setattr(decoding, "PREFILL_PAD_SHARE", 0.0)  # one prefill group per length: gaps in the cache
+    monkeypatch.setattr(torch.utils.deterministic, "fill_uninitialized_memory", True)
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        layer = kvcache._buffer_layer_class()(4)
+        layer.lazy_initialization(torch.zeros(1, 1, 1, 2), torch.zeros(1, 1, 1, 2))
+        assert torch.isnan(layer._k).all()  # the fill is on: unwritten memory would show as NaN
+        got = gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=5, progress=False)
+    finally:
+        torch.use_deterministic_algorithms(was)
+    assert got == ref
+
+
 def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, monkeypatch):
     model, tok, _ = diverse
     prompts = [format_prompt(t, "chat", tok) for t in TEXTS]
