@@ -255,6 +255,13 @@ def test_sweep_summary_compares_lora_dropout_with_the_speed_check_and_states_it(
             "setting succeeded on 21 of 45 (best dev loss 2.2392, 5.3 min of training) without it and on 20 of 45 "
             "(best dev loss 2.2411, 3.0 min of training) with it") in s["sentence"]
     assert "sweep row, trained on the sweep's machine, succeeded on 29 of 45" in s["sentence"]
+    assert "float rounding differ" in s["sentence"] and "computed in" not in s["sentence"]
+    # where the sweep row and the speed check computed in different dtypes, the sentence names both
+    rec["metrics"]["rows"][0]["computed_in"] = "float32"
+    rec["metrics"]["speed_check"]["without"]["computed_in"] = "bfloat16"
+    said = sweep_summary(rec, cpu, config)["sentence"]
+    assert "its 4-bit layers computed in float32, the speed check's in bfloat16" in said
+    assert "float rounding differ" not in said
     assert sweep_summary(rec, cpu, {**config, "lora": {"r": 16, "dropout": 0.05}})["differs"] == ["LoRA dropout"]
 
 

@@ -561,7 +561,14 @@ def speed_check_sentence(check: dict[str, Any], n: int, row: dict[str, Any] | No
             f"the chosen setting succeeded on {said(check['without'])} without it and on {said(check['with'])} with it")
     if row is not None and row.get("dev_success_n") != check["without"]["dev_success_n"]:
         text += (f"; the same setting's sweep row, trained on the sweep's machine, succeeded on {row['dev_success_n']} "
-                 f"of {n}: dropout masks and float rounding differ between machines, and so can the dev task success")
+                 f"of {n}: ")
+        there, here = row.get("computed_in"), check["without"].get("computed_in")
+        if there and here and there != here:
+            # the larger cause when it applies: another arithmetic, not only another summation order
+            text += (f"its 4-bit layers computed in {there}, the speed check's in {here} (and dropout masks "
+                     "differ between machines), and so can the dev task success")
+        else:
+            text += "dropout masks and float rounding differ between machines, and so can the dev task success"
     return text + "."
 
 
