@@ -100,14 +100,12 @@ class ScreenedHead:
         upper = approx.addcmul_((SCREEN_SLACK * hidden.norm(dim=-1, keepdim=True)), self.row_norms.view(1, -1))
         tokens = torch.empty(hidden.shape[0], dtype=torch.long, device=hidden.device)
         rows = torch.arange(hidden.shape[0], device=hidden.device)
-        first = True
         for k in SCREEN_KS:
             k = min(k, vocab - 1)
-            # every row on the first pass: no gather (a copy of all the logits) needed
-            top, idx = (upper if first else upper[rows]).topk(k + 1, dim=-1)
+            every = rows.numel() == hidden.shape[0]  # the first pass: no gather (a copy of all the logits) needed
+            top, idx = (upper if every else upper[rows]).topk(k + 1, dim=-1)
             idx = idx[:, :k]
-            exact = torch.einsum("bd,bkd->bk", hidden if first else hidden[rows], self.weight[idx])
-            first = False
+            exact = torch.einsum("bd,bkd->bk", hidden if every else hidden[rows], self.weight[idx])
             best = exact.max(dim=-1).values
             certified = best > top[:, k]  # no token outside the k candidates can reach ``best``
             # the smallest token id among equal best candidates, as torch.argmax over the whole layer picks

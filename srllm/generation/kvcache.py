@@ -119,8 +119,8 @@ def _buffer_layer_class() -> type:
             return self.length
 
         def reserve(self, like: Any, batch: int, length: int) -> None:
-            """Allocate ``batch`` rows (zeros) shaped like ``like`` (b, heads, t, dim) and mark the first
-            ``length`` positions filled; :meth:`write` then fills them group by group."""
+            """Allocate ``batch`` rows shaped like ``like`` (b, heads, t, dim), zero the first ``length``
+            positions and mark them filled; :meth:`write` then fills them group by group."""
             self.capacity = max(self.capacity, length)
             self._allocate(like, like, batch)
             # Zeros where no group writes (a short group's left padding): masked out, but it must

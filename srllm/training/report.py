@@ -564,9 +564,9 @@ def speed_check_sentence(check: dict[str, Any], n: int, row: dict[str, Any] | No
                  f"of {n}: ")
         there, here = row.get("computed_in"), check["without"].get("computed_in")
         if there and here and there != here:
-            # the larger cause when it applies: another arithmetic, not only another summation order
-            text += (f"its 4-bit layers computed in {there}, the speed check's in {here} (and dropout masks "
-                     "differ between machines), and so can the dev task success")
+            # named, not blamed: the two runs differ in arithmetic as well as in dropout masks
+            text += (f"its 4-bit layers computed in {there}, the speed check's in {here}, and dropout masks and "
+                     "float rounding differ between machines, and so can the dev task success")
         else:
             text += "dropout masks and float rounding differ between machines, and so can the dev task success"
     return text + "."
