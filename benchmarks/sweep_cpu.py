@@ -14,7 +14,17 @@ task success with the offline proxy scorer. The base model's zero-shot and
 
 **Choice rule** (fixed before the runs): the highest dev task success; ties
 (within one text) go to the lower best dev loss, then to the cheaper run. No
-test-split text is generated or scored here.
+test-split text is generated or scored here. A setting trained on the biased pairs
+only measures its dev loss on the biased dev pairs only, so dev losses break a tie only
+between settings measured on the same dev pairs (:func:`choose`); otherwise the higher
+task success, then the cheaper run, wins. This was made explicit when the bfloat16 rows
+were added, with their results known: the rule as first written would have compared a loss
+over the biased dev pairs (2.159, 28 of 45) with one over every dev pair (1.623, 27 of 45)
+and chosen ``rewrites_twice_r16_lr1e-3_bs8``; as mended it chooses the 28.
+
+Only rows computed in bfloat16 are chosen from: the profile asks for it and every CPU
+with native bfloat16 trains so. Rows a CPU without it computed in float32 are kept as
+``float32_rows`` (:func:`merge_float32`).
 
 **Speed check** (``--speed-check``): the cpu profile also changes a setting for speed
 rather than by choice (``SPEED``: no LoRA dropout). The check trains the chosen
@@ -77,8 +87,15 @@ SETTINGS: dict[str, dict] = {
 # 1.2136 in bfloat16), see the record's first earlier_sweeps entry. It is a speed setting, not one the sweep chooses.
 # Every row trains with LoRA dropout 0.05 (the cpu profile's value when the rows were made; the profile now
 # runs without it, see SPEED).
+# Early stopping waits 5 evaluations (40 steps, about one epoch over the 313 biased train pairs) without a
+# lower dev loss. Table 3's patience of 3 counts evaluations 25 steps of batch 16 apart (1200 examples); at
+# this sweep's 8 steps of batch 8 it waited 192 examples, and the 12-row dev loss's noise then decided where
+# a run stopped: the chosen setting's runs plateaued at steps 40-64 (2.239-2.266), and one whose step-64 loss
+# came out 0.0004 lower than step 40's went on to 2.159 at step 80 and 28 of 45, while one a hair higher
+# stopped at 64 with 20-21 of 45. Each row records the patience it trained with (rows made before this
+# change: 3; a row that ran all its steps is unchanged by it).
 COMMON = {"train.max_steps": -1, "train.epochs": 1.0, "train.eval_steps": 8, "train.save_steps": 8,
-          "quant.compute_dtype": "bfloat16", "lora.dropout": 0.05}
+          "train.patience": 5, "quant.compute_dtype": "bfloat16", "lora.dropout": 0.05}
 # A speed setting of the cpu profile, checked rather than chosen (``--speed-check``): no LoRA dropout. On
 # 2 cores, drawing a fresh random mask for the input of each of the 210 LoRA layers at every step takes
 # about a quarter of a training step, and without dropout the prompt start every row of a batch shares is
@@ -87,13 +104,28 @@ COMMON = {"train.max_steps": -1, "train.epochs": 1.0, "train.eval_steps": 8, "tr
 SPEED = {"lora.dropout": 0.0}
 
 
+def loss_rows(row: dict) -> str:
+    """Which dev pairs a row's dev loss was measured on: a setting trained on the biased pairs only
+    also evaluates on the biased dev pairs only (:func:`srllm.training.pairs`), every other on all of them."""
+    return "needs_rewrite" if row.get("train_pairs") == "needs_rewrite" else "all"
+
+
 def choose(rows: list[dict]) -> str:
-    """The choice rule of the module docstring: task success, then dev loss, then time."""
+    """The choice rule of the module docstring: task success, then dev loss, then time.
+
+    Dev losses decide a tie only between rows measured on the same dev pairs (:func:`loss_rows`):
+    a loss over the biased dev pairs alone and one over every dev pair are different quantities.
+    Where the tied rows' losses are of both kinds, the tie goes to the higher task success first.
+    """
     ok = [r for r in rows if r.get("dev_success") is not None]
     if not ok:
         raise SystemExit("no setting finished; nothing to choose")
     best = max(r["dev_success_n"] for r in ok)
     tied = [r for r in ok if r["dev_success_n"] >= best - 1]
+    if len({loss_rows(r) for r in tied}) > 1:
+        tied = [r for r in tied if r["dev_success_n"] == best]
+    if len({loss_rows(r) for r in tied}) > 1:  # the same success, losses of both kinds: the cheaper run
+        return min(tied, key=lambda r: r["train_minutes"])["setting"]
     return min(tied, key=lambda r: (r["best_eval_loss"], r["train_minutes"]))["setting"]
 
 
@@ -125,11 +157,26 @@ def resume(old: dict, clf_hash: str | None, data_key: str | None = None, thresho
                                           f"({old.get('dev_texts', '?')} biased dev inputs)")
         return [], [], earlier, []
     if old.get("bias_classifier") == clf_hash and (threshold is None or old.get("content_threshold") == threshold):
-        return [r for r in old["rows"] if r.get("dev_success") is not None], old.get("float32_rows", []), earlier, []
+        finished = [r for r in old["rows"] if r.get("dev_success") is not None]
+        return ([r for r in finished if r.get("computed_in") != "float32"],
+                merge_float32(old.get("float32_rows", []), [r for r in finished if r.get("computed_in") == "float32"]),
+                earlier, [])
     unscorable = [r for r in old["rows"] if not r.get("outputs")]
     if unscorable:
         retire(unscorable, "scored with an earlier version of the proxy's bias classifier or content threshold")
     return [], [], earlier, [r for r in old["rows"] if r.get("outputs")]
+
+
+def merge_float32(kept: list[dict], new: list[dict]) -> list[dict]:
+    """``kept`` float32 rows with ``new`` ones added, a new row replacing a kept one of its setting.
+
+    The cpu profile asks for bfloat16 and every CPU with native bfloat16 trains it so, so the
+    sweep chooses only among rows computed in bfloat16. A row a CPU without it computed in float32
+    (``computed_in``) is kept apart as ``float32_rows``: the precision check of the training page,
+    never chosen from.
+    """
+    settings = {r["setting"] for r in new}
+    return [r for r in kept if r["setting"] not in settings] + list(new)
 
 
 def dev_texts(profile) -> list:
@@ -147,10 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baselines", action="store_true", help="skip the zero-/2-shot reference rows")
     ap.add_argument("--speed-check", action="store_true",
                     help="train the chosen setting with and without SPEED on this machine and record both")
+    ap.add_argument("--redo", nargs="*", default=[],
+                    help="train and measure these settings again, replacing their rows (e.g. after COMMON changed)")
     args = ap.parse_args(argv)
 
     from srllm.generation import rewrite
     from srllm.metrics.task_success import DEFAULT_THRESHOLD, KINDS, task_success
+    from srllm.models import cpu_bf16_supported
     from srllm.profiles import get_profile
     from srllm.runrecord import cpu_model
     from srllm.scoring import get_scorer
@@ -165,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     key = sweep_data_key(base)
     out_path = Path(args.out)
     rows: list[dict] = []
-    float32_rows: list[dict] = []  # earlier rows of this script with the 4-bit layers in float32 (kept, not chosen from)
+    float32_rows: list[dict] = []  # rows computed in float32 by a CPU without native bfloat16 (kept, not chosen from)
     earlier: list[dict] = []  # sweeps on other data or with another classifier: kept for the record, never chosen from
     rescore: list[dict] = []  # rows of another classifier that kept their dev rewrites: measured again below
     speed_check: dict = {}  # the chosen setting with and without SPEED, on one machine (--speed-check)
@@ -175,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         if rows and not rescore and old.get("speed_check"):  # same data and scorer: the check still holds
             speed_check.update(old["speed_check"])
     done = {r["setting"] for r in rows} | {r["setting"] for r in rescore}
+    if not cpu_bf16_supported():  # this CPU's rows go to float32_rows: nothing is done yet that it could redo
+        print("this CPU has no native bfloat16: its rows compute in float32 and are kept apart as float32_rows "
+              "(the sweep chooses among bfloat16 rows)", file=sys.stderr)
+        done = {r["setting"] for r in float32_rows}
 
     def save(chosen: str | None = None) -> None:
         # settings in SETTINGS order, then the reference and prompting rows, however the runs were ordered
@@ -188,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             "metrics": {"split": "dev", "dev_texts": len(texts), "scorer": scorer.name, "scorer_is_proxy": True,
                         "bias_classifier": clf_hash, "data": key,
                         "content_threshold": DEFAULT_THRESHOLD, "common": COMMON, "settings": SETTINGS,
-                        "choice_rule": "highest dev task success; within one text, lowest best dev loss, then time",
+                        "choice_rule": ("highest dev task success; within one text, lowest best dev loss (between rows whose "
+                                        "dev loss is over the same dev pairs; else the highest success), then time"),
                         "rows": rows, "chosen": chosen, "float32_rows": float32_rows,
                         "not_run": [n for n in SETTINGS if n not in {r["setting"] for r in rows}],
                         **({"speed_check": speed_check} if speed_check else {}),
@@ -204,7 +259,10 @@ def main(argv: list[str] | None = None) -> int:
                **{k: round(v, 4) for k, v in ts.shares.items()},
                # the dev rewrites themselves, so that a later scorer can re-measure them without retraining
                "outputs": list(outputs)}
-        if keep:
+        if keep and row.get("computed_in") == "float32":  # a CPU without native bfloat16: kept apart
+            float32_rows[:] = merge_float32(float32_rows, [row])
+            save()
+        elif keep:
             rows.append(row)
             save()
         print(json.dumps({k: v for k, v in row.items() if k != "outputs"}), flush=True)
@@ -228,9 +286,10 @@ def main(argv: list[str] | None = None) -> int:
             "train_pairs": prof.data.train_pairs,
             # the precision asked for (the setting) and the one the CPU computed in (bfloat16 falls back to
             # float32 on a CPU without native support; the run record's notes say so)
-            "compute_dtype": prof.quant.compute_dtype,
+            "compute_dtype": prof.quant.compute_dtype, "cpu": cpu_model(),
             "computed_in": (m.get("config") or {}).get("quant", {}).get("compute_dtype", prof.quant.compute_dtype),
-            "max_length": prof.train.max_length, "epochs": round(float(m.get("epoch") or 0), 3),
+            "max_length": prof.train.max_length, "patience": prof.train.patience,
+            "epochs": round(float(m.get("epoch") or 0), 3),
             "steps": m.get("global_step"), "stopped_early": m.get("stopped_early"),
             "best_checkpoint_step": m.get("best_checkpoint_step"),
             "first_eval_loss": m.get("first_eval_loss"), "best_eval_loss": m.get("best_eval_loss"),
@@ -249,8 +308,14 @@ def main(argv: list[str] | None = None) -> int:
         save(chosen)
         print(json.dumps({k: v for k, v in speed_check.items() if k not in ("without", "with")}))
         return 0
+    for name in args.redo:
+        if name not in SETTINGS:
+            raise SystemExit(f"--redo: no setting named {name!r} in SETTINGS")
+        rows[:] = [r for r in rows if r["setting"] != name]
+        done.discard(name)
+    picked = set(args.only or []) | set(args.redo)  # none named: every setting not yet done
     for name, over in SETTINGS.items():
-        if (args.only and name not in args.only) or name in done:
+        if (picked and name not in picked) or name in done:
             continue
         train_and_measure(name, base.replace(**{**COMMON, **over}))
     if not args.no_baselines:

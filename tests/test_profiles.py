@@ -77,6 +77,7 @@ def test_reproducing_chapter_states_the_cpu_step_counts(repo_root):
             f"(batch {cpu.train.batch_size}, early stopping on the dev loss; "
             f"prefix-tuning {cpu.prefix.max_steps} steps)") in text
     assert "benchmarks/sweep_cpu.py" in text
+    assert f"the patience is {cpu.train.patience} evaluations {cpu.train.eval_steps} steps apart" in text
     # the chapter and the audit name the setting the committed sweep chose, which the profile uses
     import json
 

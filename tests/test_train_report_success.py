@@ -70,6 +70,12 @@ def test_sweep_choice_rule():
             {"setting": "c", "dev_success": 0.3, "dev_success_n": 6, "best_eval_loss": 0.9, "train_minutes": 4}]
     assert mod.choose(rows) == "b"  # within one text of the best, the lower dev loss wins
     assert mod.choose(rows[:1] + rows[2:]) == "a"
+    # a loss over the biased dev pairs only does not break a tie with a loss over every dev pair
+    biased = {"setting": "d", "dev_success": 0.52, "dev_success_n": 11, "best_eval_loss": 2.1, "train_minutes": 9,
+              "train_pairs": "needs_rewrite"}
+    assert mod.choose(rows + [biased]) == "d"  # the higher success, although its (other) loss is higher
+    assert mod.choose(rows + [{**biased, "dev_success_n": 10}]) == "a"  # the same success: the cheaper run
+    assert mod.choose([rows[1], {**biased, "dev_success_n": 9}]) == "b"  # the same success again: the cheaper run
     # the committed record's choice follows the rule, and the cpu profile uses the chosen setting
     import json
 
@@ -79,6 +85,9 @@ def test_sweep_choice_rule():
     rows_run = [r for r in record["metrics"]["rows"] if r["kind"] == "sr_llm"]
     chosen = record["metrics"]["chosen"]
     assert chosen == mod.choose(rows_run)
+    # chosen among rows computed in bfloat16, the chosen one trained at the profile's patience
+    assert {r["computed_in"] for r in rows_run} == {"bfloat16"}
+    assert next(r for r in rows_run if r["setting"] == chosen)["patience"] == get_profile("cpu").train.patience
     cpu = get_profile("cpu")
     assert cpu.replace(**{**mod.COMMON, **mod.SETTINGS[chosen], **mod.SPEED}) == cpu
     # the speed check trained that setting both ways and recorded the speed settings it checked
@@ -120,6 +129,12 @@ def test_sweep_resume_keeps_rows_of_the_same_data_and_classifier_and_rescores_or
     assert earlier[0]["chosen"] == "z" and earlier[0]["rows"] == [without] and "contrast pairs" in earlier[0]["why"]
     assert len(earlier) == 2
     assert mod.resume({**old, "earlier_sweeps": earlier}, "h1", "d1")[2] == earlier  # kept as they are
+    # rows a CPU without native bfloat16 computed in float32 are kept apart, replacing their setting's old one
+    f32_row = {**without, "setting": "a", "computed_in": "float32"}
+    rows, f32, earlier, rescore = mod.resume({**old, "rows": [f32_row, without]}, "h1", "d1")
+    assert rows == [without] and f32 == [f32_row] and rescore == []
+    assert mod.choose([{**r, "dev_success_n": 1, "best_eval_loss": 1.0, "train_minutes": 1} for r in rows]) == "b"
+    assert mod.merge_float32([{"setting": "a"}, {"setting": "c"}], [f32_row]) == [{"setting": "c"}, f32_row]
 
 
 def test_reference_row_is_a_ceiling_not_a_competitor():
@@ -192,6 +207,15 @@ def test_sweep_view_formats_and_the_float32_comparison_sentence():
     assert "Computed in bfloat16" in s and "succeeded on 12 of 25 (here 13)" in s and "1.2126 (here 1.2136)" in s
     del rec["metrics"]["float32_rows"]
     assert "float32" not in sweep_summary(rec, get_profile("cpu"))["sentence"]
+    assert "compare only within one kind" not in s  # every row trained on every pair
+    rec["metrics"]["rows"][0]["train_pairs"] = "needs_rewrite"
+    assert "the biased dev pairs only" in sweep_summary(rec, get_profile("cpu"))["sentence"]
+    # rows trained at another early-stopping patience than the sweep's are named with it
+    assert "patience other" not in sweep_summary(rec, get_profile("cpu"))["sentence"]
+    rec["metrics"]["common"]["train.patience"] = 5
+    rec["metrics"]["rows"][0].update(patience=3, stopped_early=True)
+    said = sweep_summary(rec, get_profile("cpu"))["sentence"]
+    assert "patience other than the sweep's 5" in said and "a (3, stopped early)" in said and "b (" not in said
 
 
 def test_sweep_summary_says_when_the_record_was_scored_or_trained_otherwise_and_names_earlier_sweeps():

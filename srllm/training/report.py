@@ -493,6 +493,18 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
                 + (f" on {cores} cores, so other jobs shared the machine and the times are slower than alone"
                    if shared else "") + ")" if load else "")
              + f"; chosen by the rule: **{chosen}**."]
+    if len({r.get("train_pairs") == "needs_rewrite" for r in m["rows"] if r.get("kind") == "sr_llm"}) > 1:
+        parts.append(f"A setting trained on {TRAIN_PAIRS_LABELS['needs_rewrite']} pairs measures its dev loss on "
+                     "the biased dev pairs only, the others on every dev pair, so dev losses compare only within "
+                     "one kind (and break a tie only there).")
+    patience = (m.get("common") or {}).get("train.patience")
+    older = [r["setting"] for r in m["rows"]
+             if r.get("kind") == "sr_llm" and patience is not None and r.get("patience", patience) != patience]
+    if older:
+        parts.append(f"Trained with an early-stopping patience other than the sweep's {patience} (made before it "
+                     "changed; a run that finished all its steps is the same either way): " + ", ".join(
+                         f"{r['setting']} ({r['patience']}, {'stopped early' if r.get('stopped_early') else 'all steps'})"
+                         for r in m["rows"] if r["setting"] in older) + ".")
     if m.get("not_run"):
         parts.append("Not run in the committed record: " + ", ".join(m["not_run"]) + ".")
     same_scorer = (None if not (bias_classifier and m.get("bias_classifier"))
