@@ -203,6 +203,9 @@ def test_sweep_view_formats_and_the_float32_comparison_sentence():
         "float32_rows": [{"setting": "b", "dev_success_n": 12, "best_eval_loss": 1.2126}]}}
     html = sweep_view(rec).to_html()
     assert "b (chosen)" in html and "0.70" in html and "1.235" in html and "44%" in html and "0.9em" in html
+    rec["metrics"]["rows"][0]["setting"] = "r16_lr<2"  # long names may break after an underscore, escaped
+    assert "r16_<wbr>lr&lt;2" in sweep_view(rec).to_html()
+    rec["metrics"]["rows"][0]["setting"] = "a"
     s = sweep_summary(rec, get_profile("cpu"))["sentence"]
     assert "Computed in bfloat16" in s and "succeeded on 12 of 25 (here 13)" in s and "1.2126 (here 1.2136)" in s
     del rec["metrics"]["float32_rows"]

@@ -8,6 +8,7 @@ the notebooks only call them and display the results.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -411,10 +412,12 @@ def sweep_table(record: dict[str, Any] | str | Path) -> pd.DataFrame:
 def sweep_view(record: dict[str, Any] | str | Path) -> Any:
     """:func:`sweep_table` styled for the training page: shares as percentages, epochs with two
     decimals, losses with three, "-" where a row has no value, and a 0.9em font so that its seven
-    columns fit the book's text width."""
+    columns fit the book's text width. Setting names may break after each underscore (``<wbr>``), so
+    that the long ones do not push the last column past the page's edge."""
     table = sweep_table(record)
     shares = [c for c in SWEEP_SHARE_COLUMNS if c in table]
     return (table.style.format(precision=3, na_rep="-")
+            .format_index(lambda name: html.escape(str(name)).replace("_", "_<wbr>"), axis=0)
             .format("{:.0%}", subset=shares, na_rep="-")
             .format("{:.2f}", subset=[c for c in ("epochs",) if c in table], na_rep="-")
             .set_table_styles([{"selector": "", "props": "font-size: 0.9em"}]))
@@ -494,7 +497,7 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
                    if shared else "") + ")" if load else "")
              + f"; chosen by the rule: **{chosen}**."]
     if len({r.get("train_pairs") == "needs_rewrite" for r in m["rows"] if r.get("kind") == "sr_llm"}) > 1:
-        parts.append(f"A setting trained on {TRAIN_PAIRS_LABELS['needs_rewrite']} pairs measures its dev loss on "
+        parts.append(f"A setting trained on \"{TRAIN_PAIRS_LABELS['needs_rewrite']}\" pairs measures its dev loss on "
                      "the biased dev pairs only, the others on every dev pair, so dev losses compare only within "
                      "one kind (and break a tie only there).")
     patience = (m.get("common") or {}).get("train.patience")
