@@ -104,19 +104,19 @@ COMMON = {"train.max_steps": -1, "train.epochs": 1.0, "train.eval_steps": 8, "tr
 SPEED = {"lora.dropout": 0.0}
 
 
-def loss_rows(row: dict) -> str:
-    """Which dev pairs a row's dev loss was measured on: a setting trained on the biased pairs only
-    also evaluates on the biased dev pairs only (:func:`srllm.training.pairs`), every other on all of them."""
-    return "needs_rewrite" if row.get("train_pairs") == "needs_rewrite" else "all"
-
-
 def choose(rows: list[dict]) -> str:
     """The choice rule of the module docstring: task success, then dev loss, then time.
 
-    Dev losses decide a tie only between rows measured on the same dev pairs (:func:`loss_rows`):
+    Dev losses decide a tie only between rows measured on the same dev pairs
+    (:func:`srllm.training.pairs.dev_loss_pairs`):
     a loss over the biased dev pairs alone and one over every dev pair are different quantities.
     Where the tied rows' losses are of both kinds, the tie goes to the higher task success first.
     """
+    from srllm.training.pairs import dev_loss_pairs
+
+    def loss_rows(row: dict) -> str:
+        return dev_loss_pairs(row.get("train_pairs"))
+
     ok = [r for r in rows if r.get("dev_success") is not None]
     if not ok:
         raise SystemExit("no setting finished; nothing to choose")

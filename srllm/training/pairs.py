@@ -96,6 +96,13 @@ def data_hash(train_pairs: Sequence[Pair], eval_pairs: Sequence[Pair]) -> str:
                        [[p.text, p.safe_variation] for p in eval_pairs], length=16)
 
 
+def dev_loss_pairs(train_pairs: str | None) -> str:
+    """Which dev pairs a run with ``data.train_pairs = train_pairs`` measures its dev loss on:
+    ``"needs_rewrite"`` (the biased or toxic ones only, as :func:`default_records` filters both
+    splits) or ``"all"``. Dev losses of the two kinds are different quantities and never compared."""
+    return "needs_rewrite" if train_pairs == "needs_rewrite" else "all"
+
+
 def default_records(profile: Any) -> tuple[list[Any], list[Any], str]:
     """The CMD train and dev splits the profile's data source gives (seed and row limits applied).
 

@@ -23,6 +23,7 @@ from srllm.metrics.task_success import (DEFAULT_THRESHOLD, FAILURE_KINDS, KINDS,
 from srllm.profiles import get_profile
 from srllm.report import side_by_side
 from srllm.scoring import get_scorer
+from srllm.training.pairs import dev_loss_pairs
 
 
 def loss_curve_figure(run: Any, *, title: str | None = None) -> Any:
@@ -496,7 +497,7 @@ def sweep_summary(record: dict[str, Any] | str | Path, profile: Any,
                 + (f" on {cores} cores, so other jobs shared the machine and the times are slower than alone"
                    if shared else "") + ")" if load else "")
              + f"; chosen by the rule: **{chosen}**."]
-    if len({r.get("train_pairs") == "needs_rewrite" for r in m["rows"] if r.get("kind") == "sr_llm"}) > 1:
+    if len({dev_loss_pairs(r.get("train_pairs")) for r in m["rows"] if r.get("kind") == "sr_llm"}) > 1:
         parts.append(f"A setting trained on \"{TRAIN_PAIRS_LABELS['needs_rewrite']}\" pairs measures its dev loss on "
                      "the biased dev pairs only, the others on every dev pair, so dev losses compare only within "
                      "one kind (and break a tie only there).")
