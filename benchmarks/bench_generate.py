@@ -25,6 +25,15 @@ then by ours before the next chunk, and each side's time is the sum over chunks.
 A chunk is never smaller than ours' batch size, so that ours decodes the batches
 it decodes in the book (with 64 prompts and the measured batch of 64, one chunk).
 
+Also reported, to say how far any float32 batched decoder could go on this machine:
+the *float32 ceiling*, the least time in which the decoder's linear layers alone could
+compute every token ours must compute (the prompt tokens, the shared start once, and
+the new tokens), at the best float32 matrix-product rate measured on this machine with
+the model's own weights (:func:`linear_rate`). Attention, normalisation and the output
+layer are not counted, so the ceiling is an upper bound on the speed-up over theirs that
+any float32 implementation of ours could reach here; ours' share of it shows how much of
+the gap is the machine and how much the code.
+
 Reported: share of identical outputs (for every differing row, the step where
 the two first part and the top-1/top-2 logit gap there, to tell a floating-point
 near-tie from a real fault), rows/s and new tokens/s of each side, peak resident
@@ -72,6 +81,49 @@ def theirs(model, tok, prompts: list[str], max_new_tokens: int, stops: list[int]
                                  eos_token_id=stops, pad_token_id=tok.pad_token_id)
             outs.append(out[0, enc["input_ids"].shape[1]:].tolist())
     return outs
+
+
+def linear_rate(model, rows: tuple[int, ...] = (64, 128, 256, 512), repeats: int = 2) -> dict:
+    """Best float32 rate (GFLOP/s) of the decoder's own linear layers, and their FLOPs per token.
+
+    Every ``torch.nn.Linear`` of the decoder (not the output layer) is applied to a
+    ``(rows, in_features)`` float32 input, layer after layer as in a forward pass, so
+    the weights stream from memory as they do in decoding; the best pass over the
+    row counts tried is kept. FLOPs per token: two per weight.
+    """
+    import torch
+
+    linears = [m for m in model.get_decoder().modules() if isinstance(m, torch.nn.Linear)]
+    flops_per_token = 2 * sum(m.weight.numel() for m in linears)
+    best = {"gflops_per_s": 0.0, "rows": 0}
+    with torch.inference_mode():
+        for n in rows:
+            xs = {m.in_features: torch.randn(n, m.in_features) for m in linears}
+            for m in linears:  # warm-up: first-call costs out of the timing
+                m(xs[m.in_features])
+            for _ in range(repeats):
+                t = time.perf_counter()
+                for m in linears:
+                    m(xs[m.in_features])
+                rate = n * flops_per_token / (time.perf_counter() - t) / 1e9
+                if rate > best["gflops_per_s"]:
+                    best = {"gflops_per_s": rate, "rows": n}
+    return {**best, "flops_per_token": flops_per_token}
+
+
+def float32_ceiling(tokens: int, rate: dict, theirs_seconds: float, ours_seconds: float) -> dict:
+    """The least time the decoder's linear layers need for ``tokens`` at ``rate``, and what it bounds.
+
+    ``ceiling_ratio``: theirs' time over that least time, an upper bound on the speed-up of any
+    float32 batched decoder over theirs on this machine; ``ours_share_of_ceiling``: ours' speed-up
+    as a share of it.
+    """
+    seconds = tokens * rate["flops_per_token"] / (rate["gflops_per_s"] * 1e9)
+    ceiling = theirs_seconds / seconds
+    return {"ceiling_tokens": tokens, "ceiling_gflop": tokens * rate["flops_per_token"] / 1e9,
+            "ceiling_gemm_gflops_per_s": rate["gflops_per_s"], "ceiling_gemm_rows": rate["rows"],
+            "ceiling_seconds": seconds, "ceiling_ratio": ceiling,
+            "ours_share_of_ceiling": (theirs_seconds / ours_seconds) / ceiling}
 
 
 def first_divergence(model, tok, prompt: str, ours_text: str, max_new_tokens: int, stops: list[int]):
@@ -140,7 +192,7 @@ def main() -> int:
     ours_out: list[str] = []
     theirs_ids: list[list[int]] = []
     t_ours = t_theirs = 0.0
-    ours_tokens = screened = uncertified = 0
+    ours_tokens = screened = uncertified = prefill_tokens = 0
     with RssSampler() as rss:
         for start in range(0, len(prompts), chunk):
             part = prompts[start:start + chunk]
@@ -156,6 +208,7 @@ def main() -> int:
                                        share_prefix=not args.no_share_prefix,
                                        screen_head=not args.no_screen_head)
             ours_tokens += st["new_tokens"]
+            prefill_tokens += st.get("prefill_tokens", 0)
             screened += st.get("screened_rows", 0)
             uncertified += st.get("screen_uncertified_k32", 0)
             t_ours += time.perf_counter() - t
@@ -172,6 +225,8 @@ def main() -> int:
     # Each side's new tokens, counted up to and including its stop token, as each side generated them.
     theirs_tokens = sum(len(ids) for ids in theirs_ids)
     tok_ours, tok_theirs = ours_tokens / t_ours, theirs_tokens / t_theirs
+    # Measured after both sides, alone: the best float32 rate of the model's own linear layers.
+    ceiling = float32_ceiling(prefill_tokens + ours_tokens, linear_rate(model), t_theirs, t_ours)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads); load average {os.getloadavg()[0]:.1f} at the end (shared machine)")
@@ -196,6 +251,13 @@ def main() -> int:
           f"peak RSS {rss.peaks.get('theirs', 0) / 1024:.0f} MiB")
     print(f"ours (batched generate_texts):  {t_ours:.1f} s = {r_ours:.2f} rows/s, {tok_ours:.1f} new tokens/s, "
           f"peak RSS {rss.peaks.get('ours', 0) / 1024:.0f} MiB")
+    print(f"float32 ceiling: the decoder's linear layers alone need {ceiling['ceiling_gflop']:.0f} GFLOP for the "
+          f"{ceiling['ceiling_tokens']} tokens ours computes ({prefill_tokens} prompt, {ours_tokens} new), at least "
+          f"{ceiling['ceiling_seconds']:.1f} s at this machine's best float32 rate for them "
+          f"({ceiling['ceiling_gemm_gflops_per_s']:.0f} GFLOP/s measured at {ceiling['ceiling_gemm_rows']} rows); that "
+          f"bounds a float32 batched decoder here at about {ceiling['ceiling_ratio']:.1f}x theirs (attention, "
+          f"normalisation and the output layer not counted), and ours reaches {ceiling['ours_share_of_ceiling']:.0%} "
+          "of that bound")
     print(f"process peak RSS (getrusage): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     record_benchmark("generate", {
         "model": args.model, "prompts": len(prompts), "max_new_tokens": args.max_new_tokens,
@@ -206,7 +268,8 @@ def main() -> int:
         "peak_rss_mib": rss.peaks_mib(), "load_average_end": os.getloadavg()[0],
         "ours_screened_head": bool(screened), "ours_screened_choices": screened,
         "ours_choices_beyond_32_candidates": uncertified, "ours_share_prefix": not args.no_share_prefix,
-        "theirs_settings": "model.generate per text, float32, greedy, same stop ids and max_new_tokens"},
+        "theirs_settings": "model.generate per text, float32, greedy, same stop ids and max_new_tokens",
+        "ours_prefill_tokens": prefill_tokens, **ceiling},
         ratio=r_ours / r_theirs, ratio_label="batched generate_texts / one generate per text (rows/s)")
     print(f"speed-up ours/theirs: {r_ours / r_theirs:.2f}x rows/s (target >= 10x); identical outputs "
           f"{sum(same)}/{len(same)} = {share:.1%}")

@@ -125,8 +125,10 @@ def record_benchmark(name: str, metrics: dict[str, Any], *, ratio: float, ratio_
     return path
 
 
-LOCAL_SOURCE = "local: this machine (runs/benchmarks)"
-COMMITTED_SOURCE = "committed (benchmarks/results)"
+# What a record's ``source`` says: short, since the performance page's table is narrow and its prose names
+# the folders (runs/benchmarks/ for local records, benchmarks/results/ for committed ones).
+LOCAL_SOURCE = "local"
+COMMITTED_SOURCE = "committed"
 
 
 def load_benchmarks(root: str | os.PathLike = ".") -> list[dict[str, Any]]:

@@ -47,3 +47,27 @@ def test_stage_times_and_cold_minutes():
 def test_machine_table_is_one_column_about_this_machine():
     table = performance.machine_table()
     assert list(table.columns) == ["this machine"] and len(table) >= 3
+
+
+def _generate_record(**extra):
+    m = {"prompts": 64, "identical_rows": 63, "batch_size": 64, "theirs_seconds": 150.0, "ours_seconds": 15.0,
+         "theirs_rows_per_s": 64 / 150, "ours_rows_per_s": 64 / 15, "theirs_tokens_per_s": 14.6,
+         "ours_tokens_per_s": 146.0, "peak_rss_mib": {"theirs": 1000.0, "ours": 1700.0}, **extra}
+    return {"name": "generate", "ratio": 10.0, "metrics": m, "machine": {"cpu": "Test CPU", "cores": 2}}
+
+
+def test_generate_view_puts_both_sides_side_by_side_and_states_the_float32_bound():
+    view = performance.generate_view(_generate_record(ceiling_seconds=6.0, ceiling_ratio=25.0,
+                                                      ours_share_of_ceiling=0.4))
+    t = view["table"]
+    assert list(t.columns) == ["seconds", "rows/s", "new tokens/s", "peak RSS (MiB)"] and len(t) == 2
+    assert t.iloc[0]["seconds"] == 150.0 and t.iloc[1]["rows/s"] == round(64 / 15, 2)
+    assert t.iloc[1]["peak RSS (MiB)"] == 1700.0
+    v = view["values"]
+    assert v["ratio"] == "10.0" and v["identical"] == "63 of 64" and v["cpu"] == "Test CPU (2 cores)"
+    assert (v["bound_seconds"], v["bound_ratio"], v["bound_share"]) == ("6.0", "25", "40%")
+
+
+def test_generate_view_of_a_record_without_the_bound_says_so():
+    v = performance.generate_view(_generate_record())["values"]
+    assert v["bound_seconds"] == v["bound_ratio"] == v["bound_share"] == "(not in this record)"

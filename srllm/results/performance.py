@@ -73,3 +73,29 @@ def stage_times(book_rows: Iterable[dict[str, Any]], profile: str) -> pd.DataFra
 def cold_minutes(times: pd.DataFrame) -> float:
     """The cold build's total in minutes (stages never run cold count 0), one decimal."""
     return round(float(times["cold"].fillna(0).sum()) / 60, 1)
+
+
+def generate_view(record: dict[str, Any]) -> dict[str, Any]:
+    """The generation benchmark's record as the performance page shows it: both sides side by side,
+    and the values of the page's sentence (speed-up, identical outputs, the float32 bound).
+
+    ``table``: one row per side (seconds, rows/s, new tokens/s, peak RSS). ``values`` (text): ``ratio``,
+    ``identical`` ("64 of 64"), ``batch_size``, ``cpu``, and the float32 bound of
+    ``benchmarks/bench_generate.py``: ``bound_seconds``, ``bound_ratio`` and ``bound_share`` (ours' speed-up
+    as a share of the bound), each "(not in this record)" in a record older than the bound.
+    """
+    m = record["metrics"]
+    rss = m.get("peak_rss_mib") if isinstance(m.get("peak_rss_mib"), dict) else {}
+    sides = {"theirs": "one model.generate per text (the authors' loop)", "ours": "srllm batched generate_texts"}
+    table = pd.DataFrame({
+        label: {"seconds": m[f"{side}_seconds"], "rows/s": m[f"{side}_rows_per_s"],
+                "new tokens/s": m[f"{side}_tokens_per_s"], "peak RSS (MiB)": rss.get(side)}
+        for side, label in sides.items()}).T.rename_axis("side")
+    has_bound = bool(m.get("ceiling_ratio"))
+    values = {"ratio": f"{record['ratio']:.1f}", "identical": f"{m['identical_rows']} of {m['prompts']}",
+              "batch_size": str(m["batch_size"]), "cpu": f"{record['machine']['cpu']} ({record['machine']['cores']} cores)",
+              # a record written before the bound existed: the page says so instead of a number
+              "bound_seconds": f"{m['ceiling_seconds']:.1f}" if has_bound else "(not in this record)",
+              "bound_ratio": f"{m['ceiling_ratio']:.0f}" if has_bound else "(not in this record)",
+              "bound_share": f"{round(100 * m['ours_share_of_ceiling'])}%" if has_bound else "(not in this record)"}
+    return {"table": table.astype(float).round(2), "values": values}
