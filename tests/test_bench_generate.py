@@ -29,7 +29,8 @@ def test_bench_generate_prints_ratio_and_identical_share_last(tmp_path, repo_roo
     rec = json.loads((tmp_path / "runs" / "benchmarks" / "generate.json").read_text())
     m = rec["metrics"]
     assert m["prompts"] == 6 and m["batch_size_setting"] == "auto" and m["batch_size"] >= 1
-    assert m["identical_rows"] == round(m["identical_share"] * 6)
+    # theirs runs in two halves around ours; its outputs stay in prompt order, so every row matches ours
+    assert m["identical_rows"] == 6 and m["identical_share"] == 1.0
     assert m["ours_tokens_per_s"] > 0 and m["theirs_tokens_per_s"] > 0 and m["theirs_new_tokens"] <= 6 * 4
     from srllm.models import cpu_bf16_supported
 

@@ -499,28 +499,61 @@ def test_batch_size_is_measured_once_per_machine_and_stored(diverse, tmp_path, m
     assert auto == gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=5, progress=False)
 
 
-def test_decode_steps_use_the_plain_attention_kernel_on_cpu(diverse, monkeypatch):
-    """One-token decoding steps run under PyTorch's MATH attention backend on CPU (prefill does not)."""
-    import torch.nn.attention as attn
-
+def test_decode_steps_use_the_one_token_attention_on_cpu_and_prefill_the_library_s(diverse, monkeypatch):
+    """One-token decoding steps go through srllm's attention (shared start read once); prefill does not."""
     model, tok, _ = diverse
-    backends = []
-    real = torch.nn.functional.scaled_dot_product_attention
+    calls = []
+    real_sdpa = torch.nn.functional.scaled_dot_product_attention
+    real_one = kvcache.one_token_attention
 
-    def spy(q, *a, **k):
-        backends.append((q.shape[-2], tuple(attn._cur_sdpa_kernel_backends())))
-        return real(q, *a, **k)
+    def spy_sdpa(q, *a, **k):
+        calls.append(("library", q.shape[-2], 0))
+        return real_sdpa(q, *a, **k)
 
-    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    def spy_one(query, key, value, mask, scaling, shared=0):
+        calls.append(("srllm", query.shape[-2], shared))
+        return real_one(query, key, value, mask, scaling, shared)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy_sdpa)
+    monkeypatch.setattr(kvcache, "one_token_attention", spy_one)
     rows = [tok(format_prompt(t, "chat", tok), add_special_tokens=False)["input_ids"] for t in TEXTS[:3]]
+    shared = decoding.common_prefix_len(rows)
     with torch.inference_mode():
         decoding._greedy_batch(model, rows, max_new_tokens=3, stops=[], pad_id=tok.pad_token_id)
     monkeypatch.undo()
-    math_only = [b == (attn.SDPBackend.MATH,) for _, b in backends]
     layers = model.config.num_hidden_layers
-    # prefill (the shared start, then one pass per length group) first, with the default backends;
-    # then two one-token steps (the first new token comes from the prefill), every layer under MATH
-    assert math_only.count(True) == 2 * layers and math_only[-2 * layers:] == [True] * (2 * layers)
-    assert not any(math_only[:-2 * layers]) and len(math_only) > 2 * layers
-    assert type(kvcache.decode_attention(torch.device("cuda"))).__name__ == "nullcontext"
-    assert type(kvcache.decode_attention(torch.device("cpu"), padded=False)).__name__ == "nullcontext"
+    ours = [c for c in calls if c[0] == "srllm"]
+    # prefill (the shared start, then one pass per length group) with the library's attention; then two
+    # one-token steps (the first new token comes from the prefill), every layer through srllm's, told the
+    # shared start's length
+    assert ours == [("srllm", 1, shared)] * (2 * layers) and calls[-2 * layers:] == ours and shared >= 8
+    assert len(calls) > 2 * layers and all(c[0] == "library" for c in calls[:-2 * layers])
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    assert "sdpa" not in ALL_ATTENTION_FUNCTIONS._local_mapping  # the library's function is back
+    with kvcache.decode_attention(torch.device("cuda")):
+        assert "sdpa" not in ALL_ATTENTION_FUNCTIONS._local_mapping  # nothing changes off the CPU
+
+
+@pytest.mark.parametrize("shared", [0, 5])
+@pytest.mark.parametrize("mask_kind", [None, "bool", "additive"])
+def test_one_token_attention_equals_scaled_dot_product_attention(shared, mask_kind):
+    g = torch.Generator().manual_seed(0)
+    rows, heads, kv_heads, length, dim = 4, 6, 2, 12, 8
+    query = torch.randn(rows, heads, 1, dim, generator=g)
+    key = torch.randn(rows, kv_heads, length, dim, generator=g)
+    value = torch.randn(rows, kv_heads, length, dim, generator=g)
+    key[:, :, :shared] = key[:1, :, :shared]  # the shared start: the same in every row
+    value[:, :, :shared] = value[:1, :, :shared]
+    visible = torch.ones(rows, 1, 1, length, dtype=torch.bool)
+    visible[1, ..., shared:shared + 3] = False  # left padding of a shorter row
+    visible[3, ..., shared:shared + 1] = False
+    mask = {None: None, "bool": visible,
+            "additive": torch.zeros(visible.shape).masked_fill(~visible, float("-inf"))}[mask_kind]
+    scale = 0.3
+    got = kvcache.one_token_attention(query, key, value, mask, scale, shared)
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        query, key.repeat_interleave(heads // kv_heads, dim=1), value.repeat_interleave(heads // kv_heads, dim=1),
+        attn_mask=None if mask_kind is None else visible, scale=scale)
+    assert got.shape == (rows, 1, heads, dim)
+    torch.testing.assert_close(got, expected.transpose(1, 2), rtol=1e-5, atol=1e-6)

@@ -8,7 +8,7 @@ import time
 from typing import Any, Sequence
 
 from srllm.cache import atomic_write_text, cache_dir, stable_hash
-from srllm.generation.kvcache import buffer_cache, device_of, prefix_tokens
+from srllm.generation.kvcache import buffer_cache, decode_attention, device_of, prefix_tokens
 from srllm.runrecord import cpu_model
 
 # Batch sizes tried by pick_batch_size ("auto" in a profile's generate.batch_size).
@@ -18,8 +18,10 @@ AUTO_BATCH_CANDIDATES = (8, 16, 32, 64)
 _PICKED: dict[str, int] = {}
 
 #: Which rule a stored pick was made by; part of its key, so that a pick stored under an earlier
-#: rule (1: the smallest candidate within the tolerance) is measured again rather than reused.
-PICK_RULE = 2
+#: rule is measured again rather than reused (1: the smallest candidate within the tolerance;
+#: 2: the largest, with the library's attention in the timed steps; 3: the largest, timed with
+#: the attention decoding uses, :func:`srllm.generation.kvcache.decode_attention`).
+PICK_RULE = 3
 
 
 def _batch_pick_key(model: Any) -> str:
@@ -94,8 +96,9 @@ def pick_batch_size(model: Any, *, candidates: Sequence[int] = AUTO_BATCH_CANDID
                 mask = torch.cat([mask, mask.new_ones((b, 1))], dim=1)
                 pos = torch.full((b, 1), context + s, dtype=torch.long, device=device)
                 t = time.perf_counter()
-                base(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True,
-                     logits_to_keep=1)
+                with decode_attention(device):  # the attention decoding steps use
+                    base(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True,
+                         logits_to_keep=1)
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 times.append(time.perf_counter() - t)

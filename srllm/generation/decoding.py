@@ -171,7 +171,9 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
        included) are copied into one preallocated cache where every row is
        right-aligned;
     3. the rows are decoded together, one token per step, writing into the same
-       preallocated cache (no per-step copy of the cache); a row that emits a stop
+       preallocated cache (no per-step copy of the cache), attention reading the
+       shared start's keys and values once for all rows on CPU
+       (:func:`srllm.generation.kvcache.decode_attention`); a row that emits a stop
        token (or reaches ``max_new_tokens``) is finished, and finished rows are
        dropped from the batch once :data:`COMPACT_SHARE` of it has finished.
 
@@ -258,8 +260,6 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
         computed += g * w
     pos = torch.tensor([n_ctx + len(r) for r in rest], dtype=torch.long, device=device)  # each row's next position
 
-    has_padding = not bool(mask.all())  # rows of different lengths: the mask hides padding (see decode_attention)
-
     # 3. decode together
     outs: list[list[int]] = [[] for _ in rows]
     active = list(range(b))  # row index of each batch slot
@@ -282,7 +282,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
             mask, pos, nxt = mask[idx], pos[idx], nxt[idx]
             active = [active[s] for s in keep]
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-        with decode_attention(device, has_padding):
+        with decode_attention(device, shared=n_ctx):  # the shared start (and prefix) read once per step
             nxt = forward(nxt.view(-1, 1), cache, pos.view(-1, 1), mask)
         pos = pos + 1
         steps += 1
