@@ -28,14 +28,14 @@ decodes the batches it decodes in the book (with 64 prompts and the measured bat
 of 64, one chunk). Theirs' per-text calls do not depend on each other, so splitting
 them changes nothing but when they run.
 
-Also reported, to say how far any float32 batched decoder could go on this machine:
+Also reported, to say how far a float32 batched decoder could go on this machine:
 the *float32 ceiling*, the least time in which the decoder's linear layers alone could
 compute every token ours must compute (the prompt tokens, the shared start once, and
-the new tokens), at the best float32 matrix-product rate measured on this machine with
+the new tokens), at the best float32 matrix-product rate measured in the same run with
 the model's own weights (:func:`linear_rate`). Attention, normalisation and the output
-layer are not counted, so the ceiling is an upper bound on the speed-up over theirs that
-any float32 implementation of ours could reach here; ours' share of it shows how much of
-the gap is the machine and how much the code.
+layer are not counted, so at that rate no float32 implementation of ours gets past the
+ceiling's speed-up over theirs (a faster matrix product than the one measured would);
+ours' share of it shows how much of the gap is the machine and how much the code.
 
 Reported: share of identical outputs (for every differing row, the step where
 the two first part and the top-1/top-2 logit gap there, to tell a floating-point
@@ -117,8 +117,8 @@ def linear_rate(model, rows: tuple[int, ...] = (64, 128, 256, 512), repeats: int
 def float32_ceiling(tokens: int, rate: dict, theirs_seconds: float, ours_seconds: float) -> dict:
     """The least time the decoder's linear layers need for ``tokens`` at ``rate``, and what it bounds.
 
-    ``ceiling_ratio``: theirs' time over that least time, an upper bound on the speed-up of any
-    float32 batched decoder over theirs on this machine; ``ours_share_of_ceiling``: ours' speed-up
+    ``ceiling_ratio``: theirs' time over that least time, the most a float32 batched decoder whose
+    matrix products run at ``rate`` can gain over theirs; ``ours_share_of_ceiling``: ours' speed-up
     as a share of it.
     """
     seconds = tokens * rate["flops_per_token"] / (rate["gflops_per_s"] * 1e9)

@@ -25,6 +25,20 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def benchmark_script():
+    """A loader of ``benchmarks/<name>.py`` as a module (the scripts are not a package), for testing their parts."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def tiny_model():
     from srllm.models import load_model
 

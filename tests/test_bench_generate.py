@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_generate", REPO_ROOT / "benchmarks" / "bench_generate.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_bench_generate_prints_ratio_and_identical_share_last(tmp_path, repo_root, cache):
@@ -46,8 +35,8 @@ def test_bench_generate_prints_ratio_and_identical_share_last(tmp_path, repo_roo
                         rf"{m['identical_rows']}/6 = [0-9.]+%", last)
 
 
-def test_float32_ceiling_is_the_linear_layers_least_time_and_bounds_the_ratio():
-    bench = _bench()
+def test_float32_ceiling_is_the_linear_layers_least_time_and_bounds_the_ratio(benchmark_script):
+    bench = benchmark_script("bench_generate")
     rate = {"gflops_per_s": 100.0, "rows": 256, "flops_per_token": 2e8}  # 0.2 GFLOP a token at 100 GFLOP/s
     c = bench.float32_ceiling(1000, rate, theirs_seconds=40.0, ours_seconds=8.0)
     assert c["ceiling_seconds"] == pytest.approx(2.0) and c["ceiling_gflop"] == pytest.approx(200.0)
@@ -55,7 +44,7 @@ def test_float32_ceiling_is_the_linear_layers_least_time_and_bounds_the_ratio():
     assert c["ours_share_of_ceiling"] == pytest.approx(0.25)  # ours 5x of a possible 20x
 
 
-def test_linear_rate_counts_two_flops_per_decoder_weight_and_skips_the_output_layer():
+def test_linear_rate_counts_two_flops_per_decoder_weight_and_skips_the_output_layer(benchmark_script):
     import torch
 
     class Decoder(torch.nn.Module):
@@ -73,6 +62,6 @@ def test_linear_rate_counts_two_flops_per_decoder_weight_and_skips_the_output_la
         def get_decoder(self):
             return self.decoder
 
-    r = _bench().linear_rate(Model(), rows=(4, 8), repeats=1)
+    r = benchmark_script("bench_generate").linear_rate(Model(), rows=(4, 8), repeats=1)
     assert r["flops_per_token"] == 2 * (8 * 16 + 16 * 8)
     assert r["rows"] in (4, 8) and r["gflops_per_s"] > 0

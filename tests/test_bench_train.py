@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -13,15 +12,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_train", REPO_ROOT / "benchmarks" / "bench_train.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_baton_lets_one_side_compute_at_a_time_in_turn():
-    baton = _bench().Baton(["a", "b", "c"], timeout=30)
+def test_baton_lets_one_side_compute_at_a_time_in_turn(benchmark_script):
+    baton = benchmark_script("bench_train").Baton(["a", "b", "c"], timeout=30)
     running, events, overlap = [0], [], []
     lock = threading.Lock()
     steps = {"a": 3, "b": 3, "c": 2}  # c leaves the rotation early
@@ -55,8 +47,8 @@ def test_baton_lets_one_side_compute_at_a_time_in_turn():
     assert [len(baton.turns[n]) for n in "abc"] == [3, 3, 2]
 
 
-def test_baton_releases_the_others_when_a_side_fails():
-    baton = _bench().Baton(["a", "b"], timeout=30)
+def test_baton_releases_the_others_when_a_side_fails(benchmark_script):
+    baton = benchmark_script("bench_train").Baton(["a", "b"], timeout=30)
     caught = []
 
     def good() -> None:
@@ -89,8 +81,8 @@ def test_committed_training_record_compares_like_with_like():
     assert ("under load" in rec["ratio_label"]) == m["measured_under_load"]
 
 
-def test_baton_runs_setups_one_at_a_time():
-    baton = _bench().Baton(["a", "b"], timeout=30)
+def test_baton_runs_setups_one_at_a_time(benchmark_script):
+    baton = benchmark_script("bench_train").Baton(["a", "b"], timeout=30)
     inside, peak = [0], []
 
     def side(name: str) -> None:
