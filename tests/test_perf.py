@@ -183,10 +183,10 @@ def test_bench_book_reports_work_shares(tmp_path, repo_root):
 def test_train_benchmark_view_shows_both_sides_settings_and_losses(repo_root):
     import json
 
-    from srllm.perf import TRAIN_SETTING_KEYS, train_benchmark_view
+    from srllm.results.performance import TRAIN_SETTING_KEYS, train_view
 
     record = json.loads((repo_root / "benchmarks" / "results" / "train.json").read_text())
-    view = train_benchmark_view(record)
+    view = train_view(record)
     assert list(view["settings"].columns) == ["ours", "theirs"]
     assert list(view["settings"].index) == list(TRAIN_SETTING_KEYS)
     for key in ("gradient_checkpointing", "precision", "batch_size", "max_length", "steps", "batches"):

@@ -75,6 +75,33 @@ def cold_minutes(times: pd.DataFrame) -> float:
     return round(float(times["cold"].fillna(0).sum()) / 60, 1)
 
 
+TRAIN_SETTING_KEYS = ("gradient_checkpointing", "precision", "batch_size", "max_length", "steps",
+                      "learning_rate", "optim", "seed", "loss_on", "sampler", "batches")
+
+
+def train_view(record: dict[str, Any]) -> dict[str, Any]:
+    """The training benchmark's record as the performance page shows it (issue 14, item 1).
+
+    Returns ``settings`` (one column per side, the settings that must be identical), ``results``
+    (tokens/s, first-step and final loss per side) and ``values`` for the page's sentence: the
+    speed ratio only means something when both sides ran the same settings and learned the same
+    thing, so the page shows both beside it.
+    """
+    m = record["metrics"]
+    sides = ("ours", "theirs")
+    settings = pd.DataFrame({s: {k: str(m["settings"][s].get(k)) for k in TRAIN_SETTING_KEYS} for s in sides})
+    results = pd.DataFrame({"tokens/s": m["tokens_per_s"], "first-step loss": m["first_step_loss"],
+                            "final loss": m["final_loss"]}).loc[list(sides)]
+    values = {
+        "ratio": round(float(record["ratio"]), 2),
+        "step_median": round(float(m["step_ratio_median"]), 2),
+        "loss_gap_pct": round(100 * float(m["final_loss_gap"]), 2),
+        "identical": bool(m.get("settings_identical")),
+        "load": "measured under load" if m.get("measured_under_load") else "measured on a quiet machine",
+    }
+    return {"settings": settings, "results": results.round(4), "values": values}
+
+
 def generate_view(record: dict[str, Any]) -> dict[str, Any]:
     """The generation benchmark's record as the performance page shows it: both sides side by side,
     and the values of the page's sentence (speed-up, identical outputs, the float32 bound).
