@@ -395,6 +395,28 @@ def test_rewrite_methods_and_adapters(diverse, tmp_path):
         gen.rewrite(["ok", {"text": "  "}], method="zero_shot", profile=prof)
 
 
+def test_cached_rows_are_read_without_loading_the_weights(diverse, tmp_path, monkeypatch):
+    """A rewrite whose rows are all cached loads no model; one new row loads it (once) and decodes it."""
+    from srllm.generation import loading
+
+    model, tok, folder = diverse
+    prof = _smoke(folder)
+    lora = _save_lora(model, tmp_path / "lora")
+    first = gen.rewrite(TEXTS[:3], method="sr_llm", adapter_dir=lora, profile=prof, progress=False)
+    loading._load_cached.cache_clear()  # a new process: nothing in memory, the cache file on disk
+    loads = []
+    real = loading._load_weights
+    monkeypatch.setattr(loading, "_load_weights", lambda *a: loads.append(a) or real(*a))
+    stats = {}
+    assert gen.rewrite(TEXTS[:3], method="sr_llm", adapter_dir=lora, profile=prof, progress=False,
+                       stats=stats) == first
+    assert loads == [] and stats["cached"] == 3
+    more = gen.rewrite(TEXTS[:4], method="sr_llm", adapter_dir=lora, profile=prof, progress=False, stats=stats)
+    assert more[:3] == first and stats["generated"] == 1 and len(loads) == 1
+    gen.rewrite(TEXTS[4:], method="sr_llm", adapter_dir=lora, profile=prof, progress=False)
+    assert len(loads) == 1  # the loaded model is kept for the next call
+
+
 def test_rewrite_with_saved_prefix_adapter(diverse, tmp_path):
     model, tok, folder = diverse
     pm = _prefix_model(model)

@@ -170,6 +170,60 @@ def _manual_score(model, tok, sentence):
     return math.exp(sum(lp) / len(lp))
 
 
+@pytest.fixture(scope="module")
+def distinct():
+    """tiny-random-llama's shape and tokenizer with larger random weights, so that what a token attends
+    to changes its log-probabilities well above float noise (the saved tiny model's are nearly flat)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from srllm.models import load_tokenizer
+
+    tok = load_tokenizer("tiny-random-llama")
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, initializer_range=0.3,
+                      tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    return LlamaForCausalLM(cfg).eval(), tok
+
+
+def test_grouped_logprobs_equal_one_text_at_a_time(distinct):
+    """Packing a group's texts into one row (shared start once, each text's own tokens after it) scores
+    every text as if alone: groups of one, of texts that differ late or early, and a text that is the
+    start of another. Packing the same row without the mask (each text seeing the others) would not."""
+    import torch
+
+    from srllm.metrics.lm import group_mask, grouped_token_logprobs, pack_group, token_logprobs
+
+    model, tok = distinct
+    groups = [["The chess player was hispanic.", "The chess player was fox.", "The chess player was asian."],
+              ["Alone in its group."],
+              ["Women are good at math.", "Men are good at math."],
+              ["The nurse", "The nurse was caring and kind."]]
+    flat = token_logprobs(model, tok, [t for g in groups for t in g], batch_size=3)
+    for bs in (1, 3):
+        grouped = grouped_token_logprobs(model, tok, groups, batch_size=bs)
+        assert [len(g) for g in grouped] == [len(g) for g in groups]
+        for a, b in zip(flat, [x for g in grouped for x in g]):
+            assert a.shape == b.shape and np.allclose(a, b, atol=1e-5)
+    ids = [[1, 5, 6, 7], [1, 5, 6, 8, 9], [1, 5, 10]]
+    p = pack_group(ids)
+    assert p.ids == [1, 5, 6, 7, 6, 8, 9, 10] and p.positions == [0, 1, 2, 3, 2, 3, 4, 2]
+    assert p.targets == [[5, 6, 7], [5, 6, 8, 9], [5, 10]] and p.reads[1] == [0, 1, 4, 5]
+    mask = group_mask(p, 10)
+    assert mask[5].tolist() == [True, True, False, False, True, True] + [False] * 4  # shared start + own tokens
+    assert mask[9].tolist() == [False] * 9 + [True]  # padding sees itself only
+    # the control: one causal row without the mask lets the second text see the first one's tokens
+    enc = [[tok.convert_tokens_to_ids(t) for t in tok.tokenize(x)] for x in groups[0][:2]]
+    row = pack_group([[0] + e for e in enc])
+    with torch.no_grad():
+        logits = model(torch.tensor([row.ids]), position_ids=torch.tensor([row.positions])).logits[0].double()
+    lp = torch.log_softmax(logits, -1)[row.reads[1], row.targets[1]].numpy()
+    alone = grouped_token_logprobs(model, tok, [groups[0][1:2]], start_token=0)[0][0]
+    assert not np.allclose(lp, alone, atol=1e-3)
+
+
 def test_intrasentence_predictions_geometric_mean_and_batching(tiny, gold):
     model, tok = tiny
     batched = ss.intrasentence_predictions(model, tok, gold, max_items=4, batch_size=16, progress=False)

@@ -352,6 +352,25 @@ def test_proxy_card_reports_heldout_accuracy_recomputed_from_predictions(cache_r
     assert f"flags {probe['flagged']} of {probe['n']} neutral general statements" in card["sentence"]
 
 
+def test_neutral_probe_is_cached_per_classifier(monkeypatch):
+    """The probe's counts are kept beside the classifier: a second call reads them without embedding
+    a text, and a classifier trained on other data gets its own counts."""
+    from srllm.scoring.bias import BiasClassifier, neutral_probe, train_bias_classifier_from_sample
+
+    clf = train_bias_classifier_from_sample(seed=42)
+    first = neutral_probe(clf)
+
+    def no_embedding(self, texts):
+        raise AssertionError("the cached probe should not embed the statements again")
+
+    with monkeypatch.context() as m:
+        m.setattr(BiasClassifier, "predict_proba", no_embedding)
+        assert neutral_probe(clf) == first
+    other = train_bias_classifier_from_sample(seed=42, include_safe_variations=True)
+    assert other.data_hash != clf.data_hash
+    assert neutral_probe(other)["n"] == first["n"]
+
+
 def test_neutral_probe_texts_are_nobody_s_training_data():
     """The probe's statements are in no bundled dataset a model or scorer learns from."""
     from srllm.data.readers import read_texts

@@ -236,11 +236,10 @@ def loss_and_grads(model, fn):
     return float(loss.detach()), [p.grad.clone() for p in model.parameters() if p.requires_grad]
 
 
-def test_loss_on_the_logits_window_equals_the_full_loss(cache):
-    """compute_loss applies the output layer only from the first predicted position on: same loss
-    and same LoRA gradients as the library's loss over every position, padding rows included."""
+def _ragged_lora_batch(cache):
+    """A tiny LoRA model, its Trainer and a 3-row batch whose responses start at different columns."""
     from peft import LoraConfig, get_peft_model
-    from transformers import Trainer, TrainingArguments
+    from transformers import TrainingArguments
 
     from srllm.models import load_model
     from srllm.training.pairs import Collator
@@ -252,13 +251,58 @@ def test_loss_on_the_logits_window_equals_the_full_loss(cache):
                                              lora_dropout=0.0, init_lora_weights=False))
     tok.padding_side = "right"
     feats = []
-    for prompt_len, response_len in ((12, 3), (4, 9), (7, 5)):  # responses start at different columns
+    for prompt_len, response_len in ((12, 3), (4, 9), (7, 5)):
         ids = torch.randint(5, 200, (prompt_len + response_len,)).tolist()
         feats.append({"input_ids": ids, "attention_mask": [1] * len(ids),
                       "labels": [-100] * prompt_len + ids[prompt_len:]})
     batch = Collator(tok)(feats)
-    n = torch.tensor(int((batch["labels"][:, 1:] != -100).sum()))
     trainer = _trainer_class()(model=model, args=TrainingArguments(output_dir=str(cache / "w"), report_to=[]))
+    model.train()
+    return model, trainer, batch
+
+
+def test_loss_at_labelled_positions_equals_the_full_loss(cache):
+    """For a Llama-architecture model, compute_loss applies the output layer at each row's labelled
+    positions only (16 of the 42 positions here): same loss and same LoRA gradients as the library's
+    loss over every position, padding included, in training and (no gradients) in evaluation."""
+    from transformers import Trainer
+
+    model, trainer, batch = _ragged_lora_batch(cache)
+    n = torch.tensor(int((batch["labels"][:, 1:] != -100).sum()))
+    head = model.get_base_model().get_output_embeddings()
+    rows_seen = []
+    handle = head.register_forward_hook(lambda mod, args, out: rows_seen.append(args[0].shape))
+    try:
+        full, g_full = loss_and_grads(model, lambda: Trainer.compute_loss(trainer, model, dict(batch),
+                                                                          num_items_in_batch=n))
+        rows_seen.clear()
+        picked, g_picked = loss_and_grads(model, lambda: trainer.compute_loss(model, dict(batch),
+                                                                              num_items_in_batch=n))
+    finally:
+        handle.remove()
+    assert rows_seen == [torch.Size([int(n), head.in_features])]  # one call, labelled positions only
+    assert int(n) < batch["labels"][:, 1:].numel()
+    assert picked == pytest.approx(full, rel=1e-5)
+    assert any(float(g.abs().max()) > 0 for g in g_full)
+    for a, b in zip(g_full, g_picked):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+    model.eval()
+    with torch.no_grad():
+        loss, outputs = trainer.compute_loss(model, dict(batch), return_outputs=True)
+        library = Trainer.compute_loss(trainer, model, dict(batch))
+    assert float(outputs["loss"]) == pytest.approx(float(library), rel=1e-5) and outputs["loss"] is loss
+
+
+def test_loss_on_the_logits_window_equals_the_full_loss(cache, monkeypatch):
+    """Where the labelled-positions loss does not apply (prefix-tuning, other architectures), compute_loss
+    applies the output layer from the first predicted position on: same loss and LoRA gradients."""
+    from transformers import Trainer
+
+    import srllm.training.trainer as trainer_module
+
+    model, trainer, batch = _ragged_lora_batch(cache)
+    monkeypatch.setattr(trainer_module, "labelled_loss_applies", lambda m: False)
+    n = torch.tensor(int((batch["labels"][:, 1:] != -100).sum()))
     seen = []
     real_forward = type(model.get_base_model()).forward
 
@@ -267,7 +311,6 @@ def test_loss_on_the_logits_window_equals_the_full_loss(cache):
         seen.append(k.get("logits_to_keep"))
         return real_forward(self, *a, **k)
 
-    model.train()
     full, g_full = loss_and_grads(model, lambda: Trainer.compute_loss(trainer, model, dict(batch),
                                                                       num_items_in_batch=n))
     with pytest.MonkeyPatch.context() as mp:
@@ -279,6 +322,23 @@ def test_loss_on_the_logits_window_equals_the_full_loss(cache):
     assert any(float(g.abs().max()) > 0 for g in g_full)
     for a, b in zip(g_full, g_window):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_labelled_positions_loss_applies_to_llama_lora_not_to_prefix_tuning():
+    """The shortcut needs logits = output layer(decoder): true of a Llama model with or without LoRA,
+    not of prefix-tuning, whose prefix peft adds in its own forward."""
+    from peft import LoraConfig, PrefixTuningConfig, get_peft_model
+
+    from srllm.models import load_model
+    from srllm.training.label_loss import applies_to
+
+    base, _ = load_model("tiny-random-llama", device="cpu")
+    assert applies_to(base)
+    assert applies_to(get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"])))
+    other, _ = load_model("tiny-random-llama", device="cpu")
+    assert not applies_to(get_peft_model(other, PrefixTuningConfig(num_virtual_tokens=3, task_type="CAUSAL_LM")))
+    other.config.model_type = "gemma2"  # soft-capped logits: not lm_head(decoder) alone
+    assert not applies_to(other)
 
 
 def test_shared_prompt_start_once_gives_the_full_batch_loss_and_gradients(cache):

@@ -301,6 +301,9 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
                    share_prefix: bool = True, screen_head: bool = True) -> list[str]:
     """Greedy continuations of ``prompts`` (the echoed prompt removed), in input order.
 
+    ``model``: the model, or a function of no arguments that returns it, called only when
+    a row is not in the cache (so cached rows are read without loading any weights).
+
     ``cache_path``: a JSONL file of finished rows for this model/adapter/format/decoding
     key-set (see :func:`generation_cache_path`); rows already there are reused and
     new rows are appended and flushed after every batch. ``stats``, when a dict, is
@@ -331,6 +334,8 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
         if k not in done and k not in todo:
             todo[k] = p
 
+    if todo and callable(model) and not isinstance(model, torch.nn.Module):
+        model = model()  # a loader: some row must be generated (loading is not counted as generation time)
     t0 = time.perf_counter()
     work: dict[str, Any] = {"new_tokens": 0}
     if todo:

@@ -50,7 +50,7 @@ from typing import Any
 
 from srllm.cache import adapter_fingerprint, atomic_write_text, cache_dir, file_hash, stable_hash
 from srllm.errors import SrllmError
-from srllm.metrics.lm import sentence_score, token_logprobs
+from srllm.metrics.lm import grouped_token_logprobs, sentence_score
 from srllm.models import load_model
 
 SPLITS = ("intrasentence", "intersentence")
@@ -311,12 +311,16 @@ def intrasentence_predictions(model: Any, tokenizer: Any, gold: Sequence[Example
     of token probabilities that the StereoSet authors use for GPT-2-style LMs.
     The result has an empty ``intersentence`` list (the paper reports the
     intrasentence task only); :func:`score_predictions` then leaves that split out.
+    ``batch_size``: items per forward pass; an item's candidates share one row
+    (:func:`srllm.metrics.lm.grouped_token_logprobs`).
     """
     examples = select_examples(gold, "intrasentence", domains, max_items)
-    cands = [c for ex in examples for c in ex.candidates]
-    lps = token_logprobs(model, tokenizer, [c.sentence for c in cands], batch_size=batch_size,
-                         start_token=start_token, progress=progress, desc="StereoSet intrasentence")
-    rows = [{"id": c.id, "score": sentence_score(lp)} for c, lp in zip(cands, lps)]
+    # An item's candidates differ only from the blank on: each item's shared start is computed once.
+    lps = grouped_token_logprobs(model, tokenizer, [[c.sentence for c in ex.candidates] for ex in examples],
+                                 batch_size=batch_size, start_token=start_token, progress=progress,
+                                 desc="StereoSet intrasentence")
+    rows = [{"id": c.id, "score": sentence_score(lp)}
+            for ex, item_lps in zip(examples, lps) for c, lp in zip(ex.candidates, item_lps)]
     return {"intrasentence": rows, "intersentence": []}
 
 
@@ -333,7 +337,7 @@ def model_predictions(model_name: str, adapter: str | os.PathLike | None = None,
     key = stable_hash({"model": model_name, "adapter": adapter_fingerprint(adapter) if adapter is not None else None,
                        "gold": file_hash(gold_file),
                        "domains": sorted(domains) if domains else None, "max_items": max_items,
-                       "score": "geomean-token-prob/auto-start-v1"})
+                       "score": "geomean-token-prob/auto-start/item-rows-v2"})
     out = cache_dir() / "stereoset" / f"predictions-{key}.json"
     if use_cache and out.exists():
         return json.loads(out.read_text(encoding="utf-8")), out

@@ -68,7 +68,7 @@ from srllm.cache import stable_hash
 from srllm.data import TOXIGEN_GROUPS
 from srllm.data.sources import load_dataset_for, profile_splits
 from srllm.errors import SrllmError
-from srllm.generation import generate_texts, generation_cache_path, load_for_generation
+from srllm.generation import load_for_generation
 from srllm.profiles import resolve
 from srllm.training import train
 
@@ -218,11 +218,8 @@ def bold_continuations(prompts: Sequence[str], profile: Any = "cpu", progress: b
     """
     prof = resolve(profile)
     lm = load_for_generation(prof.model, None, prof.device)
-    n_new = prof.generate.max_new_tokens
-    path = generation_cache_path(prof.model, None, "plain-continuation", n_new)
-    return generate_texts(lm.model, lm.tokenizer, list(prompts), max_new_tokens=n_new,
-                          batch_size=prof.generate.batch_size, cache_path=path, desc="BOLD continuations",
-                          progress=progress)
+    return lm.generate(list(prompts), cache_format="plain-continuation", max_new_tokens=prof.generate.max_new_tokens,
+                       batch_size=prof.generate.batch_size, desc="BOLD continuations", progress=progress)
 
 
 def _bold_items(prof: Any) -> list[EvalItem]:

@@ -57,11 +57,12 @@ version.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from srllm.cache import cache_dir, stable_hash
+from srllm.cache import atomic_write_text, cache_dir, stable_hash
 from srllm.data.readers import read_texts
 from srllm.data.samples import load_sample, sample_path, samples_dir
 from srllm.data.splits import split_records
@@ -322,12 +323,22 @@ def neutral_probe(classifier: BiasClassifier) -> dict[str, Any]:
     bundled ``neutral_group_statements.jsonl``, shows how often, so that a reader can weigh a
     "still unsafe" verdict on a rewrite that keeps a neutral general statement about its group.
     Returns ``{"n", "flagged", "share", "examples"}`` (the two highest-scored flagged texts).
+
+    The result is cached beside the classifier (keyed by its data hash, the texts and the
+    embedder's files): a page that only describes the proxy then needs no embedding model,
+    whose first load costs a process about 6 s.
     """
     _, texts = read_texts(samples_dir() / NEUTRAL_PROBE_FILE)
+    key = stable_hash("neutral-probe-v1", classifier.data_hash, texts, embedder_fingerprint())
+    path = cache_dir() / "scores" / "bias-classifier" / f"probe-{key}.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
     probs = [float(p) for p in classifier.predict_proba(texts)]
     flagged = sorted(((p, t) for p, t in zip(probs, texts) if p >= 0.5), reverse=True)
-    return {"n": len(texts), "flagged": len(flagged), "share": len(flagged) / len(texts) if texts else float("nan"),
-            "examples": [t for _, t in flagged[:2]]}
+    result = {"n": len(texts), "flagged": len(flagged),
+              "share": len(flagged) / len(texts) if texts else float("nan"), "examples": [t for _, t in flagged[:2]]}
+    atomic_write_text(path, json.dumps(result, ensure_ascii=False))
+    return result
 
 
 def proxy_card(classifier: BiasClassifier | None = None, seed: int = 42,

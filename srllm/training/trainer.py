@@ -43,6 +43,8 @@ from srllm.training.runs import (
     MANIFEST, SESSIONS, RunResult, checkpoint_step, claim_folder, latest_checkpoint, prune_incomplete_checkpoints,
     read_manifest, run_lock, runs_dir, utc_now,
 )
+from srllm.training.label_loss import applies_to as labelled_loss_applies
+from srllm.training.label_loss import labelled_positions_loss
 from srllm.training.shared_prompt import applies as shares_prompt_start
 from srllm.training.shared_prompt import prompt_start_cache, shareable, shared_start_len
 
@@ -128,11 +130,15 @@ def _trainer_class() -> type:
             batch's shared prompt start computed once where :func:`srllm.training.shared_prompt.applies`.
 
             The loss is on response tokens only, yet a causal LM computes vocabulary
-            logits (49,152 wide for SmolLM2) at every position, prompt included. Here
-            the logits are computed from the first position whose next token is a
-            label in any row of the batch (``logits_to_keep``), and the labels are cut
-            to the same window; the library's loss then shifts them as usual, so every
-            term of the loss, and its gradient, is the one the full computation gives.
+            logits (49,152 wide for SmolLM2) at every position, prompt included. For a
+            Llama-architecture model the output layer runs at each row's labelled
+            positions alone (:func:`srllm.training.label_loss.labelled_positions_loss`).
+            Otherwise (prefix-tuning, whose prefix peft adds in its own forward, or other
+            architectures) the logits are computed from the first position whose next
+            token is a label in any row of the batch (``logits_to_keep``), and the labels
+            are cut to the same window; the library's loss then shifts them as usual.
+            Either way every term of the loss, and its gradient, is the one the full
+            computation gives.
             """
             labels = inputs.get("labels")
             ids = inputs.get("input_ids")
@@ -148,6 +154,11 @@ def _trainer_class() -> type:
                 labels = inputs["labels"]
                 if model.training:
                     self.throughput["shared_start_tokens"] += shared * (ids.shape[0] - 1)
+            if labels is not None and loss_only and labels.dim() == 2 and labelled_loss_applies(model):
+                # the output layer at each row's labelled positions only (srllm.training.label_loss)
+                loss = labelled_positions_loss(model, inputs,
+                                               num_items_in_batch if self.model_accepts_loss_kwargs else None)
+                return (loss, {"loss": loss}) if return_outputs else loss
             if (labels is not None and loss_only and labels.dim() == 2
                     and labels.shape[1] > 1 and _takes_logits_to_keep(model)):
                 predicted = (labels[:, 1:] != -100).any(dim=0).nonzero()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from srllm.errors import SrllmError
-from srllm.generation import generate_texts, generation_cache_path, load_for_generation
+from srllm.generation import load_for_generation
 from srllm.labels import field_of, is_unsafe
 from srllm.metrics.similarity import cosine_similarity
 from srllm.profiles import resolve
@@ -136,11 +136,9 @@ def rewrite_texts(texts: Sequence[str], *, instruction: str | None = None, shots
     longest = max(len(lm.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
     settings = prof.generate
     n_new = settings.max_new_tokens if max_new_tokens is None else max_new_tokens
-    path = generation_cache_path(prof.model, lm.adapter_id, prof.prompt_format, n_new)
     t0 = time.perf_counter()
-    out = generate_texts(lm.model, lm.tokenizer, prompts, max_new_tokens=n_new,
-                         batch_size=settings.batch_size, cache_path=path, desc=f"rewrite ({len(shots)}-shot)",
-                         progress=progress)
+    out = lm.generate(prompts, cache_format=prof.prompt_format, max_new_tokens=n_new, batch_size=settings.batch_size,
+                      desc=f"rewrite ({len(shots)}-shot)", progress=progress)
     return RewriteRun(tuple(texts), tuple(out), instruction.strip(), len(shots), longest, prof.model,
                       lm.adapter_dir, time.perf_counter() - t0)
 
