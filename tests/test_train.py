@@ -263,7 +263,8 @@ def _ragged_lora_batch(cache):
 
 def test_loss_at_labelled_positions_equals_the_full_loss(cache):
     """For a Llama-architecture model, compute_loss applies the output layer at each row's labelled
-    positions only (16 of the 42 positions here): same loss and same LoRA gradients as the library's
+    positions only (17 of the 42 positions that could predict one here, and one position per row inside
+    the forward): same loss and same LoRA gradients as the library's
     loss over every position, padding included, in training and (no gradients) in evaluation."""
     from transformers import Trainer
 
@@ -280,7 +281,8 @@ def test_loss_at_labelled_positions_equals_the_full_loss(cache):
                                                                               num_items_in_batch=n))
     finally:
         handle.remove()
-    assert rows_seen == [torch.Size([int(n), head.in_features])]  # one call, labelled positions only
+    rows = batch["labels"].shape[0]  # the forward's one position per row, then the labelled positions only
+    assert rows_seen == [torch.Size([rows, 1, head.in_features]), torch.Size([int(n), head.in_features])]
     assert int(n) < batch["labels"][:, 1:].numel()
     assert picked == pytest.approx(full, rel=1e-5)
     assert any(float(g.abs().max()) > 0 for g in g_full)
@@ -294,7 +296,7 @@ def test_loss_at_labelled_positions_equals_the_full_loss(cache):
 
 
 def test_loss_on_the_logits_window_equals_the_full_loss(cache, monkeypatch):
-    """Where the labelled-positions loss does not apply (prefix-tuning, other architectures), compute_loss
+    """Where the labelled-positions loss does not apply (other architectures), compute_loss
     applies the output layer from the first predicted position on: same loss and LoRA gradients."""
     from transformers import Trainer
 
@@ -324,20 +326,37 @@ def test_loss_on_the_logits_window_equals_the_full_loss(cache, monkeypatch):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
 
 
-def test_labelled_positions_loss_applies_to_llama_lora_not_to_prefix_tuning():
-    """The shortcut needs logits = output layer(decoder): true of a Llama model with or without LoRA,
-    not of prefix-tuning, whose prefix peft adds in its own forward."""
-    from peft import LoraConfig, PrefixTuningConfig, get_peft_model
+def test_labelled_positions_loss_keeps_a_learned_prefix_and_applies_to_llama_only(cache):
+    """Prefix-tuning: peft adds the learned prefix in its own forward, which the labelled-positions loss
+    runs, so loss and prefix gradients equal the library's. A model whose logits are not the output
+    layer of its last hidden state alone (Gemma-2 soft-caps them) keeps the library's loss."""
+    from peft import PrefixTuningConfig, get_peft_model
+    from transformers import Trainer
 
     from srllm.models import load_model
     from srllm.training.label_loss import applies_to
 
+    model, trainer, batch = _ragged_lora_batch(cache)
     base, _ = load_model("tiny-random-llama", device="cpu")
-    assert applies_to(base)
-    assert applies_to(get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"])))
+    torch.manual_seed(1)
+    prefix = get_peft_model(base, PrefixTuningConfig(num_virtual_tokens=3, task_type="CAUSAL_LM"))
+    for p in prefix.parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=1.0)  # a prefix that changes the outputs
+    assert applies_to(model) and applies_to(prefix)
+    trainer.model = prefix
+    prefix.train()
+    n = torch.tensor(int((batch["labels"][:, 1:] != -100).sum()))
+    full, g_full = loss_and_grads(prefix, lambda: Trainer.compute_loss(trainer, prefix, dict(batch),
+                                                                       num_items_in_batch=n))
+    picked, g_picked = loss_and_grads(prefix, lambda: trainer.compute_loss(prefix, dict(batch),
+                                                                           num_items_in_batch=n))
+    assert picked == pytest.approx(full, rel=1e-5)
+    assert g_full and all(float(g.abs().max()) > 0 for g in g_full)
+    for a, b in zip(g_full, g_picked):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
     other, _ = load_model("tiny-random-llama", device="cpu")
-    assert not applies_to(get_peft_model(other, PrefixTuningConfig(num_virtual_tokens=3, task_type="CAUSAL_LM")))
-    other.config.model_type = "gemma2"  # soft-capped logits: not lm_head(decoder) alone
+    other.config.model_type = "gemma2"
     assert not applies_to(other)
 
 

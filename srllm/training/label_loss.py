@@ -8,7 +8,7 @@ length that window still holds most prompt positions (146 of 162 positions in a 
 dev batch of the cpu profile, where about a fifth predict a label); the output layer's
 matrix product and the softmax over it took a quarter of an evaluation pass.
 
-:func:`labelled_positions_loss` runs the decoder, gathers the hidden states of the
+:func:`labelled_positions_loss` runs the model, gathers the hidden states of the
 positions whose next token is a label, row by row, and applies the output layer and
 the cross-entropy to those alone. Every loss term and gradient is the one the full
 computation gives (tested against the library's loss); only positions that carry no
@@ -16,9 +16,11 @@ loss term are skipped. It is the loss that ``transformers``' ``ForCausalLMLoss``
 (``fixed_cross_entropy``): a sum divided by ``num_items_in_batch`` when the Trainer passes
 it, else a mean over the labelled positions.
 
-It applies to Llama-architecture causal LMs (:func:`applies_to`), whose forward is
-exactly ``lm_head(decoder(...))``: no logit scaling or soft-capping that the shortcut
-would miss.
+It applies to Llama-architecture causal LMs (:func:`applies_to`), whose logits are
+exactly the output layer applied to the last hidden state: no logit scaling or
+soft-capping that the shortcut would miss. The model's own forward runs (with
+``output_hidden_states`` and one logit position per row), so whatever a peft wrapper
+adds there, prefix-tuning's learned prefix included, is kept.
 """
 
 from __future__ import annotations
@@ -36,19 +38,11 @@ def _causal_lm(model: Any) -> Any:
 
 
 def applies_to(model: Any) -> bool:
-    """Whether ``model`` (peft-wrapped or not) is a causal LM whose logits are ``lm_head(decoder(...))``.
-
-    Prefix-tuning is excluded: peft adds its learned prefix in its own forward, which the
-    decoder alone would skip.
-    """
-    cfg = getattr(model, "peft_config", None)
-    if cfg:
-        active = cfg.get(getattr(model, "active_adapter", "default")) if isinstance(cfg, dict) else cfg
-        if getattr(active, "is_prompt_learning", False):
-            return False
+    """Whether ``model`` (peft-wrapped or not) is a causal LM whose logits are the output layer applied to
+    its last hidden state (a Llama-architecture model)."""
     base = _causal_lm(model)
     return (getattr(getattr(base, "config", None), "model_type", None) in PLAIN_HEAD_MODEL_TYPES
-            and hasattr(base, "get_decoder") and base.get_output_embeddings() is not None)
+            and hasattr(base, "get_output_embeddings") and base.get_output_embeddings() is not None)
 
 
 def labelled_positions_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
@@ -63,8 +57,9 @@ def labelled_positions_loss(model: Any, inputs: dict[str, Any], num_items_in_bat
 
     base = _causal_lm(model)
     labels = inputs["labels"]
-    decoder_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "logits_to_keep")}
-    hidden = base.get_decoder()(**decoder_inputs).last_hidden_state
+    forward_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "logits_to_keep")}
+    # The last of the hidden states is the final norm's output, the output layer's input.
+    hidden = model(**forward_inputs, output_hidden_states=True, logits_to_keep=1).hidden_states[-1]
     targets = labels[:, 1:]
     picked = targets != IGNORE_INDEX
     logits = base.get_output_embeddings()(hidden[:, :-1][picked]).float()

@@ -133,10 +133,9 @@ def _trainer_class() -> type:
             logits (49,152 wide for SmolLM2) at every position, prompt included. For a
             Llama-architecture model the output layer runs at each row's labelled
             positions alone (:func:`srllm.training.label_loss.labelled_positions_loss`).
-            Otherwise (prefix-tuning, whose prefix peft adds in its own forward, or other
-            architectures) the logits are computed from the first position whose next
-            token is a label in any row of the batch (``logits_to_keep``), and the labels
-            are cut to the same window; the library's loss then shifts them as usual.
+            For other architectures the logits are computed from the first position whose
+            next token is a label in any row of the batch (``logits_to_keep``), and the
+            labels are cut to the same window; the library's loss then shifts them as usual.
             Either way every term of the loss, and its gradient, is the one the full
             computation gives.
             """
