@@ -45,6 +45,33 @@ def tiny_model():
     return load_model("tiny-random-llama", device="cpu")
 
 
+def distinct_llama(folder: Path):
+    """tiny-random-llama's shape and tokenizer with larger random weights, saved in ``folder``:
+    ``(model, tokenizer, folder)``.
+
+    The saved tiny-random-llama (init std 0.02, tied embeddings) emits a newline at every
+    step whatever the prompt and gives nearly flat log-probabilities, which could not tell
+    a correct batched decoder or scorer from a broken one. With std 0.3 and untied heads
+    every prompt gets its own token sequence, top-1/top-2 logit gaps (~0.1) dwarf float
+    noise, and what a token attends to changes its log-probabilities.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from srllm.models import load_tokenizer
+
+    tok = load_tokenizer("tiny-random-llama")
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, initializer_range=0.3,
+                      tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg).eval()
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return model, tok, folder
+
+
 @pytest.fixture(scope="session")
 def smollm():
     from srllm.models import load_model

@@ -20,6 +20,7 @@ from srllm.generation import adapters, batching, decoding, kvcache, methods
 from srllm.generation import cache as gcache
 from srllm.errors import SrllmError
 from srllm.prompts import format_prompt
+from conftest import distinct_llama
 
 TEXTS = [
     "Women are bad at math.",
@@ -40,28 +41,8 @@ def _private_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def diverse(tmp_path_factory):
-    """tiny-random-llama's shape and tokenizer with larger random weights, saved as a model folder.
-
-    The saved tiny-random-llama (init std 0.02, tied embeddings) emits a newline
-    at every step whatever the prompt, which could not tell a correct batched
-    decoder from a broken one. With std 0.3 and untied heads every prompt gets
-    its own token sequence, and top-1/top-2 logit gaps (~0.1) dwarf float noise.
-    """
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from srllm.models import load_tokenizer
-
-    tok = load_tokenizer("tiny-random-llama")
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, initializer_range=0.3,
-                      tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(cfg).eval()
-    folder = tmp_path_factory.mktemp("diverse-llama")
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return model, tok, folder
+    """A random Llama whose greedy outputs differ per prompt (conftest.distinct_llama): model, tokenizer, folder."""
+    return distinct_llama(tmp_path_factory.mktemp("diverse-llama"))
 
 
 def _one_by_one(model, tok, prompts, max_new_tokens):

@@ -14,6 +14,7 @@ from srllm.generation import adapters, methods
 from srllm.generation import cache as gcache
 from srllm.cli import main
 from srllm.profiles import resolve
+from conftest import distinct_llama
 
 TEXTS = ["Women are bad at math.", "Old people cannot learn new technology.", "Why are men so loud?"]
 
@@ -26,21 +27,8 @@ def _private_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory):
-    """A random Llama of tiny-random-llama's shape whose greedy outputs differ per prompt (see test_generate)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from srllm.models import load_tokenizer
-
-    tok = load_tokenizer("tiny-random-llama")
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, initializer_range=0.3,
-                      tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("cli-llama")
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    """A random Llama of tiny-random-llama's shape whose greedy outputs differ per prompt (conftest.distinct_llama)."""
+    return distinct_llama(tmp_path_factory.mktemp("cli-llama"))[2]
 
 
 def _args(model_folder, *extra):

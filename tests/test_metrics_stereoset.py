@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from srllm.errors import SrllmError
+from conftest import distinct_llama
 from srllm.metrics import stereoset as ss
 
 REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "stereoset"
@@ -171,21 +172,9 @@ def _manual_score(model, tok, sentence):
 
 
 @pytest.fixture(scope="module")
-def distinct():
-    """tiny-random-llama's shape and tokenizer with larger random weights, so that what a token attends
-    to changes its log-probabilities well above float noise (the saved tiny model's are nearly flat)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from srllm.models import load_tokenizer
-
-    tok = load_tokenizer("tiny-random-llama")
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, initializer_range=0.3,
-                      tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
-    torch.manual_seed(0)
-    return LlamaForCausalLM(cfg).eval(), tok
+def distinct(tmp_path_factory):
+    """A random Llama whose log-probabilities depend on what each token attends to (conftest.distinct_llama)."""
+    return distinct_llama(tmp_path_factory.mktemp("distinct-llama"))[:2]
 
 
 def test_grouped_logprobs_equal_one_text_at_a_time(distinct):
