@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", metavar="DIR", help="peft adapter folder to load on top of the model")
     p.add_argument("--max-items", type=int, metavar="N", help="score at most N examples (round-robin over domains)")
     p.add_argument("--domains", nargs="+", metavar="D", help="only these domains (gender profession race religion)")
-    p.add_argument("--batch-size", type=int, default=16, help="sentences per forward pass (default 16)")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="items per forward pass, each item's candidates packed in one row (default 16)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--out", metavar="FILE", help="with a model: also write the predictions file here")
     p.add_argument("--results", metavar="FILE", help="also write the scores JSON here")

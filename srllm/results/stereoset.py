@@ -109,7 +109,8 @@ def run_stereoset(profile: Any = "cpu", *, max_items: int | None = None, systems
             adapter, merged = sr_llm_weights(prof)
             weights, extra = (str(merged), None) if merged is not None else (prof.model, adapter)
         started, t0 = time.time(), time.perf_counter()
-        # Likelihoods are one forward pass per batch, no decoding: "auto" (a decoding measurement) means 16 here.
+        # Likelihoods are one forward pass per batch, no decoding: "auto" (a decoding measurement) means 16 items
+        # (their 48 candidates, one packed row per item) here.
         bs = prof.generate.batch_size if isinstance(prof.generate.batch_size, int) else 16
         preds, path = model_predictions(weights, extra, max_items=n, batch_size=bs,
                                         device=prof.device, progress=progress)
