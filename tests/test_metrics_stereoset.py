@@ -211,6 +211,10 @@ def test_grouped_logprobs_equal_one_text_at_a_time(distinct):
     lp = torch.log_softmax(logits, -1)[row.reads[1], row.targets[1]].numpy()
     alone = grouped_token_logprobs(model, tok, [groups[0][1:2]], start_token=0)[0][0]
     assert not np.allclose(lp, alone, atol=1e-3)
+    with pytest.raises(SrllmError, match="group 1 text 0"):
+        grouped_token_logprobs(model, tok, [["fine"], ["", "fine"]])
+    with pytest.raises(SrllmError, match="group 1 has no texts"):
+        grouped_token_logprobs(model, tok, [["fine"], []])
 
 
 def test_intrasentence_predictions_geometric_mean_and_batching(tiny, gold):

@@ -65,22 +65,23 @@ def _model_device(model: Any) -> Any:
 
 
 def _encode(model: Any, tokenizer: Any, texts: Sequence[str], start_token: int | str | None,
-            max_length: int | None) -> list[list[int]]:
+            max_length: int | None, name: Callable[[int], str] = "text {}".format) -> list[list[int]]:
     """Token ids of each text (no special tokens) after the start token, each checked: a string, at
-    least one token to predict, no longer than ``max_length`` (default: the model's limit)."""
+    least one token to predict, no longer than ``max_length`` (default: the model's limit). An error
+    names the text by ``name(index)``."""
     start = start_token_id(tokenizer, start_token)
     limit = max_length or getattr(getattr(model, "config", None), "max_position_embeddings", None)
     encoded: list[list[int]] = []
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise SrllmError(f"text {i} is {type(text).__name__}, not a string")
+            raise SrllmError(f"{name(i)} is {type(text).__name__}, not a string")
         ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
         if start is not None:
             ids = [start] + ids
         if len(ids) < 2:  # nothing to predict: an empty text (or one token without a start token)
-            raise SrllmError(f"text {i} ({text[:40]!r}) has too few tokens to score")
+            raise SrllmError(f"{name(i)} ({text[:40]!r}) has too few tokens to score")
         if limit is not None and len(ids) > limit:
-            raise SrllmError(f"text {i} has {len(ids)} tokens (with the start token), more than the model's "
+            raise SrllmError(f"{name(i)} has {len(ids)} tokens (with the start token), more than the model's "
                              f"limit of {limit}; shorten it or pass a larger max_length")
         encoded.append(ids)
     return encoded
@@ -224,11 +225,14 @@ def grouped_token_logprobs(model: Any, tokenizer: Any, groups: Sequence[Sequence
 
     if batch_size < 1:
         raise SrllmError(f"batch_size must be >= 1, got {batch_size}")
-    flat = _encode(model, tokenizer, [t for g in groups for t in g], start_token, max_length)
+    empty = [gi for gi, g in enumerate(groups) if not g]
+    if empty:
+        raise SrllmError(f"group {empty[0]} has no texts")
+    where = [(gi, ti) for gi, g in enumerate(groups) for ti in range(len(g))]
+    flat = _encode(model, tokenizer, [t for g in groups for t in g], start_token, max_length,
+                   name=lambda i: "group {} text {}".format(*where[i]))
     packed, k = [], 0
     for g in groups:
-        if not g:
-            raise SrllmError(f"group {len(packed)} has no texts")
         packed.append(pack_group(flat[k:k + len(g)]))
         k += len(g)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

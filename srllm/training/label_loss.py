@@ -27,20 +27,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from srllm.training.model import causal_lm
+
 IGNORE_INDEX = -100
 # Causal-LM classes whose logits are the output layer applied to the decoder's last hidden state.
 PLAIN_HEAD_MODEL_TYPES = ("llama",)
 
 
-def _causal_lm(model: Any) -> Any:
-    """The ``*ForCausalLM`` under a peft wrapper (or ``model`` itself)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
 def applies_to(model: Any) -> bool:
     """Whether ``model`` (peft-wrapped or not) is a causal LM whose logits are the output layer applied to
     its last hidden state (a Llama-architecture model)."""
-    base = _causal_lm(model)
+    base = causal_lm(model)
     return (getattr(getattr(base, "config", None), "model_type", None) in PLAIN_HEAD_MODEL_TYPES
             and hasattr(base, "get_output_embeddings") and base.get_output_embeddings() is not None)
 
@@ -55,7 +52,7 @@ def labelled_positions_loss(model: Any, inputs: dict[str, Any], num_items_in_bat
     """
     import torch.nn.functional as F
 
-    base = _causal_lm(model)
+    base = causal_lm(model)
     labels = inputs["labels"]
     forward_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "logits_to_keep")}
     # The last of the hidden states is the final norm's output, the output layer's input.

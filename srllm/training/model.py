@@ -41,6 +41,11 @@ class GradientCheckError(SrllmError):
     """A trainable parameter received no (or an all-zero) gradient where one was expected."""
 
 
+def causal_lm(model: Any) -> Any:
+    """The ``*ForCausalLM`` under a peft wrapper, or ``model`` itself when it is not wrapped."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def linear4bit_layers(model: Any) -> list[tuple[str, Any]]:
     """Every bitsandbytes ``Linear4bit`` layer of ``model`` with its name; none when bitsandbytes is not installed."""
     try:

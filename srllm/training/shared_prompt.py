@@ -30,6 +30,7 @@ from typing import Any
 
 # Shortest shared start worth a separate forward pass: the generation side's bound.
 from srllm.generation.decoding import MIN_SHARED_TOKENS
+from srllm.training.model import causal_lm
 
 
 def shared_start_len(input_ids: Any, labels: Any, attention_mask: Any | None = None) -> int:
@@ -61,7 +62,7 @@ def shareable(model: Any) -> bool:
     Under several processes the Trainer passes a ``DistributedDataParallel`` wrapper, whose own
     forward must run for its gradient synchronisation; the shared start is then not used.
     """
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = causal_lm(model)
     return hasattr(base, "get_decoder")
 
 
@@ -74,7 +75,7 @@ def prompt_start_cache(model: Any, input_ids: Any, n: int) -> Any:
     """
     from transformers import DynamicCache
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = causal_lm(model)
     decoder = base.get_decoder()
     out = decoder(input_ids=input_ids[:1, :n], cache=DynamicCache(config=base.config), use_cache=True)
     b = input_ids.shape[0]

@@ -36,7 +36,7 @@ from srllm.profiles import resolve
 from srllm.runrecord import PowerMonitor, device_info, energy_record, package_versions, session_dict
 from srllm.training.config import TrainConfig, run_hash
 from srllm.training.model import (
-    GradientGuard, attach_method, load_base, load_init_adapter, merge_adapter, trainable_counts,
+    GradientGuard, attach_method, causal_lm, load_base, load_init_adapter, merge_adapter, trainable_counts,
 )
 from srllm.training.pairs import Collator, DataStats, data_hash, default_records, to_pairs, tokenize_pairs
 from srllm.training.runs import (
@@ -86,7 +86,7 @@ def _takes_logits_to_keep(model: Any) -> bool:
     """Whether the causal LM under ``model`` (a peft wrapper or not) accepts ``logits_to_keep``."""
     import inspect
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = causal_lm(model)
     return "logits_to_keep" in inspect.signature(type(base).forward).parameters
 
 
