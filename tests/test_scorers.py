@@ -552,6 +552,36 @@ def test_layer_features_are_the_sentence_embedding_at_the_last_layer_and_differ_
         layer_features(texts, 7)
 
 
+
+@pytest.mark.slow  # loads MiniLM
+def test_layer_features_run_only_the_layers_they_pool_and_equal_the_full_stack():
+    """Skipping the layers above the pooled one changes nothing (bitwise: the full encoder's
+    state at that layer, pooled the same way), the shared model gets its full stack back, and
+    the encoder really runs fewer layers inside the context."""
+    import numpy as np
+    import torch
+
+    from srllm.scoring.embed import first_layers, layer_features, load_embedder
+
+    texts = ["Women are too emotional to be good engineers.", "Hi.",
+             "Older staff struggle with new software, a manager said, though the training logs say otherwise."]
+    model = load_embedder()
+    transformer, tok = model[0].auto_model, model.tokenizer
+    batch = tok(texts, padding=True, truncation=True, max_length=model.max_seq_length, return_tensors="pt")
+    with torch.inference_mode():
+        full = transformer(**batch, output_hidden_states=True).hidden_states
+        with first_layers(transformer, 2):
+            cut = transformer(**batch, output_hidden_states=True).hidden_states
+    assert len(full) == 7 and len(cut) == 3
+    assert torch.equal(cut[2], full[2])
+    assert len(transformer.encoder.layer) == 6
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    pooled = torch.nn.functional.normalize((full[4] * mask).sum(1) / mask.sum(1), dim=-1).numpy()
+    order = sorted(range(3), key=lambda i: len(texts[i]))
+    feats = layer_features([texts[i] for i in order], 4)  # one batch, padded like `batch` above
+    assert np.array_equal(feats[[order.index(i) for i in range(3)]], pooled)
+    assert len(transformer.encoder.layer) == 6
+
 def test_bias_classifier_reads_the_layer_the_committed_choice_picked(repo_root):
     """``FEATURE_LAYER`` is the layer ``benchmarks/judge_layers.py`` chose by its rule (highest CMD dev
     accuracy, ties to pair cross-validation), recomputed here from the committed rows; the rule never
