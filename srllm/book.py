@@ -41,6 +41,7 @@ import yaml
 from srllm.cache import atomic_write_text, cache_dir, file_hash, stable_hash
 from srllm.errors import SrllmError
 from srllm.generation.baselines import BASELINES, seq2seq_source
+from srllm.kernels import MATPLOTLIBRC, ReadyKernel, kernel_manager_class, prewarm_source
 from srllm.perf import children_peak_rss_mib, peak_rss_mib
 from srllm.profiles import get_profile
 from srllm.quiet import quiet_environment
@@ -332,47 +333,25 @@ def _source_index(executed: Path, index: int) -> int:
     return index - added
 
 
-def kernel_manager_class() -> Any:
-    """The jupyter_client kernel manager the book's notebooks run under: local IPC sockets where the OS has them.
-
-    ipykernel 7 prints "Kernel is running over TCP without encryption" on the terminal
-    for every kernel started over the default loopback TCP ports, a dozen lines of
-    noise per ``make book``. The book's kernels are always local, so on POSIX systems
-    they talk over Unix-domain sockets (jupyter_client's ``ipc`` transport; the socket
-    files live in Jupyter's runtime folder and are removed at shutdown) and the
-    warning does not apply. Windows has no ``ipc`` transport and keeps TCP.
-    """
-    from jupyter_client.manager import KernelManager
-
-    if os.name != "posix":
-        return KernelManager
-
-    class IpcKernelManager(KernelManager):
-        def __init__(self, **kw: Any) -> None:
-            kw.setdefault("transport", "ipc")
-            super().__init__(**kw)
-
-    return IpcKernelManager
-
-
-def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path) -> None:
+def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], cwd: Path, km: Any = None) -> None:
     """Run one notebook with papermill; on failure raise :class:`NotebookFailed`.
 
+    ``km``: the manager of a kernel already started for it (:class:`srllm.kernels.ReadyKernel`),
+    or None: papermill starts one with the same environment.
     The partial executed copy stays at ``dst`` for inspection.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     dst.parent.mkdir(parents=True, exist_ok=True)
-    style = Path(__file__).with_name("style") / "matplotlibrc"  # legible figure fonts at page width
     saved_rc = os.environ.get("MATPLOTLIBRC")
-    os.environ["MATPLOTLIBRC"] = str(style)
+    os.environ["MATPLOTLIBRC"] = str(MATPLOTLIBRC)  # legible figure fonts at page width
     nb = with_setup_cell(src)
     try:
         with quiet_environment():  # the kernel inherits it: no bars, warnings or log lines
             pm.execute_notebook(nb, str(dst), parameters=parameters, kernel_name="python3",
                                 cwd=str(cwd), progress_bar=False, log_output=False,
-                                kernel_manager_class=kernel_manager_class())
+                                kernel_manager_class=kernel_manager_class(), km=km)
     except PapermillExecutionError as exc:
         source = (exc.source or "").strip().splitlines()
         head = "\n      ".join(source[:6]) + ("\n      ..." if len(source) > 6 else "")
@@ -456,34 +435,53 @@ def build_book(profile: str = "cpu", *, only: list[str] | None = None, force: bo
     notebooks = list_notebooks(root)
     if only:
         notebooks = [nb for nb in notebooks if any(o in nb.stem for o in only)]
-    for nb in notebooks:
-        dst = out_dir / nb.name
-        key = notebook_key(nb, profile, params, fingerprint, root, caps)
-        t0 = time.perf_counter()
-        cached = not force and dst.exists() and keys.get(nb.name) == key
-        if not cached:
-            print(f"[srllm book] executing {nb.name} (profile={profile})", flush=True)
-            keys.pop(nb.name, None)
-            atomic_write_text(keys_path, json.dumps(keys, indent=1))
-            execute_notebook(nb, dst, params, cwd=root / "notebooks")
-            moved = clean_executed(dst, root, root / LOG_DIR / f"{nb.stem}.log")
-            if moved["stderr"] or moved["widgets"]:
-                print(f"[srllm book] {nb.name}: {moved['stderr']} stderr and {moved['widgets']} widget outputs "
-                      f"moved to {LOG_DIR / (nb.stem + '.log')}", flush=True)
-            keys[nb.name] = key
-            atomic_write_text(keys_path, json.dumps(keys, indent=1))
-        else:
-            print(f"[srllm book] {nb.name}: unchanged, reusing executed copy", flush=True)
-        t = StageTiming(nb.stem, time.perf_counter() - t0, cached)
-        prev = status.get(nb.name, {})
-        status[nb.name] = {"title": _notebook_title(nb), "profile": profile,
-                           "model": prev.get("model", model) if cached else model, "cached": cached,
-                           "seconds": prev.get("seconds", t.seconds) if cached else round(t.seconds, 1),
-                           "date": prev.get("date", "") if cached else _dt.date.today().isoformat(),
-                           "capabilities": caps}
-        atomic_write_text(status_path, json.dumps(status, indent=1))
-        timings.append(t)
-        _log_timing(root, profile, t)
+    key_of = {nb.name: notebook_key(nb, profile, params, fingerprint, root, caps) for nb in notebooks}
+    to_run = [nb for nb in notebooks
+              if force or not (out_dir / nb.name).exists() or keys.get(nb.name) != key_of[nb.name]]
+    # Each notebook's kernel starts (and imports) while the notebook before it runs (srllm.kernels).
+    ready = ReadyKernel(root / "notebooks", prewarm_source(to_run[0])) if to_run else None
+    stopping = []
+    try:
+        for nb in notebooks:
+            dst = out_dir / nb.name
+            key = key_of[nb.name]
+            t0 = time.perf_counter()
+            cached = nb not in to_run
+            if not cached:
+                print(f"[srllm book] executing {nb.name} (profile={profile})", flush=True)
+                keys.pop(nb.name, None)
+                atomic_write_text(keys_path, json.dumps(keys, indent=1))
+                km = ready.take()
+                after = to_run.index(nb) + 1
+                ready = ReadyKernel(root / "notebooks", prewarm_source(to_run[after])) if after < len(to_run) else None
+                try:
+                    execute_notebook(nb, dst, params, cwd=root / "notebooks", km=km)
+                finally:
+                    if km is not None:
+                        stopping.append(ReadyKernel.stop(km))
+                moved = clean_executed(dst, root, root / LOG_DIR / f"{nb.stem}.log")
+                if moved["stderr"] or moved["widgets"]:
+                    print(f"[srllm book] {nb.name}: {moved['stderr']} stderr and {moved['widgets']} widget outputs "
+                          f"moved to {LOG_DIR / (nb.stem + '.log')}", flush=True)
+                keys[nb.name] = key
+                atomic_write_text(keys_path, json.dumps(keys, indent=1))
+            else:
+                print(f"[srllm book] {nb.name}: unchanged, reusing executed copy", flush=True)
+            t = StageTiming(nb.stem, time.perf_counter() - t0, cached)
+            prev = status.get(nb.name, {})
+            status[nb.name] = {"title": _notebook_title(nb), "profile": profile,
+                               "model": prev.get("model", model) if cached else model, "cached": cached,
+                               "seconds": prev.get("seconds", t.seconds) if cached else round(t.seconds, 1),
+                               "date": prev.get("date", "") if cached else _dt.date.today().isoformat(),
+                               "capabilities": caps}
+            atomic_write_text(status_path, json.dumps(status, indent=1))
+            timings.append(t)
+            _log_timing(root, profile, t)
+    finally:
+        if ready is not None:  # a failed or interrupted build leaves no kernel behind
+            ready.close()
+        for thread in stopping:
+            thread.join()
 
     write_status_page(root, status)
     html_index = root / "_build" / "html" / "index.html"
