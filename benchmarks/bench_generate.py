@@ -196,6 +196,7 @@ def main() -> int:
     theirs_ids: list[list[int]] = []
     t_ours = t_theirs = 0.0
     ours_tokens = screened = uncertified = prefill_tokens = 0
+    prefill_s = decode_s = 0.0
     with RssSampler() as rss:
         for start in range(0, len(prompts), chunk):
             part = prompts[start:start + chunk]
@@ -213,6 +214,8 @@ def main() -> int:
                                        screen_head=not args.no_screen_head)
             ours_tokens += st["new_tokens"]
             prefill_tokens += st.get("prefill_tokens", 0)
+            prefill_s += st.get("prefill_seconds", 0.0)
+            decode_s += st.get("decode_seconds", 0.0)
             screened += st.get("screened_rows", 0)
             uncertified += st.get("screen_uncertified_k32", 0)
             t_ours += time.perf_counter() - t
@@ -258,7 +261,8 @@ def main() -> int:
     print(f"theirs (one generate per text): {t_theirs:.1f} s = {r_theirs:.2f} rows/s, {tok_theirs:.1f} new tokens/s, "
           f"peak RSS {rss.peaks.get('theirs', 0) / 1024:.0f} MiB")
     print(f"ours (batched generate_texts):  {t_ours:.1f} s = {r_ours:.2f} rows/s, {tok_ours:.1f} new tokens/s, "
-          f"peak RSS {rss.peaks.get('ours', 0) / 1024:.0f} MiB")
+          f"peak RSS {rss.peaks.get('ours', 0) / 1024:.0f} MiB; of its time, {prefill_s:.1f} s encoding the prompts "
+          f"and {decode_s:.1f} s decoding")
     print(f"float32 ceiling: the decoder's linear layers alone need {ceiling['ceiling_gflop']:.0f} GFLOP for the "
           f"{ceiling['ceiling_tokens']} tokens ours computes ({prefill_tokens} prompt, {ours_tokens} new), at least "
           f"{ceiling['ceiling_seconds']:.1f} s at this machine's best float32 rate for them "
@@ -277,7 +281,8 @@ def main() -> int:
         "ours_screened_head": bool(screened), "ours_screened_choices": screened,
         "ours_choices_beyond_32_candidates": uncertified, "ours_share_prefix": not args.no_share_prefix,
         "theirs_settings": "model.generate per text, float32, greedy, same stop ids and max_new_tokens",
-        "ours_prefill_tokens": prefill_tokens, **ceiling},
+        "ours_prefill_tokens": prefill_tokens, "ours_prefill_seconds": prefill_s, "ours_decode_seconds": decode_s,
+        **ceiling},
         ratio=r_ours / r_theirs, ratio_label="batched generate_texts / one generate per text (rows/s)")
     print(f"speed-up ours/theirs: {r_ours / r_theirs:.2f}x rows/s (target >= 10x); identical outputs "
           f"{sum(same)}/{len(same)} = {share:.1%}")

@@ -29,6 +29,8 @@ def test_bench_generate_prints_ratio_and_identical_share_last(tmp_path, repo_roo
     # the float32 ceiling counts every token ours computes, and ours' share of it is its ratio over the bound
     assert m["ceiling_tokens"] == m["ours_prefill_tokens"] + m["ours_new_tokens"] and m["ours_prefill_tokens"] > 0
     assert m["ceiling_ratio"] > 0 and m["ours_share_of_ceiling"] == pytest.approx(rec["ratio"] / m["ceiling_ratio"])
+    assert 0 < m["ours_prefill_seconds"] and 0 < m["ours_decode_seconds"]
+    assert m["ours_prefill_seconds"] + m["ours_decode_seconds"] <= m["ours_seconds"]
     assert "float32 ceiling:" in out.stdout
     last = out.stdout.strip().splitlines()[-1]
     assert re.fullmatch(rf"speed-up ours/theirs: {rec['ratio']:.2f}x rows/s \(target >= 10x\); identical outputs "

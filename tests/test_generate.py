@@ -458,6 +458,9 @@ def test_stats_count_tokens_and_only_computed_rows_are_logged_as_work(diverse, t
     # one padded pass over every row would have computed)
     assert stats["prefill_tokens"] <= stats["prefill_padded_tokens"]
     assert stats["prefill_padded_tokens"] >= stats["prefill_tokens"] > 3
+    # the decoder's time, split in encoding the prompts and decoding, is within the call's time
+    assert stats["prefill_seconds"] > 0 and stats["decode_seconds"] > 0
+    assert stats["prefill_seconds"] + stats["decode_seconds"] <= stats["seconds"]
     (row,) = read_work_log(tmp_path / "work-log.jsonl")
     assert row["kind"] == "generation" and row["rows"] == 3 and row["new_tokens"] == stats["new_tokens"]
     gen.generate_texts(model, tok, prompts, max_new_tokens=6, batch_size=2, cache_path=cache, progress=False)

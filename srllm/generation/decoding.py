@@ -212,6 +212,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
                    logits_to_keep=1)
         return out.logits[:, -1, :].float().argmax(dim=-1)
 
+    t_start = time.perf_counter()
     # 1. shared start, once
     ctx = probe
     if shared:
@@ -260,6 +261,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
         computed += g * w
     pos = torch.tensor([n_ctx + len(r) for r in rest], dtype=torch.long, device=device)  # each row's next position
 
+    t_decode = time.perf_counter()
     # 3. decode together
     outs: list[list[int]] = [[] for _ in rows]
     active = list(range(b))  # row index of each batch slot
@@ -292,6 +294,8 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
         stats["decode_row_steps"] = stats.get("decode_row_steps", 0) + row_steps
         stats["prefill_tokens"] = stats.get("prefill_tokens", 0) + shared + sum(len(r) for r in rest)
         stats["prefill_padded_tokens"] = stats.get("prefill_padded_tokens", 0) + shared + computed
+        stats["prefill_seconds"] = stats.get("prefill_seconds", 0.0) + t_decode - t_start
+        stats["decode_seconds"] = stats.get("decode_seconds", 0.0) + time.perf_counter() - t_decode
     return outs
 
 
@@ -307,7 +311,9 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
     ``cache_path``: a JSONL file of finished rows for this model/adapter/format/decoding
     key-set (see :func:`generation_cache_path`); rows already there are reused and
     new rows are appended and flushed after every batch. ``stats``, when a dict, is
-    filled with ``cached``, ``generated`` (unique prompts), ``seconds`` and ``rows_per_s``.
+    filled with ``cached``, ``generated`` (unique prompts), ``seconds`` and ``rows_per_s``, and the
+    decoder's counts (``prefill_tokens``, ``decode_steps``, ...) and split of time (``prefill_seconds``,
+    ``decode_seconds``).
     ``batch_size``: rows decoded together, or ``"auto"`` for :func:`pick_batch_size`'s
     measured choice for this machine (outputs do not depend on it).
     ``share_prefix``: encode the prompt start that a batch's rows share once (see
