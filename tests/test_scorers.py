@@ -570,11 +570,11 @@ def test_layer_features_run_only_the_layers_they_pool_and_equal_the_full_stack()
     batch = tok(texts, padding=True, truncation=True, max_length=model.max_seq_length, return_tensors="pt")
     with torch.inference_mode():
         full = transformer(**batch, output_hidden_states=True).hidden_states
-        with first_layers(transformer, 2):
-            cut = transformer(**batch, output_hidden_states=True).hidden_states
-    assert len(full) == 7 and len(cut) == 3
-    assert torch.equal(cut[2], full[2])
-    assert len(transformer.encoder.layer) == 6
+        for n in (0, 2, 6):
+            with first_layers(transformer, n):
+                assert len(transformer.encoder.layer) == n
+                assert torch.equal(transformer(**batch).last_hidden_state, full[n])
+    assert len(full) == 7 and len(transformer.encoder.layer) == 6
     mask = batch["attention_mask"].unsqueeze(-1).float()
     pooled = torch.nn.functional.normalize((full[4] * mask).sum(1) / mask.sum(1), dim=-1).numpy()
     order = sorted(range(3), key=lambda i: len(texts[i]))

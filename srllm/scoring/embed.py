@@ -75,7 +75,7 @@ def layer_features(texts: Sequence[str], layer: int, batch_size: int = 64) -> An
             idx = order[start:start + batch_size]
             batch = tok([texts[i] for i in idx], padding=True, truncation=True,
                         max_length=model.max_seq_length, return_tensors="pt")
-            hidden = transformer(**batch, output_hidden_states=True).hidden_states[layer]
+            hidden = transformer(**batch).last_hidden_state  # the output of layer `layer` (see first_layers)
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             out[idx] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
@@ -84,11 +84,14 @@ def layer_features(texts: Sequence[str], layer: int, batch_size: int = 64) -> An
 
 @contextlib.contextmanager
 def first_layers(transformer: Any, n: int) -> Iterator[None]:
-    """Within the context, ``transformer`` (a BERT-style encoder) runs only its first ``n`` layers.
+    """Within the context, ``transformer`` (a BERT-style encoder) runs only its first ``n`` layers,
+    so its ``last_hidden_state`` is the output of layer ``n`` (0: the embeddings).
 
     :func:`layer_features` pools layer ``n``; the layers after it do not change that layer's
     states, so skipping them gives the same features (bitwise, tested) for less work: with the
-    bias classifier's layer 4 of MiniLM's 6, a third of the encoder. The model is shared with
+    bias classifier's layer 4 of MiniLM's 6, a third of the encoder. The last hidden state is
+    read rather than ``output_hidden_states``, whose hooks transformers installs once, on the
+    layers present at the first such call. The model is shared with
     :mod:`srllm.metrics.similarity`, so its full stack is restored on exit.
     """
     layers = transformer.encoder.layer
