@@ -45,6 +45,19 @@ def tiny_model():
     return load_model("tiny-random-llama", device="cpu")
 
 
+def write_notebook(path: Path, cells: list[str]) -> None:
+    """A python3 notebook at ``path``: a ``parameters`` cell (``profile``, ``seed``), then ``cells`` as code cells.
+    A plain function (``from conftest import write_notebook``) for the book runner's tests."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "cpu"\nseed = 42')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
 def distinct_llama(folder: Path):
     """tiny-random-llama's shape and tokenizer with larger random weights, saved in ``folder``:
     ``(model, tokenizer, folder)``.

@@ -9,17 +9,9 @@ import nbformat
 import pytest
 import yaml
 
+from conftest import write_notebook
 from srllm.book import NotebookFailed, build_book, filtered_toc
 from srllm.errors import SrllmError
-
-
-def _notebook(path, cells):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('profile = "cpu"\nseed = 42')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, str(path))
 
 
 @pytest.fixture
@@ -36,8 +28,8 @@ def mini_repo(tmp_path, repo_root):
 
 
 def test_failing_notebook_names_notebook_and_cell_and_keeps_partial_copy(mini_repo):
-    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["x = 1 + 1"])
-    _notebook(mini_repo / "notebooks" / "02_bad.ipynb", ["y = 2", "raise ValueError('planted failure')"])
+    write_notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["x = 1 + 1"])
+    write_notebook(mini_repo / "notebooks" / "02_bad.ipynb", ["y = 2", "raise ValueError('planted failure')"])
     with pytest.raises(NotebookFailed) as info:
         build_book("smoke", root=mini_repo, build_html=False)
     msg = str(info.value)
@@ -52,7 +44,7 @@ def test_failing_notebook_names_notebook_and_cell_and_keeps_partial_copy(mini_re
 
 def test_unchanged_notebooks_are_reused_and_changes_rerun(mini_repo):
     nb = mini_repo / "notebooks" / "01_ok.ipynb"
-    _notebook(nb, ["print(profile)"])
+    write_notebook(nb, ["print(profile)"])
     first = build_book("smoke", root=mini_repo, build_html=False)
     assert [t.cached for t in first.timings] == [False]
     executed = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
@@ -61,7 +53,7 @@ def test_unchanged_notebooks_are_reused_and_changes_rerun(mini_repo):
     assert [t.cached for t in second.timings] == [True]
     third = build_book("cpu", root=mini_repo, build_html=False)  # another profile is another input
     assert [t.cached for t in third.timings] == [False]
-    _notebook(nb, ["print('changed', profile)"])
+    write_notebook(nb, ["print('changed', profile)"])
     fourth = build_book("cpu", root=mini_repo, build_html=False)
     assert [t.cached for t in fourth.timings] == [False]
     log = (mini_repo / "runs" / "book-runs.jsonl").read_text().splitlines()
@@ -70,7 +62,7 @@ def test_unchanged_notebooks_are_reused_and_changes_rerun(mini_repo):
 
 def test_declared_input_files_rerun_the_notebook_when_they_change(mini_repo):
     nb_path = mini_repo / "notebooks" / "01_ok.ipynb"
-    _notebook(nb_path, ["print(open('../results/r.json').read())"])
+    write_notebook(nb_path, ["print(open('../results/r.json').read())"])
     nb = nbformat.read(str(nb_path), as_version=4)
     nb.metadata["srllm"] = {"inputs": ["results/*.json"]}
     nbformat.write(nb, str(nb_path))
@@ -103,7 +95,7 @@ def test_executed_copy_is_cleaned_of_noise_paths_and_code(mini_repo):
     from srllm.cache import cache_dir as cache_root
 
     cache = str(cache_root())
-    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", [
+    write_notebook(mini_repo / "notebooks" / "01_ok.ipynb", [
         "import sys, warnings\nfrom myst_nb import glue",
         "warnings.warn('planted FutureWarning', FutureWarning)\nprint('progress 50%', file=sys.stderr)\nprint('kept')",
         f"print('run folder {cache}/runs/abc123 and ' + {str(mini_repo)!r} + '/notebooks/x.csv')",
@@ -137,7 +129,7 @@ def test_executed_copy_is_cleaned_of_noise_paths_and_code(mini_repo):
 def test_status_record_and_page_list_every_notebook_with_cache_state(mini_repo):
     from srllm.book import capabilities
 
-    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["x = 1"])
+    write_notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["x = 1"])
     build_book("smoke", root=mini_repo, build_html=False)
     build_book("smoke", root=mini_repo, build_html=False)
     status = json.loads((mini_repo / "book/executed/_status.json").read_text())
@@ -149,7 +141,7 @@ def test_status_record_and_page_list_every_notebook_with_cache_state(mini_repo):
 
 
 def test_network_capabilities_are_part_of_the_cache_key(mini_repo, monkeypatch):
-    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["x = 1"])
+    write_notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["x = 1"])
     assert [t.cached for t in build_book("smoke", root=mini_repo, build_html=False).timings] == [False]
     assert [t.cached for t in build_book("smoke", root=mini_repo, build_html=False).timings] == [True]
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")  # another scorer could now run
@@ -168,7 +160,7 @@ def test_book_config_copyright_is_the_build_year(mini_repo):
 
 
 def test_kernels_draw_figures_with_the_books_legible_style(mini_repo):
-    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["import matplotlib\nprint('font', matplotlib.rcParams['font.size'])"])
+    write_notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["import matplotlib\nprint('font', matplotlib.rcParams['font.size'])"])
     build_book("smoke", root=mini_repo, build_html=False)
     nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
     assert "font 12.0" in json.dumps([c.get("outputs") for c in nb.cells])
@@ -179,7 +171,7 @@ def test_plain_tables_on_pages_show_at_most_four_significant_digits(mini_repo):
 
     assert [page_float(v) for v in (22.916667, 0.000042, 0.402159, -49.597841, 12345.678, 0.0, -0.06105, 0.002906)] \
         == ["22.92", "4.20e-05", "0.4022", "-49.6", "12,345.7", "0", "-0.0611", "2.91e-03"]
-    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["import pandas as pd\npd.DataFrame({'rate': [22.916667]})"])
+    write_notebook(mini_repo / "notebooks" / "01_ok.ipynb", ["import pandas as pd\npd.DataFrame({'rate': [22.916667]})"])
     build_book("smoke", root=mini_repo, build_html=False)
     nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
     html = json.dumps([c.get("outputs") for c in nb.cells])
@@ -191,7 +183,7 @@ def test_long_texts_in_plain_tables_are_cut_on_pages(mini_repo):
     from srllm.report import PAGE_TEXT_CHARS
 
     long_text = "word " * 100
-    _notebook(mini_repo / "notebooks" / "01_ok.ipynb", [f"import pandas as pd\npd.DataFrame({{'text': [{long_text!r}]}})"])
+    write_notebook(mini_repo / "notebooks" / "01_ok.ipynb", [f"import pandas as pd\npd.DataFrame({{'text': [{long_text!r}]}})"])
     build_book("smoke", root=mini_repo, build_html=False)
     nb = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)
     shown = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
@@ -202,7 +194,7 @@ def test_long_texts_in_plain_tables_are_cut_on_pages(mini_repo):
 def test_kernels_run_over_local_sockets_without_the_tcp_warning(mini_repo, capfd):
     """On POSIX the book's kernels use IPC sockets, so ipykernel's unencrypted-TCP warning
     does not fill the terminal once per notebook."""
-    _notebook(mini_repo / "notebooks" / "01_ok.ipynb",
+    write_notebook(mini_repo / "notebooks" / "01_ok.ipynb",
               ["from ipykernel.kernelapp import IPKernelApp\nprint('transport', IPKernelApp.instance().transport)"])
     build_book("smoke", root=mini_repo, build_html=False)
     executed = nbformat.read(str(mini_repo / "book/executed/01_ok.ipynb"), as_version=4)

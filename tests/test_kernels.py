@@ -11,6 +11,7 @@ import nbformat
 import pytest
 import yaml
 
+from conftest import write_notebook
 from srllm.book import build_book
 from srllm.kernels import ReadyKernel, prewarm_source
 
@@ -24,18 +25,9 @@ def _alive(pid: int) -> bool:
         return fh.read().split(") ")[-1][0] != "Z"
 
 
-def _write(path, cells):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('profile = "cpu"')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, str(path))
-
-
 def test_prewarm_source_loads_the_notebooks_imports_and_defines_no_name(tmp_path):
     nb = tmp_path / "n.ipynb"
-    _write(nb, ["%matplotlib inline\nimport wave\nfrom fractions import Fraction as F\nx = 1",
+    write_notebook(nb, ["%matplotlib inline\nimport wave\nfrom fractions import Fraction as F\nx = 1",
                 "%%bash\necho hi", "from . import sibling", "import wave\nprint(x)\nif x:\n    import colorsys"])
     src = prewarm_source(nb)
     assert "import wave" in src and "from fractions import Fraction as F" in src
@@ -46,7 +38,7 @@ def test_prewarm_source_loads_the_notebooks_imports_and_defines_no_name(tmp_path
     exec(src, namespace)
     assert set(namespace) == {"__builtins__"}
     assert "wave" in sys.modules and "fractions" in sys.modules
-    _write(nb, ["print(1)"])
+    write_notebook(nb, ["print(1)"])
     assert prewarm_source(nb) == ""
 
 
@@ -60,9 +52,9 @@ def three_notebooks(tmp_path, repo_root):
     probe = ("import os, sys\nprint(json.dumps({'pid': os.getpid(), 'preloaded': 'wave' in sys.modules, "
              "'quiet': os.environ.get('SRLLM_QUIET'), 'rc': os.environ.get('MATPLOTLIBRC', ''), 'names': "
              "sorted(n for n in globals() if not n.startswith('_') and n not in ('In', 'Out', 'exit', 'quit', 'open', "
-             "'get_ipython', 'profile', 'book_display'))}))")
+             "'get_ipython', 'profile', 'seed', 'book_display'))}))")
     for i in (1, 2, 3):
-        _write(tmp_path / "notebooks" / f"0{i}_n.ipynb", ["import json\n" + probe, "import wave"])
+        write_notebook(tmp_path / "notebooks" / f"0{i}_n.ipynb", ["import json\n" + probe, "import wave"])
     return tmp_path
 
 
