@@ -6,8 +6,8 @@ kernel to start and then spend its first cells importing torch, transformers and
 (about 4 s a notebook on a 2-core machine), and papermill waited for each kernel to stop
 before the next could start. :class:`ReadyKernel` does that work while the previous notebook
 runs: it starts the kernel in a background thread and loads the modules the notebook imports
-(:func:`prewarm_source`), silently (no output, no execution count). Papermill then runs the notebook in that kernel,
-and the kernel is stopped in the background. The notebook's cells run unchanged, and the
+(:func:`prewarm_source`), silently (no output, no execution count). Papermill then runs the
+notebook in that kernel, and the kernel is stopped in the background. The notebook's cells run unchanged, and the
 book's per-notebook times still add up to the wall time of the notebooks' stage: the start of
 a kernel is inside the time of the notebook it overlaps.
 """
@@ -56,6 +56,7 @@ def prewarm_source(notebook: Path) -> str:
         return ""
     body = "".join(f"    {line}\n" for line in lines)
     return f"def _srllm_prewarm():\n{body}\n_srllm_prewarm()\ndel _srllm_prewarm\n"
+
 
 #: The book's figure style (legible fonts at page width), read by matplotlib at import.
 MATPLOTLIBRC = Path(__file__).with_name("style") / "matplotlibrc"
