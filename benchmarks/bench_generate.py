@@ -13,7 +13,9 @@ default), greedily, with the same stop tokens and the same ``max_new_tokens``:
   finishing at its own end-of-sequence token, each next token picked by the
   output layer screened in bfloat16 and decided in float32 where the CPU has
   native bfloat16 (:mod:`srllm.generation.greedy_head`; the float32 layer's
-  tokens); the batch size measured for this
+  tokens), and, once a batch is down to a few rows, the tokens each row is likely
+  to copy from its prompt checked in one pass (:mod:`srllm.generation.drafting`;
+  the greedy tokens); the batch size measured for this
   machine (``--batch-size auto``, :func:`srllm.generation.pick_batch_size`, measured
   once before the timing and stored). No cache file, so no output is reused.
 
@@ -159,6 +161,7 @@ def main() -> int:
     ap.add_argument("--no-share-prefix", action="store_true", help="ours without encoding the shared prompt start once")
     ap.add_argument("--no-screen-head", action="store_true",
                     help="ours with the plain float32 output layer (no bfloat16 screening)")
+    ap.add_argument("--no-draft", action="store_true", help="ours without prompt-lookup drafts (one token a pass)")
     args = ap.parse_args()
     if args.max_new_tokens is None:
         from srllm.profiles import get_profile
@@ -195,7 +198,7 @@ def main() -> int:
     ours_out: list[str] = []
     theirs_ids: list[list[int]] = []
     t_ours = t_theirs = 0.0
-    ours_tokens = screened = uncertified = prefill_tokens = 0
+    ours_tokens = screened = uncertified = prefill_tokens = drafted = kept_drafts = passes = 0
     prefill_s = decode_s = 0.0
     with RssSampler() as rss:
         for start in range(0, len(prompts), chunk):
@@ -211,7 +214,10 @@ def main() -> int:
             ours_out += generate_texts(model, tok, part, max_new_tokens=args.max_new_tokens,
                                        batch_size=batch_size, progress=False, stats=st,
                                        share_prefix=not args.no_share_prefix,
-                                       screen_head=not args.no_screen_head)
+                                       screen_head=not args.no_screen_head, draft=not args.no_draft)
+            drafted += st.get("drafted_tokens", 0)
+            kept_drafts += st.get("accepted_draft_tokens", 0)
+            passes += st.get("decode_steps", 0)
             ours_tokens += st["new_tokens"]
             prefill_tokens += st.get("prefill_tokens", 0)
             prefill_s += st.get("prefill_seconds", 0.0)
@@ -252,6 +258,8 @@ def main() -> int:
     print("ours' output layer: " + (f"screened in bfloat16, decided in float32 for {screened} token choices "
                                      f"({uncertified} needed more than 32 candidates)" if screened else
                                      "plain float32 (no screening: turned off, or no native bfloat16 here)"))
+    print("ours' drafts: " + (f"{kept_drafts} of {drafted} drafted tokens accepted, {passes} decoding passes"
+                              if not args.no_draft else "off (one token a pass)"))
     print(f"identical outputs: {sum(same)}/{len(same)} = {share:.1%} (target >= 95%)")
     for i, ok in enumerate(same):
         if not ok:
@@ -281,6 +289,8 @@ def main() -> int:
         "ours_screened_head": bool(screened), "ours_screened_choices": screened,
         "ours_choices_beyond_32_candidates": uncertified, "ours_share_prefix": not args.no_share_prefix,
         "theirs_settings": "model.generate per text, float32, greedy, same stop ids and max_new_tokens",
+        "ours_draft": not args.no_draft, "ours_drafted_tokens": drafted, "ours_accepted_draft_tokens": kept_drafts,
+        "ours_decode_passes": passes,
         "ours_prefill_tokens": prefill_tokens, "ours_prefill_seconds": prefill_s, "ours_decode_seconds": decode_s,
         **ceiling},
         ratio=r_ours / r_theirs, ratio_label="batched generate_texts / one generate per text (rows/s)")

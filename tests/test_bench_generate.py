@@ -30,6 +30,9 @@ def test_bench_generate_prints_ratio_and_identical_share_last(tmp_path, repo_roo
     assert m["ceiling_tokens"] == m["ours_prefill_tokens"] + m["ours_new_tokens"] and m["ours_prefill_tokens"] > 0
     assert m["ceiling_ratio"] > 0 and m["ours_share_of_ceiling"] == pytest.approx(rec["ratio"] / m["ceiling_ratio"])
     assert 0 < m["ours_prefill_seconds"] and 0 < m["ours_decode_seconds"]
+    # ours drafts by default and records what it drafted and kept
+    assert m["ours_draft"] is True and 0 <= m["ours_accepted_draft_tokens"] <= m["ours_drafted_tokens"]
+    assert 0 < m["ours_decode_passes"] and "ours' drafts:" in out.stdout
     assert m["ours_prefill_seconds"] + m["ours_decode_seconds"] <= m["ours_seconds"]
     assert "float32 ceiling:" in out.stdout
     last = out.stdout.strip().splitlines()[-1]

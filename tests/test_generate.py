@@ -97,7 +97,7 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
     shared = decoding.common_prefix_len(rows)
     assert shared >= decoding.MIN_SHARED_TOKENS and all(r[:shared] == rows[0][:shared] for r in rows)
     assert rows[0][shared] != rows[1][shared] or rows[0][shared] != rows[2][shared]
-    free = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[], pad_id=tok.pad_token_id)
+    free = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[], pad_id=tok.pad_token_id, draft=False)
     # Make row 0's third token a stop token (one no other row emits before its own end).
     stop = free[0][2]
     assert all(stop not in o[:3] for o in free[1:])
@@ -110,7 +110,7 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
 
     monkeypatch.setattr(type(model.get_decoder()), "forward", spy)
     monkeypatch.setattr(decoding, "COMPACT_SHARE", 0.0)  # drop a finished row at once
-    got = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
+    got = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id, draft=False)
     monkeypatch.undo()
     assert got[0] == free[0][:3]  # ends with the stop token
     assert calls[0] == (1, shared)  # the shared start, once
@@ -125,7 +125,8 @@ def test_shared_start_is_encoded_once_and_ended_rows_leave_the_batch(diverse, mo
     # With the default share, one finished row of five stays in the batch (its tokens ignored): same tokens.
     calls.clear()
     monkeypatch.setattr(type(model.get_decoder()), "forward", spy)
-    lazy = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id)
+    lazy = decoding._greedy_batch(model, rows, max_new_tokens=8, stops=[stop], pad_id=tok.pad_token_id,
+                                  draft=False)
     monkeypatch.undo()
     assert lazy == got and min(c[0] for c in calls[1 + len(groups):]) == len(rows)
     # Same tokens as transformers' generate one prompt at a time with that stop token.

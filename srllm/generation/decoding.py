@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from srllm.generation.batching import resolve_batch_size
+from srllm.generation.drafting import DRAFT_BUDGET, DRAFT_TOKENS, accepted, draft_width, find_draft
 from srllm.generation.cache import read_cache, row_key
 from srllm.generation.kvcache import (buffer_cache, decode_attention, device_of, full_attention_cache, left_pad,
                                       new_cache, prefix_tokens)
@@ -31,8 +32,6 @@ from srllm.perf import log_work
 from srllm.prompts import clean_response
 from srllm.quiet import is_quiet
 
-# Text markers that end a response when the model writes them as plain text
-# (for example a base model continuing an Alpaca or Llama-2 layout).
 # Text markers that end a response when the model writes them as plain text
 # (for example a base model continuing an Alpaca or Llama-2 layout).
 END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>", "<|im_start|>")
@@ -149,7 +148,7 @@ COMPACT_SHARE = 0.25
 
 
 def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, stops: list[int], pad_id: int,
-                  share_prefix: bool = True, screen_head: bool = True,
+                  share_prefix: bool = True, screen_head: bool = True, draft: bool = True,
                   stats: dict[str, Any] | None = None) -> list[list[int]]:
     """New token ids of one batch, greedy, each row ending at its own stop token.
 
@@ -175,7 +174,12 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
        shared start's keys and values once for all rows on CPU
        (:func:`srllm.generation.kvcache.decode_attention`); a row that emits a stop
        token (or reaches ``max_new_tokens``) is finished, and finished rows are
-       dropped from the batch once :data:`COMPACT_SHARE` of it has finished.
+       dropped from the batch once :data:`COMPACT_SHARE` of it has finished;
+    4. while the batch is small (``draft``), a step also checks the tokens each row is
+       likely to copy next from its own prompt and output (:mod:`srllm.generation.drafting`):
+       one pass over the row's next token and its draft, keeping the drafted tokens that
+       equal the model's greedy choices. A rejected token's keys and values stay in the
+       cache, masked out for that row (and dropped where every row rejected them).
 
     Every row sees exactly the keys, values and positions of encoding it alone
     (padding is masked out), so the tokens equal those of one-at-a-time
@@ -202,15 +206,15 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
     head = ScreenedHead.for_model(base) if screen_head else None
     decoder = base.get_decoder() if head is not None else None
 
-    def forward(ids: Any, cache: Any, pos: Any, mask: Any) -> Any:
-        """Each row's greedy next token."""
+    def forward(ids: Any, cache: Any, pos: Any, mask: Any, keep: int = 1) -> Any:
+        """Each row's greedy next token after each of its last ``keep`` positions: (rows, keep)."""
         if head is not None:
             hidden = decoder(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache,
-                             use_cache=True).last_hidden_state[:, -1, :]
-            return head.next_tokens(hidden, stats)
+                             use_cache=True).last_hidden_state[:, -keep:, :]
+            return head.next_tokens(hidden.reshape(-1, hidden.shape[-1]), stats).view(ids.shape[0], keep)
         out = base(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True,
-                   logits_to_keep=1)
-        return out.logits[:, -1, :].float().argmax(dim=-1)
+                   logits_to_keep=keep)
+        return out.logits[:, -keep:, :].float().argmax(dim=-1)
 
     t_start = time.perf_counter()
     # 1. shared start, once
@@ -225,7 +229,9 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
     #    left to its own width; keys and values land in one cache where every row is right-aligned
     rest = [r[shared:] for r in rows]
     width = max(len(r) for r in rest)
-    cache = buffer_cache(base, n_ctx + width + max_new_tokens)
+    # drafts leave rejected positions in the cache until every row has rejected them: room for that
+    capacity = n_ctx + width + max_new_tokens * (2 if draft else 1)
+    cache = buffer_cache(base, capacity)
     mask = torch.zeros((b, n_ctx + width), dtype=torch.long)
     mask[:, :n_ctx] = 1
     for j, r in enumerate(rest):
@@ -249,7 +255,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
             smask[s_, n_ctx + w - n:] = 1
             pos[s_, w - n:] = torch.arange(n_ctx, n_ctx + n)
         rows_idx = torch.tensor(group, dtype=torch.long, device=device)
-        nxt[rows_idx] = forward(ids.to(device), sub, pos.to(device), smask.to(device))
+        nxt[rows_idx] = forward(ids.to(device), sub, pos.to(device), smask.to(device))[:, 0]
         for i, layer in enumerate(sub.layers):
             big = cache.layers[i]
             if not big.is_initialized:
@@ -262,18 +268,23 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
     pos = torch.tensor([n_ctx + len(r) for r in rest], dtype=torch.long, device=device)  # each row's next position
 
     t_decode = time.perf_counter()
-    # 3. decode together
+    # 3. decode together (4. with drafts while the batch is small)
     outs: list[list[int]] = [[] for _ in rows]
+    new: list[list[int]] = [[t] for t in nxt.tolist()]  # each row's tokens from the last pass, not yet kept
     active = list(range(b))  # row index of each batch slot
     finished = [False] * b
-    n_finished = steps = row_steps = 0
-    for step in range(max_new_tokens):
-        for j, t in zip(active, nxt.tolist()):
-            if not finished[j]:
+    n_finished = steps = row_steps = drafted = kept_drafts = 0
+    # each row's draft length, adapted as in transformers' assisted decoding: +2 after a wholly accepted
+    # draft, down to what was accepted otherwise (a row that is not copying stops costing wide passes)
+    draft_len = [DRAFT_TOKENS] * b
+    while True:
+        for j in active:
+            for t in ([] if finished[j] else new[j]):
                 outs[j].append(t)
-                if t in stop_set or step + 1 >= max_new_tokens:
+                if t in stop_set or len(outs[j]) >= max_new_tokens:
                     finished[j] = True
                     n_finished += 1
+                    break
         if n_finished == b:
             break
         done_here = sum(finished[j] for j in active)
@@ -281,17 +292,49 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
             keep = [s for s, j in enumerate(active) if not finished[j]]
             idx = torch.tensor(keep, dtype=torch.long, device=device)
             cache.batch_select_indices(idx)
-            mask, pos, nxt = mask[idx], pos[idx], nxt[idx]
+            mask, pos = mask[idx], pos[idx]
             active = [active[s] for s in keep]
-        mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+        rows_now = len(active)
+        drafts: list[list[int]] = [[] for _ in active]
+        if draft and rows_now * 2 <= DRAFT_BUDGET:
+            drafts = [[] if finished[j] else
+                      find_draft(rows[j] + outs[j], min(draft_len[j], max_new_tokens - len(outs[j]) - 1))
+                      for j in active]
+        width_now = draft_width(rows_now, max(len(d) for d in drafts))
+        width_now = max(1, min(width_now, capacity - cache.get_seq_length()))
+        ids = torch.full((rows_now, width_now), pad_id, dtype=torch.long)
+        for s_, j in enumerate(active):
+            d = drafts[s_][:width_now - 1]
+            ids[s_, :1 + len(d)] = torch.tensor([outs[j][-1], *d], dtype=torch.long)
+        mask = torch.cat([mask, mask.new_ones((rows_now, width_now))], dim=1)
+        step_pos = pos.view(-1, 1) + torch.arange(width_now, device=device).view(1, -1)
         with decode_attention(device, shared=n_ctx):  # the shared start (and prefix) read once per step
-            nxt = forward(nxt.view(-1, 1), cache, pos.view(-1, 1), mask)
-        pos = pos + 1
+            greedy = forward(ids.to(device), cache, step_pos, mask, keep=width_now).tolist()
+        advance = []
+        for s_, j in enumerate(active):
+            a = accepted(drafts[s_][:width_now - 1], greedy[s_])
+            new[j] = greedy[s_][:a + 1]
+            advance.append(a + 1)
+            if a + 1 < width_now:  # this row's rejected drafted tokens: masked out from now on
+                mask[s_, mask.shape[1] - (width_now - a - 1):] = 0
+            tried = min(len(drafts[s_]), width_now - 1)
+            if tried:
+                draft_len[j] = min(DRAFT_TOKENS, draft_len[j] + 2) if a == tried else max(1, a)
+            drafted += tried
+            kept_drafts += a
+        unused = width_now - max(adv for s_, adv in enumerate(advance) if not finished[active[s_]])
+        if unused:  # positions every unfinished row rejected: dropped from the cache
+            for layer in cache.layers:
+                layer.truncate(layer.get_seq_length() - unused)
+            mask = mask[:, :mask.shape[1] - unused]
+        pos = pos + torch.tensor(advance, dtype=torch.long, device=device)
         steps += 1
-        row_steps += len(active)
+        row_steps += rows_now
     if stats is not None:
         stats["decode_steps"] = stats.get("decode_steps", 0) + steps
         stats["decode_row_steps"] = stats.get("decode_row_steps", 0) + row_steps
+        stats["drafted_tokens"] = stats.get("drafted_tokens", 0) + drafted
+        stats["accepted_draft_tokens"] = stats.get("accepted_draft_tokens", 0) + kept_drafts
         stats["prefill_tokens"] = stats.get("prefill_tokens", 0) + shared + sum(len(r) for r in rest)
         stats["prefill_padded_tokens"] = stats.get("prefill_padded_tokens", 0) + shared + computed
         stats["prefill_seconds"] = stats.get("prefill_seconds", 0.0) + t_decode - t_start
@@ -302,7 +345,7 @@ def _greedy_batch(model: Any, rows: list[list[int]], *, max_new_tokens: int, sto
 def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int | str,
                    cache_path: str | os.PathLike | None = None, desc: str = "generate",
                    stats: dict[str, Any] | None = None, progress: bool = True,
-                   share_prefix: bool = True, screen_head: bool = True) -> list[str]:
+                   share_prefix: bool = True, screen_head: bool = True, draft: bool = True) -> list[str]:
     """Greedy continuations of ``prompts`` (the echoed prompt removed), in input order.
 
     ``model``: the model, or a function of no arguments that returns it, called only when
@@ -320,6 +363,8 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
     :func:`_greedy_batch`); same outputs, much less work when prompts share an instruction.
     ``screen_head``: pick each next token with the bfloat16-screened output layer where it
     applies (:mod:`srllm.generation.greedy_head`); the float32 layer's tokens, faster.
+    ``draft``: while a batch is down to a few rows, check the tokens each row is likely to copy
+    from its prompt in one pass (:mod:`srllm.generation.drafting`); the same greedy tokens, fewer passes.
     """
     import torch
     from tqdm.auto import tqdm
@@ -369,7 +414,7 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_ne
                     idx = order[start:start + batch_size]
                     new = _greedy_batch(model, [encoded[i] for i in idx], max_new_tokens=max_new_tokens,
                                         stops=stops, pad_id=pad_id, share_prefix=share_prefix,
-                                        screen_head=screen_head, stats=work)
+                                        screen_head=screen_head, draft=draft, stats=work)
                     lines = []
                     for j, i in enumerate(idx):
                         work["new_tokens"] += len(new[j])

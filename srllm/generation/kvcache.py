@@ -137,6 +137,11 @@ def _buffer_layer_class() -> type:
             self._k[rows, :, start:end] = keys
             self._v[rows, :, start:end] = values
 
+        def truncate(self, length: int) -> None:
+            """Forget every position from ``length`` on (a rejected draft's keys and values)."""
+            self.length = min(self.length, int(length))
+            self._views()
+
         def batch_select_indices(self, indices: Any) -> None:
             if self.is_initialized:
                 self._k, self._v = self._k[indices], self._v[indices]
